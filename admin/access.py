@@ -1,0 +1,138 @@
+"""Who may see what in the back-office: staff only, each AD its own coops.
+
+Every view mixes in :class:`StaffView`. The scope is one rule, applied in the list
+queries and again on every page or action reached by id: national staff see every AD,
+everyone else (AD staff, read-only accounts) only the coops of their own AD.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import abort, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import ColumnElement, Select, false, select, true
+
+from admin import french
+from web.auth import StaffPrincipal, current_staff
+from workflows.models import Case, Coop, Email
+
+#: Flask-Admin's generic editing endpoints: never reachable here, whatever the flags say.
+EDITING_ENDPOINTS = frozenset(
+    {
+        "create_view",
+        "edit_view",
+        "delete_view",
+        "action_view",
+        "ajax_update",
+        "ajax_lookup",
+        "export",
+        "details_view",
+    }
+)
+
+
+def staff() -> StaffPrincipal:
+    """The logged-in staff member; a view only runs once :class:`StaffView` let it in."""
+    principal = current_staff()
+    if principal is None:
+        abort(403)
+    return principal
+
+
+def acting_staff() -> StaffPrincipal:
+    """The staff member about to change something: read-only accounts are refused."""
+    principal = staff()
+    if not principal.can_act:
+        abort(403)
+    return principal
+
+
+def ad_condition(principal: StaffPrincipal, column: Any = Coop.ad_id) -> ColumnElement[bool]:
+    """The rows of ``column`` (an AD id) this person may see."""
+    if principal.is_national:
+        return true()
+    if principal.ad_id is None:  # an AD account without an AD sees nothing
+        return false()
+    return column == principal.ad_id  # type: ignore[no-any-return]
+
+
+def visible_coop_ids(principal: StaffPrincipal) -> Select[tuple[int]]:
+    return select(Coop.id).where(ad_condition(principal))
+
+
+def case_condition(principal: StaffPrincipal) -> ColumnElement[bool]:
+    if principal.is_national:
+        return true()
+    return Case.coop_id.in_(visible_coop_ids(principal))
+
+
+def email_condition(principal: StaffPrincipal) -> ColumnElement[bool]:
+    """An email is visible through its coop, or through its case when it has no coop."""
+    if principal.is_national:
+        return true()
+    cases = select(Case.id).where(case_condition(principal))
+    return Email.coop_id.in_(visible_coop_ids(principal)) | (
+        Email.coop_id.is_(None) & Email.case_id.in_(cases)
+    )
+
+
+def can_see_ad(principal: StaffPrincipal, ad_id: int | None) -> bool:
+    return principal.is_national or (ad_id is not None and ad_id == principal.ad_id)
+
+
+def safe_next(target: str | None) -> str:
+    """Only back-office paths of this site: never redirect staff elsewhere after login."""
+    default = url_for("admin.index")
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/admin"):
+        return default
+    return target
+
+
+class StaffView:
+    """Mixed into every back-office view: staff only, and French templates.
+
+    Anonymous visitors go to the staff login page; a mandataire's session gets 403.
+    """
+
+    def is_accessible(self) -> bool:
+        return current_staff() is not None
+
+    def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            target = request.full_path.rstrip("?")
+            return redirect(url_for("admin.login", next=target))
+        abort(403)
+
+    def render(self, template: str, **kwargs: Any) -> str:
+        # Flask-Admin adds its own ``_template_args`` last: the French wording wins.
+        self._template_args.update(french.TEMPLATE_ARGS)  # type: ignore[attr-defined]
+        return super().render(template, **kwargs)  # type: ignore[misc, no-any-return]
+
+
+class ReadOnlyModelView(StaffView):
+    """A list that only reads: changes go through the explicit actions of each page."""
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_view_details = False
+    can_export = False
+    column_display_actions = False
+    page_size = 50
+
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        refused = super()._handle_view(name, **kwargs)  # type: ignore[misc]
+        if refused is None and name in EDITING_ENDPOINTS:
+            abort(404)
+        return refused
+
+    def get_empty_list_message(self) -> str:
+        return "Aucun élément."
+
+    def search_placeholder(self) -> str:
+        return "Rechercher"

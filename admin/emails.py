@@ -1,0 +1,74 @@
+"""« Emails »: every email coopflow stored or sent, within the staff member's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla import ModelView
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Query
+
+from admin.access import ReadOnlyModelView, email_condition, staff
+from admin.french import Equals
+from workflows.formatting import datetime_fr
+from workflows.models import Email, EmailStatus
+
+STATUSES = {
+    EmailStatus.SENDING.value: "envoi en cours",
+    EmailStatus.STORED.value: "conservé (non envoyé)",
+    EmailStatus.SENT.value: "envoyé",
+    EmailStatus.REFUSED.value: "refusé",
+}
+KINDS = {"invitation": "invitation", "reminder": "rappel"}
+
+
+def _subject_link(view: Any, context: Any, model: Email, name: str) -> Markup:
+    url = url_for(".email_page", email_id=model.id)
+    return Markup('<a href="{}">{}</a>').format(url, model.subject)
+
+
+class EmailView(ReadOnlyModelView, ModelView):
+    column_list = ("created_at", "to_address", "subject", "kind", "status")
+    column_labels = {
+        "created_at": "Date",
+        "to_address": "Destinataire",
+        "subject": "Objet",
+        "kind": "Type",
+        "status": "Statut",
+    }
+    column_sortable_list = ("created_at", "to_address", "kind", "status")
+    column_default_sort = [("created_at", True), ("id", True)]
+    column_searchable_list = ("to_address", "subject")
+    column_filters = [
+        Equals(Email.kind, "Type", options=list(KINDS.items())),
+        Equals(Email.status, "Statut", options=list(STATUSES.items())),
+    ]
+    column_formatters = {
+        "created_at": lambda v, c, m, n: datetime_fr(m.created_at),
+        "subject": _subject_link,
+        "kind": lambda v, c, m, n: KINDS.get(m.kind, m.kind),
+        "status": lambda v, c, m, n: STATUSES.get(m.status, m.status),
+    }
+
+    def get_query(self) -> Query[Any]:
+        return super().get_query().filter(email_condition(staff()))
+
+    def get_count_query(self) -> Query[Any]:
+        return super().get_count_query().filter(email_condition(staff()))
+
+    @expose("/<int:email_id>")
+    def email_page(self, email_id: int) -> Any:
+        email = self.session.scalars(
+            select(Email).where(Email.id == email_id, email_condition(staff()))
+        ).one_or_none()
+        if email is None:
+            abort(404)
+        return self.render(
+            "coopflow_admin/email.html",
+            email=email,
+            status=STATUSES.get(email.status, email.status),
+            kind=KINDS.get(email.kind, email.kind),
+        )

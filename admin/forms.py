@@ -1,0 +1,73 @@
+"""The back-office's forms (Flask-WTF: a CSRF token in every one), French messages."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.widgets import HiddenInput
+
+COMMENT_REQUIRED = "Indiquez un commentaire : il est enregistré dans l'historique du dossier."
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        "Adresse email",
+        validators=[
+            DataRequired("Saisissez votre adresse email."),
+            Email("Cette adresse email n'est pas valide."),
+            Length(max=254),
+        ],
+    )
+    password = PasswordField(
+        "Mot de passe", validators=[DataRequired("Saisissez votre mot de passe.")]
+    )
+
+
+class _CaseActionForm(FlaskForm):
+    """Every action on a case carries the version the page showed (optimistic lock)."""
+
+    version = IntegerField(
+        widget=HiddenInput(), validators=[InputRequired("Version du dossier manquante.")]
+    )
+
+
+class ActionForm(_CaseActionForm):
+    """A trigger fired or a step retried: the comment is required, it goes to the audit."""
+
+    comment = TextAreaField(
+        "Commentaire", validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000)]
+    )
+
+
+class FixEmailForm(_CaseActionForm):
+    email = EmailField(
+        "Nouvelle adresse du mandataire",
+        validators=[DataRequired("Saisissez la nouvelle adresse email."), Length(max=254)],
+    )
+    comment = TextAreaField("Commentaire (facultatif)", validators=[Optional(), Length(max=2000)])
+
+
+class ImportForm(FlaskForm):
+    #: Checked against the staff member's scope in the view, with a French message.
+    ad_id = SelectField("Association départementale", coerce=int, validate_choice=False)
+    file = FileField(
+        "Fichier CSV des coopératives",
+        validators=[FileRequired("Choisissez le fichier CSV à importer.")],
+    )
+    invite = BooleanField("Envoyer les invitations")
+
+
+class ConfirmImportForm(FlaskForm):
+    """The previewed file travels back signed: the server checks it was not altered."""
+
+    payload = HiddenField(validators=[DataRequired("Aperçu manquant : recommencez l'import.")])

@@ -1,0 +1,90 @@
+"""The back-office's home page and the staff login (separate from the mandataires')."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, request, session, url_for
+from flask_admin import AdminIndexView, expose
+from flask_login import login_user, logout_user
+from sqlalchemy import func, select
+
+from admin.access import StaffView, case_condition, safe_next, staff
+from admin.cases import stuck_cases_url
+from admin.forms import LoginForm
+from web.auth import principal_for
+from web.extensions import limiter
+from web.runtime import runtime
+from workflows.models import Case, StaffRole, StaffUser
+from workflows.security import verify_password
+
+BAD_CREDENTIALS = "Adresse email ou mot de passe incorrect."
+ROLES = {
+    StaffRole.NATIONAL.value: "national (toutes les AD)",
+    StaffRole.AD.value: "équipe de l'AD",
+    StaffRole.READONLY.value: "lecture seule",
+}
+#: Reachable without a staff session.
+PUBLIC = frozenset({"login", "logout"})
+
+
+class HomeView(StaffView, AdminIndexView):
+    def __init__(self, session: Any) -> None:
+        super().__init__(name="Accueil", url="/admin")
+        self.session = session
+
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        if name in PUBLIC:
+            return None
+        return super()._handle_view(name, **kwargs)
+
+    @expose("/")
+    def index(self) -> Any:
+        principal = staff()
+        in_scope = select(func.count()).select_from(Case).where(case_condition(principal))
+        counts = {
+            "cases": self.session.scalar(in_scope),
+            "stuck": self.session.scalar(in_scope.where(Case.stuck_reason.is_not(None))),
+        }
+        return self.render(
+            "coopflow_admin/home.html",
+            principal=principal,
+            role=ROLES.get(principal.role, principal.role),
+            counts=counts,
+            stuck_url=stuck_cases_url(),
+        )
+
+    @expose("/connexion", methods=("GET", "POST"))
+    @limiter.limit("10 per minute;50 per hour", methods=["POST"])
+    def login(self) -> Any:
+        form = LoginForm()
+        if not form.validate_on_submit():
+            status = 422 if form.is_submitted() else 200
+            return self.render("coopflow_admin/login.html", form=form), status
+        rt = runtime()
+        email = (form.email.data or "").strip().lower()
+        with rt.db.read() as db:
+            user = db.scalars(
+                select(StaffUser).where(func.lower(StaffUser.email) == email)
+            ).one_or_none()
+            password_hash = user.password_hash if user is not None else None
+        # Always verify (a dummy hash for unknown emails): the timing tells nothing.
+        if not verify_password(password_hash, form.password.data or "") or not (
+            user is not None and user.is_active
+        ):
+            form.password.errors.append(BAD_CREDENTIALS)
+            return self.render("coopflow_admin/login.html", form=form), 401
+        with rt.db.write() as db:
+            row = db.get(StaffUser, user.id)
+            assert row is not None
+            row.last_login_at = rt.engine.clock.now()
+            principal = principal_for(row)
+        session.clear()  # nothing of an earlier session (a mandataire's) survives the login
+        login_user(principal)
+        return redirect(safe_next(request.args.get("next")))
+
+    @expose("/deconnexion", methods=("POST",))
+    def logout(self) -> Any:
+        logout_user()
+        flash("Vous êtes déconnecté.", "info")
+        return redirect(url_for(".login"))

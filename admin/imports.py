@@ -1,0 +1,173 @@
+"""« Importer des coopératives »: upload a CSV, see what it would do, then confirm.
+
+Between the preview and the confirmation the file travels back with the confirm form,
+signed with the secret key (itsdangerous, compressed, valid one hour, bound to the
+staff member, the AD and the invitation choice): the server keeps no state, so this
+works with several web processes on several machines, and the client cannot change a
+byte of what was previewed. A CSV compresses well: the signed copy of a 5 MB file
+weighs about 1 MB, far below the request size limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, request
+from flask_admin import BaseView, expose
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from admin.access import StaffView, acting_staff, can_see_ad
+from admin.forms import ConfirmImportForm, ImportForm
+from web.auth import current_staff
+from web.runtime import runtime
+from workflows.coop_import import import_coops, parse_coops
+from workflows.engine import Actor
+from workflows.models import AD
+
+MAX_BYTES = 5 * 1024 * 1024
+#: Browsers label a CSV file in many ways (Excel on Windows says ``vnd.ms-excel``).
+CSV_TYPES = frozenset(
+    {
+        "text/csv",
+        "text/plain",
+        "application/csv",
+        "text/comma-separated-values",
+        "application/vnd.ms-excel",
+        "application/octet-stream",
+        "",
+    }
+)
+#: Spreadsheet files renamed ``.csv``: a zip (xlsx, ods) or an OLE container (xls).
+SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+PREVIEW_MAX_AGE = 3600
+#: Room left in a request for the confirm form's other fields.
+FORM_MARGIN = 64 * 1024
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="coopflow.admin.import")
+
+
+def check_upload(filename: str, content_type: str, content: bytes) -> str | None:
+    """Why the uploaded file is refused before reading it as CSV, in French, or ``None``."""
+    if not filename.lower().endswith(".csv"):
+        return (
+            "Le fichier doit être au format CSV (.csv) : dans votre tableur, choisissez "
+            "« Enregistrer sous » puis le format « CSV UTF-8 »."
+        )
+    if len(content) > MAX_BYTES:
+        return "Le fichier dépasse 5 Mo : découpez-le en plusieurs fichiers."
+    if content.startswith(SPREADSHEET_MAGIC) or b"\x00" in content:
+        return (
+            "Ce fichier est un classeur de tableur renommé, pas un CSV : dans votre "
+            "tableur, choisissez « Enregistrer sous » puis le format « CSV UTF-8 »."
+        )
+    if content_type.split(";")[0].strip().lower() not in CSV_TYPES:
+        return f"Ce type de fichier ({content_type}) n'est pas un CSV."
+    return None
+
+
+class ImportView(StaffView, BaseView):
+    def __init__(self, session: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+
+    def is_visible(self) -> bool:
+        principal = current_staff()
+        return principal is not None and principal.can_act
+
+    def _ads(self) -> list[AD]:
+        principal = acting_staff()
+        query = select(AD).order_by(AD.code)
+        if not principal.is_national:
+            query = query.where(AD.id == principal.ad_id)
+        return list(self.session.scalars(query))
+
+    def _form(self) -> ImportForm:
+        form = ImportForm()
+        form.ad_id.choices = [(ad.id, f"{ad.code} · {ad.name}") for ad in self._ads()]
+        return form
+
+    def _page(self, form: ImportForm, status: int = 200, **context: Any) -> Any:
+        return self.render("coopflow_admin/import.html", form=form, **context), status
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self) -> Any:
+        """The upload form; posted, the preview of what the file would do."""
+        form = self._form()
+        if not form.validate_on_submit():
+            return self._page(form, 422 if form.is_submitted() else 200)
+        principal = acting_staff()
+        ad = self.session.get(AD, form.ad_id.data)
+        if ad is None or not can_see_ad(principal, ad.id):
+            form.ad_id.errors = ["Choisissez une AD de la liste."]
+            return self._page(form, 422)
+        upload = form.file.data
+        content = upload.stream.read(MAX_BYTES + 1)
+        problem = check_upload(upload.filename or "", upload.content_type or "", content)
+        if problem:
+            form.file.errors = [problem]
+            return self._page(form, 422)
+        parsed = parse_coops(content, ad)
+        confirm = None
+        if parsed.rows and not parsed.file_errors:
+            payload = _serializer().dumps(
+                {
+                    "ad": ad.id,
+                    "invite": bool(form.invite.data),
+                    "by": principal.id,
+                    "name": upload.filename,
+                    "csv": content.decode("utf-8-sig"),
+                }
+            )
+            limit = request.max_content_length
+            if limit is not None and len(payload) > limit - FORM_MARGIN:
+                form.file.errors = [
+                    "Ce fichier est trop volumineux pour être importé en une "
+                    "fois : découpez-le en plusieurs fichiers."
+                ]
+                return self._page(form, 422)
+            confirm = ConfirmImportForm(formdata=None, payload=payload)
+        return self._page(
+            form,
+            200,
+            ad=ad,
+            parsed=parsed,
+            confirm=confirm,
+            filename=upload.filename,
+            invite=bool(form.invite.data),
+        )
+
+    @expose("/confirmer", methods=("POST",))
+    def confirm(self) -> Any:
+        principal = acting_staff()
+        form = ConfirmImportForm()
+        if not form.validate_on_submit():
+            flash("Aperçu manquant : recommencez l'import.", "error")
+            return self._page(self._form(), 422)
+        try:
+            data = _serializer().loads(form.payload.data, max_age=PREVIEW_MAX_AGE)
+        except SignatureExpired:
+            flash("L'aperçu date de plus d'une heure : recommencez l'import.", "error")
+            return self._page(self._form(), 422)
+        except BadSignature:
+            abort(400)
+        if data["by"] != principal.id or not can_see_ad(principal, data["ad"]):
+            abort(403)
+        rt = runtime()
+        with rt.engine.transaction() as tx:
+            ad = tx.session.get(AD, data["ad"])
+            if ad is None:
+                abort(404)
+            report = import_coops(
+                tx, ad, data["csv"].encode(), invite=data["invite"], actor=Actor.staff(principal)
+            )
+            ad_label = f"{ad.code} · {ad.name}"
+        flash(report.summary(), "error" if report.file_errors else "success")
+        return self.render(
+            "coopflow_admin/import_result.html",
+            report=report,
+            ad_label=ad_label,
+            filename=data["name"],
+        )

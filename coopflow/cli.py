@@ -1,0 +1,197 @@
+"""The ``coopflow`` command (Flask CLI): serve, worker, scheduler, db, imports, accounts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from coopflow.config import load_settings
+from coopflow.observability import configure_logging
+
+
+def _create_app() -> Flask:
+    from web import create_app
+
+    return create_app()
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    return current_app.extensions["coopflow"]
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """coopflow: the OCCE cooperatives' workflow engine."""
+    configure_logging(load_settings().log_level)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve(host: str, port: int) -> None:
+    """Everything in one process: web, back-office, worker threads, scheduler."""
+    from werkzeug.serving import make_server
+
+    from coopflow.demo import DEMO_LOGINS
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    rt = _runtime()
+    rt.start_worker()
+    rt.start_scheduler()
+    server = make_server(host, port, app, threaded=True)
+    base = f"http://{host}:{port}"
+    click.echo(
+        f"\ncoopflow est démarré ({'SQLite' if rt.settings.is_sqlite else 'PostgreSQL'}, "
+        f"broker {'intégré' if rt.settings.embedded_broker else 'Redis'}).\n"
+        f"  Portail des mandataires : {base}/connexion\n"
+        f"  Back-office OCCE        : {base}/admin/\n"
+        f"  Santé                   : {base}/healthz\n"
+    )
+    if rt.settings.base_url != base:
+        click.echo(f"  (liens des emails : {rt.settings.base_url}, via COOPFLOW_BASE_URL)\n")
+    click.echo("Comptes de démonstration du back-office :")
+    for email, password, role in DEMO_LOGINS:
+        click.echo(f"  {email:28} {password:20} {role}")
+    click.echo("\nCtrl+C pour arrêter.")
+
+    def stop(*_: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        rt.stop()
+
+
+@main.command(with_appcontext=False)
+@click.option("--processes", default=2, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def worker(processes: int, threads: int) -> None:
+    """Dramatiq worker processes running steps (distributed mode, Redis broker)."""
+    if load_settings().broker_url.startswith("stub:"):
+        raise click.ClickException(
+            "COOPFLOW_BROKER_URL n'est pas défini : le broker intégré ne sert qu'à « serve »."
+        )
+    dramatiq = Path(sys.executable).with_name("dramatiq")
+    args = [
+        str(dramatiq),
+        "workers.main",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+        "--queues",
+        "steps",
+    ]
+    os.execv(args[0], args)
+
+
+@main.command(with_appcontext=False)
+def scheduler() -> None:
+    """The scheduler: timers, recovery of lost steps, SLA (several may run)."""
+    from coopflow.runtime import build_runtime
+    from workers.scheduler import Scheduler
+
+    rt = build_runtime()
+    sched = Scheduler(rt.engine, rt.settings.scheduler_interval)
+    signal.signal(signal.SIGTERM, lambda *_: sched.stop())
+    with contextlib.suppress(KeyboardInterrupt):
+        sched.run_forever()
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade", with_appcontext=False)
+def db_upgrade() -> None:
+    """Apply every migration not applied yet."""
+    from coopflow.schema import upgrade
+
+    url = load_settings().database_url
+    upgrade(url)
+    click.echo("Base de données à jour.")
+
+
+@main.command("import-coops")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--ad", "ad_code", required=True, help="Code de l'AD, par exemple AD06.")
+@click.option("--invite", is_flag=True, help="Envoyer les invitations des nouvelles coops.")
+@with_appcontext
+def import_coops_command(path: Path, ad_code: str, invite: bool) -> None:
+    """Import cooperatives from a CSV file (UTF-8, ';' or ',')."""
+    from sqlalchemy import select
+
+    from workflows.coop_import import import_coops
+    from workflows.engine import Actor
+    from workflows.models import AD
+
+    rt = _runtime()
+    with rt.engine.transaction() as tx:
+        ad = tx.session.scalars(select(AD).where(AD.code == ad_code.upper())).one_or_none()
+        if ad is None:
+            raise click.ClickException(f"AD inconnue : {ad_code}")
+        report = import_coops(
+            tx,
+            ad,
+            path.read_bytes(),
+            invite=invite,
+            actor=Actor.system("import en ligne de commande"),
+        )
+    for message in report.file_errors:
+        click.echo(f"Fichier refusé : {message}", err=True)
+    for error in report.errors:
+        click.echo(f"Ligne {error.line} : {error.message}", err=True)
+    click.echo(report.summary())
+    if report.file_errors:
+        sys.exit(1)
+
+
+@main.command("create-staff")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True)
+@click.option("--role", type=click.Choice(["national", "ad", "readonly"]), default="ad")
+@click.option("--ad", "ad_code", default=None, help="Code de l'AD (rôles ad et readonly).")
+@click.password_option("--password", confirmation_prompt=True)
+@with_appcontext
+def create_staff(email: str, full_name: str, role: str, ad_code: str | None, password: str) -> None:
+    """Create a back-office account."""
+    from coopflow.accounts import create_staff as create
+
+    try:
+        create(
+            _runtime().engine,
+            email=email,
+            full_name=full_name,
+            role=role,
+            ad_code=ad_code,
+            password=password,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Compte créé : {email}")
+
+
+@main.command("demo-data")
+@with_appcontext
+def demo_data() -> None:
+    """Load the demonstration data when the database is empty."""
+    from coopflow.demo import load_demo
+
+    created = load_demo(_runtime())
+    click.echo(
+        "Données de démonstration chargées." if created else "Base déjà remplie : rien à faire."
+    )

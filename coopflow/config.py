@@ -1,0 +1,107 @@
+"""Every setting of coopflow, read once from ``COOPFLOW_*`` environment variables.
+
+This is the only module that reads the environment (plus ``SENTRY_DSN``). A ``.env``
+file in the working directory is read in development. Each setting is named here once,
+with its type and its default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'coopflow.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration; build it with :func:`load_settings` or directly in tests."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    #: ``stub://`` (in-process, the embedded default) or ``redis://host:port/db``.
+    broker_url: str = "stub://"
+    #: Unset: emails are stored and shown in the back-office. ``smtp://host:port``: sent.
+    smtp_url: str | None = None
+    mail_from: str = "OCCE <ne-pas-repondre@occe.coop>"
+    secret_key: str = ""
+    #: The address mandataires reach the portal at, used in the links of emails.
+    base_url: str = "http://127.0.0.1:5000"
+    sentry_dsn: str | None = None
+    environment: str = "development"
+    #: Worker threads started inside ``coopflow serve`` (embedded mode).
+    worker_threads: int = 4
+    #: Seconds between two scheduler ticks.
+    scheduler_interval: float = 5.0
+    #: Cookies only over HTTPS (on in production).
+    secure_cookies: bool = False
+    #: Storage of the login rate limiter (``memory://`` or ``redis://``).
+    ratelimit_storage_url: str = "memory://"
+    log_level: str = "INFO"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith("stub:")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+    """Read the settings from the environment (and ``.env`` when ``dotenv``)."""
+    if environ is None:
+        if dotenv:
+            from dotenv import load_dotenv
+
+            load_dotenv(Path.cwd() / ".env", override=False)
+        environ = dict(os.environ)
+
+    def get(name: str) -> str | None:
+        value = environ.get(f"COOPFLOW_{name}")
+        return value if value not in (None, "") else None
+
+    defaults = Settings()
+    secret_key = get("SECRET_KEY") or _instance_secret_key()
+    return Settings(
+        database_url=get("DATABASE_URL") or defaults.database_url,
+        broker_url=get("BROKER_URL") or defaults.broker_url,
+        smtp_url=get("SMTP_URL"),
+        mail_from=get("MAIL_FROM") or defaults.mail_from,
+        secret_key=secret_key,
+        base_url=(get("BASE_URL") or defaults.base_url).rstrip("/"),
+        sentry_dsn=environ.get("SENTRY_DSN") or None,
+        environment=get("ENVIRONMENT") or defaults.environment,
+        worker_threads=int(get("WORKER_THREADS") or defaults.worker_threads),
+        scheduler_interval=float(get("SCHEDULER_INTERVAL") or defaults.scheduler_interval),
+        secure_cookies=_bool(get("SECURE_COOKIES") or "false"),
+        ratelimit_storage_url=get("RATELIMIT_STORAGE_URL") or defaults.ratelimit_storage_url,
+        log_level=get("LOG_LEVEL") or defaults.log_level,
+    )
+
+
+def _instance_secret_key() -> str:
+    """A random key kept under ``instance/`` so sessions survive a restart in development."""
+    path = INSTANCE_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

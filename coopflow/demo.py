@@ -1,0 +1,157 @@
+"""Demonstration data for ``make run``: three ADs, staff accounts, coops at every stage.
+
+The history is real, not written by hand: coops are imported and invited through the
+engine with a clock set in the past, their steps run, and the scheduler's tick then
+expires the links nobody used.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from coopflow.accounts import create_staff
+from coopflow.runtime import Runtime
+from workers.mail import Mailer, SandboxMailer
+from workers.runner import run_step
+from workflows.clock import MovableClock
+from workflows.coop_import import import_coops
+from workflows.engine import Actor, Engine
+from workflows.models import AD, Coop, Step, StepStatus
+from workflows.scheduling import tick
+
+#: (email, password, role, AD, what the account sees)
+DEMO_STAFF = [
+    ("national@occe.coop", "Federation*2026", "national", None, "national (toutes les AD)"),
+    ("ad06@occe.coop", "Nice*Cote2026", "ad", "AD06", "AD06 (Alpes-Maritimes)"),
+    ("ad50@occe.coop", "Manche*StLo2026", "ad", "AD50", "AD50 (Manche)"),
+    ("lecture@occe.coop", "Lire*Seul2026", "readonly", "AD06", "lecture seule, AD06"),
+]
+DEMO_LOGINS = [(email, password, label) for email, password, _, _, label in DEMO_STAFF]
+
+ADS = [
+    ("AD06", "OCCE 06 Alpes-Maritimes", "ad06@occe.coop", "04 93 53 76 11", ["ac-nice.fr"]),
+    ("AD35", "OCCE 35 Ille-et-Vilaine", "ad35@occe.coop", "02 99 65 42 42", ["ac-rennes.fr"]),
+    (
+        "AD50",
+        "Asso Dépt OCCE du 50",
+        "ad50@occe.coop",
+        "02 33 57 46 61",
+        ["ac-normandie.fr", "ac-caen.fr"],
+    ),
+]
+
+HEADER = (
+    "numero_affiliation;nom_cooperative;ecole;adresse;code_postal;commune;email_ecole;"
+    "prenom_mandataire;nom_mandataire;email_mandataire\n"
+)
+
+#: (AD, days ago, invite, rows)
+BATCHES = [
+    (
+        "AD06",
+        10,
+        True,
+        [
+            "0060101A;Coopérative école Jean-Jaurès;École élémentaire Jean-Jaurès;4 avenue Thiers;"
+            "06000;Nice;ce.0060101a@ac-nice.fr;Hélène;Dupré;helene.dupre@ac-nice.fr",
+            "0060102B;Coop des Oliviers;École maternelle Les Oliviers;12 chemin des Oliviers;"
+            "06130;Grasse;ce.0060102b@ac-nice.fr;Karim;Benali;karim.benali@ac-nice.fr",
+            "0060103C;Coopérative du Port;École primaire du Port;1 quai Lunel;06300;Nice;"
+            "ce.0060103c@ac-nice.fr;Inconnu;Destinataire;inconnu.destinataire@ac-nice.fr",
+        ],
+    ),
+    (
+        "AD06",
+        0,
+        True,
+        [
+            "0060104D;Coopérative Sainte-Thérèse;École Sainte-Thérèse;3 rue Pastorelli;06000;Nice;"
+            "ce.0060104d@ac-nice.fr;Éloïse;Martin;eloise.martin@ac-nice.fr",
+            "0060105E;Coop Les Mimosas;École élémentaire Les Mimosas;8 boulevard Carnot;06400;"
+            "Cannes;ce.0060105e@ac-nice.fr;Julien;Roux;julien.roux@ac-nice.fr",
+        ],
+    ),
+    (
+        "AD50",
+        2,
+        True,
+        [
+            "2214;OCCE 50 Coop scolaire 2214;École de la Dollée;5 boulevard de la Dollée;50000;"
+            "Saint-Lô;ce.0500214@ac-normandie.fr;Jean;Lefèvre;jean.lefevre@ac-normandie.fr",
+        ],
+    ),
+    (
+        "AD35",
+        0,
+        False,
+        [
+            "0350010K;Coop de l'école des Gantelles;École des Gantelles;2 rue de Brno;35200;"
+            "Rennes;ce.0350010k@ac-rennes.fr;Maëlle;Le Goff;maelle.le-goff@ac-rennes.fr",
+        ],
+    ),
+]
+
+
+def load_demo(rt: Runtime) -> bool:
+    """Fill an empty database; returns False (and does nothing) when it has data."""
+    with rt.db.read() as session:
+        if session.scalar(select(func.count()).select_from(AD)):
+            return False
+
+    with rt.engine.transaction() as tx:
+        for code, name, email, phone, domains in ADS:
+            tx.session.add(
+                AD(
+                    code=code,
+                    name=name,
+                    email=email,
+                    phone=phone,
+                    academic_domains=domains,
+                    created_at=tx.now,
+                )
+            )
+    for email, password, role, ad_code, _ in DEMO_STAFF:
+        name = f"Agent {ad_code or 'national'} (démo)"
+        create_staff(
+            rt.engine, email=email, full_name=name, role=role, ad_code=ad_code, password=password
+        )
+
+    now = rt.engine.clock.now()
+    for code, days_ago, invite, rows in BATCHES:
+        past = Engine(
+            rt.db, rt.engine.definitions, clock=MovableClock(start=now - timedelta(days=days_ago))
+        )
+        with past.transaction() as tx:
+            ad = tx.session.scalars(select(AD).where(AD.code == code)).one()
+            content = (HEADER + "\n".join(rows) + "\n").encode()
+            import_coops(tx, ad, content, invite=invite, actor=Actor.system("démonstration"))
+        _run_pending(rt, past)
+    tick(rt.engine)  # at today's time: expire the links of ten days ago
+    _run_pending(rt, rt.engine)
+    with rt.db.read() as session:
+        return bool(session.scalar(select(func.count()).select_from(Coop)))
+
+
+def _run_pending(rt: Runtime, engine: Engine) -> None:
+    """Run the queued steps now, at the engine's (possibly past) time."""
+    services = _Services(rt, engine)
+    while True:
+        with rt.db.read() as session:
+            ids = session.scalars(
+                select(Step.id).where(Step.status == StepStatus.PENDING.value).order_by(Step.id)
+            ).all()
+        if not ids:
+            return
+        for step_id in ids:
+            run_step(services, step_id)
+
+
+class _Services:
+    """The runtime's services at another time, with the sandbox mailer: demo addresses
+    may belong to real teachers, so demo emails are never sent, whatever the SMTP URL."""
+
+    def __init__(self, rt: Runtime, engine: Engine) -> None:
+        self.settings, self.links, self.engine = rt.settings, rt.links, engine
+        self.mailer: Mailer = SandboxMailer()

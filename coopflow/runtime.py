@@ -1,0 +1,91 @@
+"""The composition root: settings → database, engine, broker, mailer, links.
+
+Every process (web, worker, scheduler, or all three in ``coopflow serve``) builds one
+Runtime; nothing else reads the configuration or wires the parts together.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import dramatiq
+
+from coopflow.config import Settings, load_settings
+from coopflow.observability import init_sentry
+from workers.broker import declare_actors, make_broker, publisher_for
+from workers.mail import Mailer, make_mailer
+from workers.scheduler import Scheduler
+from workflows.clock import Clock, SystemClock
+from workflows.db import Database
+from workflows.engine import Engine
+from workflows.processes import DEFINITIONS
+from workflows.security import Links
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    engine: Engine
+    broker: dramatiq.Broker
+    actor: dramatiq.Actor
+    mailer: Mailer
+    links: Links
+    _worker: dramatiq.Worker | None = field(default=None, repr=False)
+    _scheduler: Scheduler | None = field(default=None, repr=False)
+
+    def start_worker(self, threads: int | None = None) -> dramatiq.Worker:
+        """Worker threads inside this process (the embedded mode, and tests)."""
+        worker = dramatiq.Worker(
+            self.broker, worker_threads=threads or self.settings.worker_threads, worker_timeout=100
+        )
+        worker.start()
+        self._worker = worker
+        return worker
+
+    def start_scheduler(self) -> Scheduler:
+        scheduler = Scheduler(self.engine, self.settings.scheduler_interval)
+        scheduler.start()
+        self._scheduler = scheduler
+        return scheduler
+
+    def join(self, timeout_ms: int = 30_000) -> None:
+        """Wait until the in-process queue is empty and the workers idle (tests)."""
+        from workers.broker import QUEUE
+
+        self.broker.join(QUEUE, timeout=timeout_ms)
+        if self._worker is not None:
+            self._worker.join()
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()
+        if self._worker is not None:
+            self._worker.stop()
+        self.broker.close()
+        self.db.dispose()
+
+
+def build_runtime(settings: Settings | None = None, *, clock: Clock | None = None) -> Runtime:
+    settings = settings or load_settings()
+    init_sentry(settings)
+    if not settings.secret_key:
+        raise RuntimeError("COOPFLOW_SECRET_KEY est vide")
+    db = Database(settings.database_url)
+    engine = Engine(db, DEFINITIONS, clock=clock or SystemClock())
+    broker = make_broker(settings.broker_url)
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        engine=engine,
+        broker=broker,
+        actor=None,  # type: ignore[arg-type]  # set below: the actor needs the runtime
+        mailer=make_mailer(settings.smtp_url),
+        links=Links(settings.secret_key),
+    )
+    runtime.actor = declare_actors(broker, runtime)
+    engine.publisher = publisher_for(runtime.actor)
+    return runtime

@@ -1,0 +1,88 @@
+"""Two people acting on the same case at the same moment: one wins, one gets a clear
+conflict, and the audit trail shows a single transition."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select
+
+from tests.factories import MandataireFactory
+from workflows.engine import Actor
+from workflows.errors import ConflictError
+from workflows.models import Case, CaseEvent, Step
+
+
+def test_racing_triggers_give_one_transition_and_one_conflict(engine, ad):
+    mandataire = MandataireFactory(coop__ad=ad)
+    with engine.transaction() as tx:
+        case = tx.start(
+            "invitation",
+            mandataire.coop_id,
+            actor=Actor.system("test"),
+            data={"mandataire_id": mandataire.id},
+        )
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def act(who: str, trigger: str) -> None:
+        barrier.wait()
+        try:
+            with engine.transaction() as tx:
+                tx.fire(case.id, trigger, actor=Actor("staff", 1, who), comment=who)
+            outcomes.append("ok")
+        except ConflictError as exc:
+            outcomes.append(str(exc))
+
+    threads = [
+        threading.Thread(target=act, args=("Claire", "invite")),
+        threading.Thread(target=act, args=("Marc", "cancel")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert outcomes.count("ok") == 1
+    [conflict] = [o for o in outcomes if o != "ok"]
+    assert "impossible" in conflict and "l'état" in conflict
+    with engine.db.read() as s:
+        final = s.get(Case, case.id)
+        transitions = s.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "transition")
+        ).all()
+        steps = s.scalars(select(Step).where(Step.case_id == case.id)).all()
+    assert len(transitions) == 1 and final.version == 2
+    assert final.state in {"sending", "cancelled"}
+    # Whoever won, no half-applied leftovers of the loser: a step exists only for invite.
+    assert len(steps) == (1 if final.state == "sending" else 0)
+
+
+def test_same_trigger_twice_with_the_same_version(engine, ad):
+    """Two staff members click « Renvoyer » on the page they both loaded."""
+    mandataire = MandataireFactory(coop__ad=ad)
+    with engine.transaction() as tx:
+        case = tx.start(
+            "invitation",
+            mandataire.coop_id,
+            actor=Actor.system("test"),
+            data={"mandataire_id": mandataire.id},
+        )
+    seen = case.version
+    barrier = threading.Barrier(2)
+    errors: list[str] = []
+
+    def click() -> None:
+        barrier.wait()
+        try:
+            with engine.transaction() as tx:
+                tx.fire(case.id, "invite", actor=Actor("staff", 1, "x"), expected_version=seen)
+        except ConflictError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1 and "modifié par quelqu'un d'autre" in errors[0]

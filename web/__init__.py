@@ -1,0 +1,85 @@
+"""The Flask application: portal for mandataires, back-office for staff, health."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+
+from coopflow.config import Settings, load_settings
+from coopflow.runtime import Runtime, build_runtime
+from web.extensions import csrf, limiter, login_manager
+from workflows.formatting import date_fr, datetime_fr, euros
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build the app; ``runtime`` is shared with in-process workers in ``coopflow serve``."""
+    if runtime is None:
+        runtime = build_runtime(settings or load_settings())
+    settings = runtime.settings
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        MAX_CONTENT_LENGTH=6 * 1024 * 1024,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
+        RATELIMIT_HEADERS_ENABLED=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_AS_ASCII=False,
+    )
+    app.extensions["coopflow"] = runtime
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+    limiter.init_app(app)
+
+    app.jinja_env.filters.update(date_fr=date_fr, datetime_fr=datetime_fr, euros=euros)
+
+    from web import auth_views, health, invitation, portal
+
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(invitation.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(health.bp)
+    _register_errors(app)
+
+    from admin import init_admin
+
+    init_admin(app)
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    from workflows.errors import ConflictError
+
+    messages = {
+        400: "La demande n'a pas pu être traitée (formulaire expiré ? rechargez la page).",
+        403: "Vous n'avez pas accès à cette page.",
+        404: "Cette page n'existe pas.",
+        409: "Ce dossier a changé entre-temps.",
+        413: "Le fichier envoyé est trop volumineux.",
+        429: "Trop de tentatives. Patientez quelques minutes avant de réessayer.",
+        500: "Une erreur est survenue de notre côté. Elle nous a été signalée.",
+    }
+
+    def handler(code: int):  # type: ignore[no-untyped-def]
+        def render(error: Exception):  # type: ignore[no-untyped-def]
+            return render_template("error.html", code=code, message=messages[code]), code
+
+        return render
+
+    for code in messages:
+        app.register_error_handler(code, handler(code))
+
+    @app.errorhandler(ConflictError)
+    def conflict(error: ConflictError):  # type: ignore[no-untyped-def]
+        return render_template("error.html", code=409, message=str(error)), 409

@@ -1,0 +1,34 @@
+"""The portal's forms (Flask-WTF: CSRF on every one), with French messages."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+
+class PasswordSetupForm(FlaskForm):
+    password = PasswordField(
+        "Mot de passe", validators=[DataRequired("Saisissez un mot de passe.")]
+    )
+    confirmation = PasswordField(
+        "Confirmez votre mot de passe",
+        validators=[
+            DataRequired("Confirmez votre mot de passe."),
+            EqualTo("password", "Les deux mots de passe ne sont pas identiques."),
+        ],
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        "Votre adresse email",
+        validators=[
+            DataRequired("Saisissez votre adresse email."),
+            Email("Cette adresse email n'est pas valide."),
+            Length(max=254),
+        ],
+    )
+    password = PasswordField(
+        "Votre mot de passe", validators=[DataRequired("Saisissez votre mot de passe.")]
+    )

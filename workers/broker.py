@@ -1,0 +1,61 @@
+"""The Dramatiq broker: Redis in the distributed mode, in-process for the embedded one.
+
+Retries are the engine's business (step rows with backoff and leases), so the broker
+runs without Dramatiq's Retries middleware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, ShutdownNotifications, TimeLimit
+
+from workers.context import Services
+from workers.runner import run_step
+
+QUEUE = "steps"
+#: A step handler running longer than this is interrupted (the lease then expires).
+STEP_TIME_LIMIT_MS = 5 * 60 * 1000
+
+
+def make_broker(url: str) -> dramatiq.Broker:
+    middleware = [
+        AgeLimit(),
+        TimeLimit(time_limit=STEP_TIME_LIMIT_MS),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+    ]
+    broker: dramatiq.Broker
+    if url.startswith("stub:"):
+        broker = StubBroker(middleware=middleware)
+        broker.emit_after("process_boot")
+    elif url.startswith(("redis:", "rediss:")):
+        broker = RedisBroker(url=url, middleware=middleware, namespace="coopflow")
+    else:
+        raise ValueError(f"COOPFLOW_BROKER_URL non reconnue : {url!r}")
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def declare_actors(broker: dramatiq.Broker, services: Services) -> dramatiq.Actor[[int], None]:
+    """Declare the ``run_step`` actor on ``broker``, bound to ``services``."""
+
+    def run_step_actor(step_id: int) -> None:
+        run_step(services, step_id)
+
+    declare = dramatiq.actor(actor_name="run_step", queue_name=QUEUE, broker=broker)
+    return declare(run_step_actor)
+
+
+def publisher_for(actor: dramatiq.Actor) -> Callable[[list[int], int], None]:
+    """The engine's publisher: one message per step id, delayed when asked."""
+
+    def publish(step_ids: list[int], delay_ms: int) -> None:
+        for step_id in step_ids:
+            actor.send_with_options(args=(step_id,), delay=delay_ms or None)
+
+    return publish

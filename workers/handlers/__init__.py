@@ -1,0 +1,16 @@
+"""Step handlers by (process, step name). Each is idempotent and returns an Outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from workers.context import StepContext
+from workers.handlers import invitation
+from workflows.steps import Outcome
+
+Handler = Callable[[StepContext], Outcome]
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("invitation", "send_invitation"): invitation.send_invitation,
+    ("invitation", "send_reminder"): invitation.send_reminder,
+}

@@ -1,0 +1,113 @@
+"""Steps of the invitation process: the invitation email and its reminders."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workers.context import StepContext
+from workers.emails import Composed, compose, deliver
+from workflows.errors import PermanentStepError
+from workflows.models import Case, Mandataire, Token
+from workflows.steps import Outcome
+
+PURPOSE = "invitation"
+
+
+def _case_and_mandataire(session: Session, case_id: int) -> tuple[Case, Mandataire]:
+    case = session.get(Case, case_id)
+    assert case is not None
+    mandataire = session.get(Mandataire, case.data.get("mandataire_id"))
+    if mandataire is None:
+        raise PermanentStepError("Aucun mandataire n'est rattaché à ce dossier.")
+    return case, mandataire
+
+
+def link_for(ctx: StepContext, token: Token) -> str:
+    return f"{ctx.services.settings.base_url}/invitation/{ctx.services.links.dumps(token)}"
+
+
+def send_invitation(ctx: StepContext) -> Outcome:
+    """Issue a new single-use link (older ones stop working) and email it."""
+
+    def build(session: Session) -> Composed:
+        case, mandataire = _case_and_mandataire(session, ctx.step.case_id)
+        coop = case.coop
+        now = ctx.engine.clock.now()
+        token = ctx.services.links.issue(
+            session,
+            purpose=PURPOSE,
+            mandataire_id=mandataire.id,
+            case_id=case.id,
+            now=now,
+            expires_at=now + timedelta(days=coop.ad.invitation_validity_days),
+        )
+        return compose(
+            "invitation",
+            mandataire.email,
+            f"Compte sur {coop.ad.name} : configurez votre mot de passe",
+            mandataire=mandataire,
+            coop=coop,
+            ad=coop.ad,
+            link=link_for(ctx, token),
+            expires_at=token.expires_at,
+            case_id=case.id,
+            coop_id=coop.id,
+        )
+
+    delivery = deliver(
+        ctx.engine,
+        ctx.services.mailer,
+        key=ctx.step.idempotency_key,
+        sender=ctx.services.settings.mail_from,
+        build=build,
+    )
+    if delivery.refused:
+        return Outcome("bounce", payload={"email": delivery.to, "error": delivery.error or ""})
+    return Outcome(result={"email_status": delivery.status})
+
+
+def send_reminder(ctx: StepContext) -> Outcome:
+    """Remind the mandataire with the link they already have (it stays the same)."""
+
+    def build(session: Session) -> Composed:
+        case, mandataire = _case_and_mandataire(session, ctx.step.case_id)
+        now = ctx.engine.clock.now()
+        token = session.scalars(
+            select(Token)
+            .where(
+                Token.mandataire_id == mandataire.id,
+                Token.purpose == PURPOSE,
+                Token.used_at.is_(None),
+                Token.revoked_at.is_(None),
+                Token.expires_at > now,
+            )
+            .order_by(Token.id.desc())
+            .limit(1)
+        ).one_or_none()
+        if token is None:
+            raise PermanentStepError("Aucun lien d'invitation valide à rappeler.")
+        coop = case.coop
+        return compose(
+            "reminder",
+            mandataire.email,
+            f"Rappel : configurez votre compte sur {coop.ad.name}",
+            mandataire=mandataire,
+            coop=coop,
+            ad=coop.ad,
+            link=link_for(ctx, token),
+            expires_at=token.expires_at,
+            case_id=case.id,
+            coop_id=coop.id,
+        )
+
+    delivery = deliver(
+        ctx.engine,
+        ctx.services.mailer,
+        key=ctx.step.idempotency_key,
+        sender=ctx.services.settings.mail_from,
+        build=build,
+    )
+    return Outcome(result={"email_status": delivery.status})

@@ -1,0 +1,91 @@
+"""Sending email: the real SMTP client and the sandbox that stores messages.
+
+Chosen by configuration: ``COOPFLOW_SMTP_URL`` unset means the sandbox, whose messages
+are only kept in the ``emails`` table and shown in the back-office.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from workers.errors import MailRefused, MailRejected, MailUnavailable
+
+SMTP_TIMEOUT = 15
+
+
+class Mailer(Protocol):
+    #: ``stored`` (sandbox) or ``sent`` (handed to a real server): the emails' status.
+    delivered_status: str
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver or raise :class:`MailRefused` / :class:`MailUnavailable`."""
+
+
+class SandboxMailer:
+    """Keeps messages (in the database, by the caller) and sends nothing.
+
+    Like a real server it refuses some recipients, so the bounce path can be tried in
+    the embedded mode (as payment sandboxes have their failing test cards): domains
+    that cannot exist (RFC 2606 ``.invalid``) and mailboxes whose name starts with
+    ``inconnu`` (« utilisateur inconnu »).
+    """
+
+    delivered_status = "stored"
+
+    def send(self, message: EmailMessage) -> None:
+        for address in message.get_all("To", []):
+            local, _, domain = str(address).strip(" <>").lower().rpartition("@")
+            if not local or domain.endswith(".invalid"):
+                raise MailRefused(f"550 5.1.2 <{address}>: domaine inexistant")
+            if local.startswith("inconnu"):
+                raise MailRefused(f"550 5.1.1 <{address}>: utilisateur inconnu")
+
+
+class SMTPMailer:
+    """SMTP client for ``smtp://[user:password@]host:port`` (``smtps://`` for TLS)."""
+
+    delivered_status = "sent"
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+            raise ValueError(f"COOPFLOW_SMTP_URL invalide : {url!r}")
+        self.tls = parts.scheme == "smtps"
+        self.host = parts.hostname
+        self.port = parts.port or (465 if self.tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.tls:
+            context = ssl.create_default_context()
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=SMTP_TIMEOUT, context=context)
+        return smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            with self._connect() as smtp:
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            text = f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+            if 400 <= code < 500:
+                raise MailUnavailable(f"refus temporaire : {text}") from exc
+            raise MailRefused(text) from exc
+        except smtplib.SMTPResponseException as exc:
+            text = f"{exc.smtp_code} {exc.smtp_error!r}"
+            if 400 <= exc.smtp_code < 500:
+                raise MailUnavailable(text) from exc
+            raise MailRejected(text) from exc
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            raise MailUnavailable(f"serveur de messagerie injoignable : {exc}") from exc
+
+
+def make_mailer(smtp_url: str | None) -> Mailer:
+    return SMTPMailer(smtp_url) if smtp_url else SandboxMailer()

@@ -1,0 +1,365 @@
+"""The engine: firing triggers in one transaction, outbox steps published after commit.
+
+Usage::
+
+    with engine.transaction() as tx:
+        tx.fire(case_id, "resend", actor=Actor.staff(user), comment="adresse corrigée")
+    # committed here; the steps the new state asked for are now published
+
+Transition effects only touch the database; network calls happen in steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from workflows.clock import Clock, SystemClock
+from workflows.db import Database
+from workflows.definition import (
+    MANDATAIRE,
+    STAFF,
+    SYSTEM,
+    Definition,
+    GuardContext,
+    StuckRule,
+    Transition,
+)
+from workflows.errors import CaseNotFound, GuardFailed, TransitionNotAllowed, VersionConflict
+from workflows.models import Case, CaseEvent, Step, StepStatus, Timer
+
+log = logging.getLogger(__name__)
+
+#: Receives step ids (and a delay in ms) once their transaction has committed.
+Publisher = Callable[[list[int], int], None]
+
+#: A step not picked up within this lease is published again by the scheduler.
+PUBLISH_LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who fires a trigger: a staff member, a mandataire, or the system (step, timer)."""
+
+    kind: str
+    id: int | None = None
+    name: str = ""
+
+    @classmethod
+    def staff(cls, user: Any) -> Actor:
+        return cls(STAFF, user.id, user.full_name)
+
+    @classmethod
+    def mandataire(cls, mandataire: Any) -> Actor:
+        return cls(MANDATAIRE, mandataire.id, mandataire.full_name)
+
+    @classmethod
+    def system(cls, what: str) -> Actor:
+        return cls(SYSTEM, None, what)
+
+    def __str__(self) -> str:
+        ident = f"{self.kind}:{self.id}" if self.id is not None else self.kind
+        return f"{ident} {self.name}".strip()
+
+
+class _Unknown(dict[str, Any]):
+    """Formats a stuck message even when a detail is missing."""
+
+    def __missing__(self, key: str) -> str:
+        return "(inconnu)"
+
+
+class Engine:
+    """Holds the definitions, the database, the clock and the publisher."""
+
+    def __init__(
+        self,
+        db: Database,
+        definitions: Mapping[str, Definition],
+        *,
+        clock: Clock | None = None,
+        publisher: Publisher | None = None,
+    ) -> None:
+        self.db = db
+        self.definitions = dict(definitions)
+        self.clock: Clock = clock or SystemClock()
+        self.publisher = publisher
+
+    def definition(self, process: str) -> Definition:
+        return self.definitions[process]
+
+    @contextmanager
+    def transaction(self) -> Iterator[UnitOfWork]:
+        """One write transaction; its new steps are published only after it commits."""
+        with self.db.write() as session:
+            tx = UnitOfWork(self, session)
+            yield tx
+        self.publish(tx.new_steps)
+
+    def publish(self, step_ids: list[int], delay_ms: int = 0) -> None:
+        """Hand step ids to the broker. A failure here loses nothing: the rows wait in
+        the database and the scheduler publishes them again when their lease runs out."""
+        if not step_ids or self.publisher is None:
+            return
+        try:
+            self.publisher(step_ids, delay_ms)
+        except Exception:
+            log.exception("publish failed, the scheduler will recover", extra={"steps": step_ids})
+
+
+class UnitOfWork:
+    """The operations allowed inside one engine transaction."""
+
+    def __init__(self, engine: Engine, session: Session) -> None:
+        self.engine = engine
+        self.session = session
+        self.now: datetime = engine.clock.now()
+        self.new_steps: list[int] = []
+
+    # Reading ------------------------------------------------------------------------
+
+    def lock(self, case_id: int) -> Case:
+        """Load the case and lock its row until the end of the transaction."""
+        case = self.session.scalars(
+            select(Case)
+            .where(Case.id == case_id)
+            .with_for_update(of=Case)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if case is None:
+            raise CaseNotFound(f"Dossier {case_id} introuvable.")
+        return case
+
+    # Starting and firing ------------------------------------------------------------
+
+    def start(
+        self,
+        process: str,
+        coop_id: int,
+        *,
+        actor: Actor,
+        data: dict[str, Any] | None = None,
+        trigger: str | None = None,
+        comment: str | None = None,
+    ) -> Case:
+        """Create a case in its initial state, and fire ``trigger`` at once if given."""
+        definition = self.engine.definition(process)
+        case = Case(
+            process=process,
+            definition_version=definition.version,
+            coop_id=coop_id,
+            state=definition.initial,
+            data=dict(data or {}),
+            version=1,
+            created_at=self.now,
+            updated_at=self.now,
+            state_entered_at=self.now,
+        )
+        self.session.add(case)
+        self.session.flush()
+        self.record(case, actor, kind="created", to_state=case.state, comment=comment)
+        if trigger is None:
+            self._enter(case, definition, definition.state_by_name[case.state].steps)
+        else:
+            # Passing straight through the initial state: nothing to set up or to leave.
+            transition = self._choose(case, definition, trigger, actor, {})
+            self._apply(case, definition, transition, actor, {}, comment, fresh=True)
+        return case
+
+    def fire(
+        self,
+        case_id: int,
+        trigger: str,
+        *,
+        actor: Actor,
+        expected_version: int | None = None,
+        payload: dict[str, Any] | None = None,
+        comment: str | None = None,
+    ) -> Case:
+        """Fire ``trigger`` on the case: lock, check, change state, audit, queue steps."""
+        case = self.lock(case_id)
+        if expected_version is not None and case.version != expected_version:
+            raise VersionConflict(
+                "Ce dossier vient d'être modifié par quelqu'un d'autre. "
+                "Rechargez la page pour voir son état actuel."
+            )
+        definition = self.engine.definition(case.process)
+        payload = dict(payload or {})
+        transition = self._choose(case, definition, trigger, actor, payload)
+        self._apply(case, definition, transition, actor, payload, comment)
+        return case
+
+    def allowed(self, case: Case, actor_kind: str) -> list[Transition]:
+        """The transitions ``actor_kind`` may fire now (guards evaluated)."""
+        definition = self.engine.definition(case.process)
+        out = []
+        for t in definition.triggers_from(case.state, actor_kind):
+            ctx = GuardContext(case, self.session, {}, self.now, actor_kind)
+            if not any(definition.guards[g](ctx) for g in t.guards):
+                out.append(t)
+        return out
+
+    def _choose(
+        self,
+        case: Case,
+        definition: Definition,
+        trigger: str,
+        actor: Actor,
+        payload: dict[str, Any],
+    ) -> Transition:
+        candidates = definition.candidates(trigger, case.state)
+        state_label = definition.label(case.state)
+        if not candidates:
+            raise TransitionNotAllowed(
+                f"Action « {trigger} » impossible : le dossier est à l'état « {state_label} »."
+            )
+        permitted = [t for t in candidates if actor.kind in t.by]
+        if not permitted:
+            raise TransitionNotAllowed(
+                f"Action « {candidates[0].label} » non autorisée pour vous "
+                f"(dossier à l'état « {state_label} »)."
+            )
+        reasons: list[str] = []
+        ctx = GuardContext(case, self.session, payload, self.now, actor.kind)
+        for t in permitted:
+            failed = [msg for g in t.guards if (msg := definition.guards[g](ctx))]
+            if not failed:
+                return t
+            reasons.extend(failed)
+        raise GuardFailed(" ".join(dict.fromkeys(reasons)))
+
+    def _apply(
+        self,
+        case: Case,
+        definition: Definition,
+        t: Transition,
+        actor: Actor,
+        payload: dict[str, Any],
+        comment: str | None,
+        *,
+        fresh: bool = False,
+    ) -> None:
+        from_state = case.state
+        steps = list(t.steps)
+        if t.dest is not None:
+            if not fresh:
+                self._leave(case)
+            case.state = t.dest
+            case.state_entered_at = self.now
+            steps.extend(definition.state_by_name[t.dest].steps)
+        case.version += 1
+        case.updated_at = self.now
+        self.record(
+            case,
+            actor,
+            trigger=t.trigger,
+            from_state=from_state,
+            to_state=case.state,
+            payload=payload,
+            comment=comment,
+        )
+        if t.dest is not None:
+            self._enter(case, definition, tuple(steps), payload)
+        else:
+            self._queue(case, definition, steps)
+        log.info(
+            "case transition",
+            extra={"case_id": case.id, "trigger": t.trigger, "from": from_state, "to": case.state},
+        )
+
+    def _leave(self, case: Case) -> None:
+        """Leaving a state drops its timers, its unfinished steps and its stuck mark."""
+        self.session.execute(
+            update(Timer)
+            .where(Timer.case_id == case.id, Timer.closed_at.is_(None))
+            .values(closed_at=self.now)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.execute(
+            update(Step)
+            .where(
+                Step.case_id == case.id,
+                Step.status.in_([StepStatus.PENDING.value, StepStatus.RUNNING.value]),
+            )
+            .values(status=StepStatus.CANCELLED.value, updated_at=self.now, finished_at=self.now)
+            .execution_options(synchronize_session=False)
+        )
+        self.clear_stuck(case)
+
+    def _enter(
+        self,
+        case: Case,
+        definition: Definition,
+        steps: tuple[str, ...],
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        state = definition.state_by_name[case.state]
+        for timer in definition.timers_for(case.state):
+            due = self.now + definition.duration(timer, case, self.session)
+            self.session.add(Timer(case_id=case.id, name=timer.name, state=case.state, due_at=due))
+        if state.stuck is not None:
+            self.mark_stuck(case, state.stuck, **(details or {}))
+        self._queue(case, definition, steps)
+
+    def _queue(
+        self, case: Case, definition: Definition, names: list[str] | tuple[str, ...]
+    ) -> None:
+        new = []
+        for name in names:
+            rule = definition.step_by_name[name]
+            step = Step(
+                case_id=case.id,
+                name=name,
+                args={"state": case.state},
+                status=StepStatus.PENDING.value,
+                attempts=0,
+                max_attempts=rule.max_attempts,
+                idempotency_key=f"{case.process}.{name}.{uuid.uuid4().hex}",
+                not_before=self.now,
+                lease_until=self.now + PUBLISH_LEASE,
+                created_at=self.now,
+                updated_at=self.now,
+            )
+            self.session.add(step)
+            new.append(step)
+        if new:
+            self.session.flush()
+            self.new_steps.extend(s.id for s in new)
+
+    # Stuck, comments ----------------------------------------------------------------
+
+    def mark_stuck(self, case: Case, rule: StuckRule, **details: Any) -> None:
+        """Mark the case stuck with the rule's French sentence and recommended action."""
+        case.stuck_reason = rule.reason
+        case.stuck_message = rule.message.format_map(_Unknown(details))
+        case.stuck_action = rule.action
+        case.stuck_since = self.now
+        self.record(
+            case,
+            Actor.system("moteur"),
+            kind="stuck",
+            from_state=case.state,
+            to_state=case.state,
+            comment=case.stuck_message,
+            payload={"reason": rule.reason},
+        )
+
+    def clear_stuck(self, case: Case) -> None:
+        case.stuck_reason = case.stuck_message = case.stuck_action = None
+        case.stuck_since = None
+
+    def comment(self, case: Case, actor: Actor, text: str) -> None:
+        self.record(case, actor, kind="comment", comment=text)
+
+    def record(self, case: Case, actor: Actor, *, kind: str = "transition", **fields: Any) -> None:
+        self.session.add(
+            CaseEvent(case_id=case.id, at=self.now, actor=str(actor), kind=kind, **fields)
+        )

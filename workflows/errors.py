@@ -1,0 +1,50 @@
+"""Errors of the domain and the engine, under one base class.
+
+Messages of errors users can meet are in French: the web shows them as they are.
+"""
+
+from __future__ import annotations
+
+
+class CoopflowError(Exception):
+    """Base of every error coopflow raises on purpose."""
+
+
+class ConflictError(CoopflowError):
+    """The case is not (any more) where the caller thought: the web answers 409."""
+
+
+class TransitionNotAllowed(ConflictError):
+    """The trigger cannot fire from the case's current state."""
+
+
+class VersionConflict(ConflictError):
+    """Someone else changed the case since the caller read it."""
+
+
+class GuardFailed(ConflictError):
+    """A guard of the transition does not hold; the message says which and why."""
+
+
+class CaseNotFound(CoopflowError):
+    """No case with this id."""
+
+
+class ValidationError(CoopflowError):
+    """Input refused; ``errors`` lists one French sentence per problem."""
+
+    def __init__(self, errors: list[str] | str) -> None:
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("; ".join(self.errors))
+
+
+class StepError(CoopflowError):
+    """Base of the errors a step handler raises."""
+
+
+class PermanentStepError(StepError):
+    """Retrying cannot help (bad data, refused by the provider): fail the step now."""
+
+
+class TransientStepError(StepError):
+    """Temporary trouble (timeout, provider down): retry with backoff."""

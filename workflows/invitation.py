@@ -1,0 +1,119 @@
+"""Process 1, ``invitation``: account invitation and password setup (PROCESSES.md §1).
+
+The coop is imported, the mandataire receives a single-use link valid for the AD's
+delay (7 days by default), is reminded at +3 and +6 days, chooses a password, and
+their first login makes the account active.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from workflows.definition import (
+    MANDATAIRE,
+    RETRY_STEP,
+    STAFF,
+    SYSTEM,
+    Definition,
+    State,
+    StepRule,
+    StuckRule,
+    TimerRule,
+)
+from workflows.definition import Transition as T
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from workflows.models import Case
+
+PROCESS = "invitation"
+#: The recommended action for a refused address: a form to fix the email, then resend.
+FIX_EMAIL = "fix_email"
+
+STATES = [
+    State("created", "Importée, invitation non envoyée"),
+    State("sending", "Envoi de l'invitation en cours", steps=("send_invitation",)),
+    State("invited", "Invitation envoyée, en attente du mot de passe"),
+    State(
+        "expired",
+        "Lien expiré",
+        stuck=StuckRule(
+            "invitation_expired",
+            "Le mandataire n'a pas utilisé son lien d'invitation à temps.",
+            "resend",
+            "Renvoyer l'invitation",
+        ),
+    ),
+    State(
+        "bounced",
+        "Adresse refusée par le serveur de messagerie",
+        stuck=StuckRule(
+            "invitation_bounced",
+            "Le serveur de messagerie a refusé l'adresse {email} : {error}",
+            FIX_EMAIL,
+            "Corriger l'email puis renvoyer",
+        ),
+    ),
+    State("password_set", "Mot de passe configuré, première connexion attendue"),
+    State("active", "Compte actif", final=True),
+    State("cancelled", "Annulée", final=True),
+]
+
+TRANSITIONS = [
+    T("invite", "created", "sending", "Envoyer l'invitation", by=frozenset({STAFF, SYSTEM})),
+    T("sent", "sending", "invited", "Invitation envoyée"),
+    T("bounce", "sending", "bounced", "Adresse refusée"),
+    # A bounce notice can reach staff after the mail server first accepted the message.
+    T("bounce", "invited", "bounced", "Signaler l'adresse comme refusée", by=frozenset({STAFF})),
+    T(
+        "set_password",
+        "invited",
+        "password_set",
+        "Configurer le mot de passe",
+        by=frozenset({MANDATAIRE}),
+    ),
+    T("first_login", "password_set", "active", "Première connexion", by=frozenset({MANDATAIRE})),
+    T("remind", "invited", None, "Rappel", steps=("send_reminder",)),
+    T("expire", "invited", "expired", "Lien expiré"),
+    T(
+        "resend",
+        ("invited", "expired", "bounced"),
+        "sending",
+        "Renvoyer l'invitation",
+        by=frozenset({STAFF, SYSTEM}),
+    ),
+    T("cancel", "*", "cancelled", "Annuler", by=frozenset({STAFF})),
+]
+
+
+def _validity(case: Case, _session: Session) -> timedelta:
+    return timedelta(days=case.coop.ad.invitation_validity_days)
+
+
+TIMERS = [
+    TimerRule("reminder_1", "invited", timedelta(days=3), trigger="remind"),
+    TimerRule("reminder_2", "invited", timedelta(days=6), trigger="remind"),
+    TimerRule("expiry", "invited", "validity", trigger="expire"),
+]
+
+STEPS = [
+    StepRule("send_invitation", "Envoi de l'invitation", on_done="sent"),
+    StepRule("send_reminder", "Envoi du rappel"),
+]
+
+DEFINITION = Definition(
+    name=PROCESS,
+    version=1,
+    title="Invitation et mot de passe",
+    initial="created",
+    states=STATES,
+    transitions=TRANSITIONS,
+    timers=TIMERS,
+    steps=STEPS,
+    durations={"validity": _validity},
+    step_failed=StuckRule(
+        "step_failed", "L'étape « {step} » a échoué : {error}", RETRY_STEP, "Relancer l'étape"
+    ),
+)

@@ -1,0 +1,344 @@
+"""The tables: cooperatives and people, cases with their audit trail, steps, timers.
+
+Times are stored in UTC (timezone-aware in Python, on both SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp always handed to Python as an aware UTC datetime."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONData = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONData}
+
+
+class StaffRole(enum.StrEnum):
+    NATIONAL = "national"
+    AD = "ad"
+    READONLY = "readonly"
+
+
+class AD(Base):
+    """An association départementale (AD06, AD35, AD50...) and its own settings."""
+
+    __tablename__ = "ads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    #: The academies' domains a mandataire's login email must belong to.
+    academic_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    invitation_validity_days: Mapped[int] = mapped_column(Integer, default=7)
+    password_min_length: Mapped[int] = mapped_column(Integer, default=8)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Coop(Base):
+    """A coopérative scolaire, keyed by its AD and affiliation number."""
+
+    __tablename__ = "coops"
+    __table_args__ = (
+        UniqueConstraint("ad_id", "affiliation_number", name="uq_coops_ad_affiliation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ads.id"), index=True)
+    affiliation_number: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    school_name: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(String(300), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    school_email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    ad: Mapped[AD] = relationship(lazy="joined")
+    mandataires: Mapped[list[Mandataire]] = relationship(back_populates="coop")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.affiliation_number})"
+
+
+class Mandataire(Base):
+    """The teacher who runs a coop and logs in to the portal with their academic email."""
+
+    __tablename__ = "mandataires"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coop_id: Mapped[int] = mapped_column(ForeignKey("coops.id"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    password_set_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    coop: Mapped[Coop] = relationship(back_populates="mandataires", lazy="joined")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+
+class StaffUser(Base):
+    """An OCCE staff member using the back-office."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default=StaffRole.AD.value)
+    ad_id: Mapped[int | None] = mapped_column(ForeignKey("ads.id"), default=None)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    ad: Mapped[AD | None] = relationship(lazy="joined")
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class Case(Base):
+    """One run of one process for one coop; ``version`` is the optimistic lock."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_process_state", "process", "state"),
+        Index("ix_cases_coop_process", "coop_id", "process"),
+        Index("ix_cases_stuck", "stuck_reason", "stuck_since"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process: Mapped[str] = mapped_column(String(40))
+    definition_version: Mapped[int] = mapped_column(Integer, default=1)
+    coop_id: Mapped[int] = mapped_column(ForeignKey("coops.id"))
+    state: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state_entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stuck_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+    stuck_message: Mapped[str | None] = mapped_column(Text, default=None)
+    stuck_action: Mapped[str | None] = mapped_column(String(40), default=None)
+    stuck_since: Mapped[datetime | None] = mapped_column(default=None)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), default=None)
+
+    coop: Mapped[Coop] = relationship()
+    assignee: Mapped[StaffUser | None] = relationship()
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
+    )
+    steps: Mapped[list[Step]] = relationship(back_populates="case", order_by="Step.id")
+
+    def __str__(self) -> str:
+        return f"{self.process} #{self.id}"
+
+
+class CaseEvent(Base):
+    """One line of a case's audit trail: who did what, from which state to which."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20), default="transition")
+    trigger: Mapped[str | None] = mapped_column(String(40), default=None)
+    from_state: Mapped[str | None] = mapped_column(String(40), default=None)
+    to_state: Mapped[str | None] = mapped_column(String(40), default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class StepStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Step(Base):
+    """An outbox row: work a worker must do for a case, at least once, idempotently."""
+
+    __tablename__ = "steps"
+    __table_args__ = (
+        Index("ix_steps_status_lease", "status", "lease_until"),
+        Index("ix_steps_case", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    name: Mapped[str] = mapped_column(String(60))
+    args: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=StepStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Until when the current delivery or run owns the step; past it, the scheduler
+    #: publishes the step again (lost message, killed worker, flushed broker).
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    last_traceback: Mapped[str | None] = mapped_column(Text, default=None)
+    result: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    case: Mapped[Case] = relationship(back_populates="steps")
+
+
+class Timer(Base):
+    """A deadline of a case in its current state: fires a trigger or marks it stuck."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "closed_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    state: Mapped[str] = mapped_column(String(40))
+    due_at: Mapped[datetime] = mapped_column()
+    #: Set when the timer fired or its state was left.
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Token(Base):
+    """A single-use link (invitation, password reset); the link carries a signed id+nonce."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(30))
+    nonce: Mapped[str] = mapped_column(String(64))
+    mandataire_id: Mapped[int] = mapped_column(ForeignKey("mandataires.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    mandataire: Mapped[Mandataire] = relationship(lazy="joined")
+
+
+class EmailStatus(enum.StrEnum):
+    SENDING = "sending"
+    STORED = "stored"
+    SENT = "sent"
+    REFUSED = "refused"
+
+
+class Email(Base):
+    """Every email coopflow sends, kept for the back-office (and, unsent, in embedded mode)."""
+
+    __tablename__ = "emails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None, index=True)
+    coop_id: Mapped[int | None] = mapped_column(ForeignKey("coops.id"), default=None, index=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default=EmailStatus.SENDING.value)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    coop: Mapped[Coop | None] = relationship()
+
+
+__all__ = [
+    "AD",
+    "Base",
+    "Case",
+    "CaseEvent",
+    "Coop",
+    "Email",
+    "EmailStatus",
+    "Mandataire",
+    "StaffRole",
+    "StaffUser",
+    "Step",
+    "StepStatus",
+    "Timer",
+    "Token",
+    "utcnow",
+]

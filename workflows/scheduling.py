@@ -1,0 +1,140 @@
+"""What the scheduler does on each tick: fire due timers and recover lost steps.
+
+The database is the source of truth and the broker only delivers, so every tick
+looks for work the broker may have lost. Rows are taken with ``SKIP LOCKED`` on
+PostgreSQL: several schedulers never handle the same timer or step.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+
+from workflows.engine import PUBLISH_LEASE, Actor, Engine
+from workflows.errors import CoopflowError
+from workflows.models import Step, StepStatus, Timer
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+@dataclass
+class TickReport:
+    timers_fired: int = 0
+    steps_republished: int = 0
+
+
+def tick(engine: Engine) -> TickReport:
+    """One pass of the scheduler; safe to run from several processes at once."""
+    report = TickReport()
+    while (n := fire_due_timers(engine)) > 0:
+        report.timers_fired += n
+        if n < BATCH:
+            break
+    while (n := recover_steps(engine)) > 0:
+        report.steps_republished += n
+        if n < BATCH:
+            break
+    return report
+
+
+def fire_due_timers(engine: Engine, limit: int = BATCH) -> int:
+    """Fire the triggers (or stuck marks) of timers that are due. Returns how many."""
+    with engine.transaction() as tx:
+        timers = tx.session.scalars(
+            select(Timer)
+            .where(Timer.closed_at.is_(None), Timer.due_at <= tx.now)
+            .order_by(Timer.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for timer in timers:
+            if timer.closed_at is not None:
+                continue  # closed by an earlier timer of the same case in this batch
+            timer.closed_at = tx.now
+            case = tx.lock(timer.case_id)
+            if case.state != timer.state:
+                continue
+            rule = next(
+                (t for t in engine.definition(case.process).timers if t.name == timer.name), None
+            )
+            if rule is None:
+                continue
+            if rule.stuck is not None:
+                if case.stuck_reason is None:
+                    tx.mark_stuck(case, rule.stuck)
+                continue
+            assert rule.trigger is not None
+            try:
+                with tx.session.begin_nested():
+                    tx.fire(case.id, rule.trigger, actor=Actor.system(f"minuteur {timer.name}"))
+            except CoopflowError as exc:
+                log.warning(
+                    "timer trigger refused",
+                    extra={"case_id": case.id, "timer": timer.name, "reason": str(exc)},
+                )
+            if case.state != timer.state:
+                # Leaving the state closed the case's other open timers in the database;
+                # keep the objects of this batch in step with it.
+                for other in timers:
+                    if other.case_id == case.id and other.closed_at is None:
+                        other.closed_at = tx.now
+        tx.session.flush()
+        return len(timers)
+
+
+def recover_steps(engine: Engine, limit: int = BATCH) -> int:
+    """Publish again the steps whose lease ran out: lost message, killed worker,
+    flushed or restarted broker, or a publish that failed after commit."""
+    with engine.transaction() as tx:
+        steps = tx.session.scalars(
+            select(Step)
+            .where(
+                Step.status.in_([StepStatus.PENDING.value, StepStatus.RUNNING.value]),
+                or_(Step.lease_until.is_(None), Step.lease_until < tx.now),
+            )
+            .order_by(Step.lease_until)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        ids, exhausted = [], []
+        for step in steps:
+            if step.status == StepStatus.RUNNING.value and step.attempts >= step.max_attempts:
+                exhausted.append(step.id)  # its worker died on the last attempt
+                step.lease_until = tx.now + PUBLISH_LEASE
+                continue
+            # A running step past its lease lost its worker: it is pending again, and
+            # the attempt it used counts, so a step that kills its worker every time ends.
+            step.status = StepStatus.PENDING.value
+            step.lease_until = tx.now + PUBLISH_LEASE
+            step.updated_at = tx.now
+            ids.append(step.id)
+        # Published after commit by the unit of work, like any new step.
+        tx.new_steps.extend(ids)
+    for step_id in exhausted:
+        _fail_abandoned(engine, step_id)
+    if ids:
+        log.info("steps republished", extra={"count": len(ids)})
+    return len(ids) + len(exhausted)
+
+
+def _fail_abandoned(engine: Engine, step_id: int) -> None:
+    """A step whose every attempt ended with its worker dying fails: the case is stuck."""
+    with engine.transaction() as tx:
+        found = tx.session.get(Step, step_id)
+        if found is None:
+            return
+        case = tx.lock(found.case_id)  # the case first, as everywhere
+        step = tx.session.get(Step, step_id, with_for_update=True, populate_existing=True)
+        if step is None or step.status != StepStatus.RUNNING.value:
+            return
+        step.status = StepStatus.FAILED.value
+        step.finished_at = step.updated_at = tx.now
+        step.lease_until = None
+        step.last_error = f"le processus s'est arrêté pendant l'étape ({step.attempts} tentatives)"
+        definition = engine.definition(case.process)
+        label = definition.step_by_name[step.name].label
+        tx.mark_stuck(case, definition.step_failed, step=label, error=step.last_error)

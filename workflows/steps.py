@@ -1,0 +1,204 @@
+"""The life of a step row: claimed by one worker, then done, retried later, or failed.
+
+Delivery is at least once: a message may arrive twice, late, or after the case moved
+on. :func:`claim` lets exactly one delivery run the step; the others skip it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, or_, update
+
+from workflows.engine import PUBLISH_LEASE, Actor, Engine, UnitOfWork
+from workflows.errors import ConflictError, TransitionNotAllowed
+from workflows.models import Step, StepStatus
+
+log = logging.getLogger(__name__)
+
+#: How long a running step owns its row before another delivery may take it over.
+RUN_LEASE = timedelta(minutes=2)
+#: Bounded exponential backoff: 10 s, 20 s, 40 s... never more than 10 minutes.
+BACKOFF_BASE = timedelta(seconds=10)
+BACKOFF_MAX = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step handler reports: the trigger to fire (or none) and its payload."""
+
+    trigger: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClaimedStep:
+    id: int
+    case_id: int
+    name: str
+    process: str
+    args: dict[str, Any]
+    attempt: int
+    idempotency_key: str
+
+
+def backoff(attempt: int) -> timedelta:
+    """Delay before attempt ``attempt + 1``, with jitter so retries do not march in step."""
+    delay = min(BACKOFF_BASE * (2 ** (attempt - 1)), BACKOFF_MAX)
+    return delay * random.uniform(0.8, 1.2)
+
+
+def claim(engine: Engine, step_id: int) -> ClaimedStep | None:
+    """Take the step for this delivery, or ``None`` when it is done, cancelled, not yet
+    due, or owned by a live run elsewhere."""
+    with engine.transaction() as tx:
+        now = tx.now
+        claimed: CursorResult[Any] = tx.session.execute(  # type: ignore[assignment]
+            update(Step)
+            .where(
+                Step.id == step_id,
+                Step.not_before <= now,
+                or_(
+                    Step.status == StepStatus.PENDING.value,
+                    (Step.status == StepStatus.RUNNING.value) & (Step.lease_until < now),
+                ),
+            )
+            .values(
+                status=StepStatus.RUNNING.value,
+                attempts=Step.attempts + 1,
+                lease_until=now + RUN_LEASE,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            return None
+        step = tx.session.get(Step, step_id, populate_existing=True)
+        assert step is not None
+        case = step.case
+        if case.state != step.args.get("state"):
+            # Dropped on leaving the state; a late message finds it here.
+            _finish(tx, step, StepStatus.CANCELLED)
+            return None
+        return ClaimedStep(
+            step.id,
+            step.case_id,
+            step.name,
+            case.process,
+            dict(step.args),
+            step.attempts,
+            step.idempotency_key,
+        )
+
+
+def complete(engine: Engine, claimed: ClaimedStep, outcome: Outcome) -> None:
+    """Record success and fire the next trigger, in one transaction."""
+    with engine.transaction() as tx:
+        step = _owned(tx, claimed)
+        if step is None:
+            return
+        _finish(tx, step, StepStatus.DONE)
+        step.result = outcome.result
+        rule = engine.definition(claimed.process).step_by_name[claimed.name]
+        trigger = outcome.trigger or rule.on_done
+        if trigger is None:
+            return
+        try:
+            with tx.session.begin_nested():
+                tx.fire(
+                    claimed.case_id,
+                    trigger,
+                    actor=Actor.system(f"étape {claimed.name}"),
+                    payload=outcome.payload,
+                )
+        except ConflictError as exc:
+            # The case moved on meanwhile (cancelled by staff...): the result is kept.
+            log.warning(
+                "step outcome not applied",
+                extra={"case_id": claimed.case_id, "step": claimed.name, "reason": str(exc)},
+            )
+
+
+def fail(
+    engine: Engine, claimed: ClaimedStep, error: str, traceback: str, *, permanent: bool
+) -> int | None:
+    """Record a failure. Returns the delay in ms of the retry to publish, or ``None`` when
+    the step failed for good (the case is then stuck with the error)."""
+    with engine.transaction() as tx:
+        step = _owned(tx, claimed)
+        if step is None:
+            return None
+        step.last_error = error[:2000]
+        step.last_traceback = traceback[-20000:]
+        if not permanent and step.attempts < step.max_attempts:
+            delay = backoff(step.attempts)
+            step.status = StepStatus.PENDING.value
+            step.not_before = tx.now + delay
+            step.lease_until = step.not_before + PUBLISH_LEASE
+            step.updated_at = tx.now
+            log.warning(
+                "step will retry",
+                extra={"case_id": step.case_id, "step": step.name, "attempt": step.attempts},
+            )
+            return int(delay.total_seconds() * 1000)
+        _finish(tx, step, StepStatus.FAILED)
+        case = tx.lock(step.case_id)  # already locked by _owned
+        definition = engine.definition(case.process)
+        label = definition.step_by_name[step.name].label
+        tx.mark_stuck(case, definition.step_failed, step=label, error=error[:300])
+        return None
+
+
+def retry(tx: UnitOfWork, step_id: int, actor: Actor, comment: str | None = None) -> Step:
+    """Staff action: run a failed step again with a fresh set of attempts."""
+    found = tx.session.get(Step, step_id)
+    if found is None:
+        raise TransitionNotAllowed("Étape introuvable.")
+    case = tx.lock(found.case_id)  # the case first, always: one lock order, no deadlock
+    step = tx.session.get(Step, step_id, with_for_update=True, populate_existing=True)
+    if step is None or step.status != StepStatus.FAILED.value:
+        raise TransitionNotAllowed("Seule une étape en échec peut être relancée.")
+    if case.state != step.args.get("state"):
+        raise TransitionNotAllowed("Le dossier a changé d'état depuis l'échec de cette étape.")
+    step.status = StepStatus.PENDING.value
+    step.attempts = 0
+    step.not_before = tx.now
+    step.lease_until = tx.now + PUBLISH_LEASE
+    step.finished_at = None
+    step.updated_at = tx.now
+    if case.stuck_reason == "step_failed":
+        tx.clear_stuck(case)
+    case.version += 1
+    tx.record(
+        case,
+        actor,
+        kind="retry",
+        from_state=case.state,
+        to_state=case.state,
+        payload={"step": step.name, "step_id": step.id},
+        comment=comment,
+    )
+    tx.new_steps.append(step.id)
+    return step
+
+
+def _owned(tx: UnitOfWork, claimed: ClaimedStep) -> Step | None:
+    """The step row, if this run still owns it (its lease was not taken over)."""
+    tx.lock(claimed.case_id)  # the case first, always: one lock order, no deadlock
+    step = tx.session.get(Step, claimed.id, with_for_update=True, populate_existing=True)
+    if step is None or step.status != StepStatus.RUNNING.value or step.attempts != claimed.attempt:
+        log.warning("step no longer owned", extra={"case_id": claimed.case_id, "step": claimed.id})
+        return None
+    return step
+
+
+def _finish(tx: UnitOfWork, step: Step, status: StepStatus) -> None:
+    step.status = status.value
+    step.finished_at = tx.now
+    step.updated_at = tx.now
+    step.lease_until = None
