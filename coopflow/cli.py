@@ -45,10 +45,13 @@ def serve(host: str, port: int) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     rt = _runtime()
+    base = f"http://{host}:{port}"
+    if not os.environ.get("COOPFLOW_BASE_URL"):
+        # The links in emails lead to this very server unless told otherwise.
+        rt.settings = rt.settings.with_overrides(base_url=base)
     rt.start_worker()
     rt.start_scheduler()
     server = make_server(host, port, app, threaded=True)
-    base = f"http://{host}:{port}"
     click.echo(
         f"\ncoopflow est démarré ({'SQLite' if rt.settings.is_sqlite else 'PostgreSQL'}, "
         f"broker {'intégré' if rt.settings.embedded_broker else 'Redis'}).\n"
