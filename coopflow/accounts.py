@@ -1,6 +1,8 @@
-"""Creating back-office accounts (CLI and demo data)."""
+"""Creating ADs and back-office accounts (CLI and demo data)."""
 
 from __future__ import annotations
+
+import re
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -11,6 +13,60 @@ from workflows.passwords import Person, check_password
 from workflows.security import hash_password
 
 STAFF_PASSWORD_MINIMUM = 12
+
+#: ``AD06``, ``AD2A``, ``AD974``: the code of an association départementale.
+AD_CODE = re.compile(r"^AD[0-9][0-9AB][0-9]?$")
+#: An academy's mail domain, as the rectorats name them (``ac-nice.fr``).
+ACADEMIC_DOMAIN = re.compile(r"^ac-[a-z0-9-]+\.fr$")
+
+
+def save_ad(
+    engine: Engine,
+    *,
+    code: str,
+    name: str,
+    email: str,
+    domains: list[str],
+    phone: str = "",
+    address: str = "",
+    validity_days: int = 7,
+) -> tuple[AD, bool]:
+    """Create the AD ``code``, or update it when it exists; ``(ad, created)``."""
+    code = code.strip().upper()
+    errors = []
+    if not AD_CODE.match(code):
+        errors.append(f"Code d'AD invalide : « {code} » (attendu : AD suivi du département, AD06).")
+    if not name.strip():
+        errors.append("Le nom de l'AD est obligatoire.")
+    try:
+        email = validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        errors.append(f"Adresse email de l'AD invalide : « {email} ».")
+    domains = sorted({d.strip().lower() for d in domains if d.strip()})
+    if not domains:
+        errors.append("Au moins un domaine académique est obligatoire (ac-nice.fr).")
+    errors += [
+        f"Domaine académique invalide : « {d} » (attendu : ac-….fr)."
+        for d in domains
+        if not ACADEMIC_DOMAIN.match(d)
+    ]
+    if not 1 <= validity_days <= 30:
+        errors.append("La validité des invitations doit être comprise entre 1 et 30 jours.")
+    if errors:
+        raise ValueError(" ".join(errors))
+    with engine.transaction() as tx:
+        ad = tx.session.scalars(select(AD).where(AD.code == code)).one_or_none()
+        created = ad is None
+        if ad is None:
+            ad = AD(code=code, created_at=tx.now)
+            tx.session.add(ad)
+        ad.name = name.strip()
+        ad.email = email
+        ad.academic_domains = domains
+        ad.phone = phone.strip()
+        ad.address = address.strip()
+        ad.invitation_validity_days = validity_days
+    return ad, created
 
 
 def create_staff(

@@ -163,6 +163,45 @@ def import_coops_command(path: Path, ad_code: str, invite: bool) -> None:
         sys.exit(1)
 
 
+@main.command("create-ad")
+@click.option("--code", required=True, help="AD06, AD2A, AD974…")
+@click.option("--name", required=True, help="OCCE 06 Alpes-Maritimes")
+@click.option("--email", required=True, help="L'adresse de contact de l'AD.")
+@click.option(
+    "--domain", "domains", multiple=True, required=True, help="Domaine académique (répétable)."
+)
+@click.option("--phone", default="")
+@click.option("--address", default="")
+@click.option("--validity-days", default=7, show_default=True, type=int)
+@with_appcontext
+def create_ad(
+    code: str,
+    name: str,
+    email: str,
+    domains: tuple[str, ...],
+    phone: str,
+    address: str,
+    validity_days: int,
+) -> None:
+    """Create an AD, or update the AD of that code."""
+    from coopflow.accounts import save_ad
+
+    try:
+        ad, created = save_ad(
+            _runtime().engine,
+            code=code,
+            name=name,
+            email=email,
+            domains=list(domains),
+            phone=phone,
+            address=address,
+            validity_days=validity_days,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"AD {'créée' if created else 'mise à jour'} : {ad.code} · {ad.name}")
+
+
 @main.command("create-staff")
 @click.option("--email", required=True)
 @click.option("--name", "full_name", required=True)

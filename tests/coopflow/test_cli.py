@@ -120,3 +120,27 @@ def test_serve_starts_everything_and_prints_the_urls(env: dict[str, str]) -> Non
     assert f"http://127.0.0.1:{port}/connexion" in output
     assert "national@occe.coop" in output
     assert process.returncode == 0
+
+
+def test_a_production_database_is_set_up_without_demo_data(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    path = tmp_path / "coops.csv"
+    path.write_text(CSV, encoding="utf-8")
+    assert "AD inconnue : AD06" in run(env, "import-coops", str(path), "--ad", "AD06").stderr
+
+    ad = ["--code", "ad06", "--name", "OCCE 06 Alpes-Maritimes", "--email", "ad06@occe.coop"]
+    bad = run(env, "create-ad", *ad, "--domain", "gmail.com")
+    assert bad.returncode != 0 and "Domaine académique invalide : « gmail.com »" in bad.stderr
+    assert "AD inconnue : AD06" in run(env, "import-coops", str(path), "--ad", "AD06").stderr
+
+    made = run(env, "create-ad", *ad, "--domain", "ac-nice.fr")
+    assert made.returncode == 0 and "AD créée : AD06" in made.stdout, made.stderr
+    imported = run(env, "import-coops", str(path), "--ad", "AD06")
+    assert "1 coopérative créée" in imported.stdout, imported.stderr
+
+    # Run again with a second academy: the same AD is updated, not duplicated.
+    again = run(env, "create-ad", *ad, "--domain", "ac-nice.fr", "--domain", "ac-corse.fr")
+    assert "AD mise à jour : AD06" in again.stdout
+    assert "1 inchangée" in run(env, "import-coops", str(path), "--ad", "AD06").stdout
