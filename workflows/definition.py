@@ -38,6 +38,19 @@ class StuckRule:
     action_label: str
 
 
+#: The recommended action for a task past its due date: do the task.
+DO_TASK = "do_task"
+
+
+@dataclass(frozen=True)
+class TaskRule:
+    """A human task for staff opened on entering a state, due ``due`` later."""
+
+    kind: str
+    title: str
+    due: timedelta
+
+
 @dataclass(frozen=True)
 class State:
     name: str
@@ -46,6 +59,8 @@ class State:
     final: bool = False
     #: Entering this state makes the case stuck until it leaves it.
     stuck: StuckRule | None = None
+    #: Entering this state opens a task for staff, closed when the case leaves it.
+    task: TaskRule | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,16 @@ class Definition:
     step_failed: StuckRule = field(
         default_factory=lambda: StuckRule(
             "step_failed", "L'étape « {step} » a échoué : {error}", RETRY_STEP, "Relancer l'étape"
+        )
+    )
+
+    #: How a task past its due date reads in the stuck list (waiting on staff past SLA).
+    task_overdue: StuckRule = field(
+        default_factory=lambda: StuckRule(
+            "task_overdue",
+            "La tâche « {task} » n'est pas faite : échéance du {due} dépassée.",
+            DO_TASK,
+            "Traiter la tâche",
         )
     )
 

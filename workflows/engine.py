@@ -34,7 +34,7 @@ from workflows.definition import (
     Transition,
 )
 from workflows.errors import CaseNotFound, GuardFailed, TransitionNotAllowed, VersionConflict
-from workflows.models import Case, CaseEvent, Step, StepStatus, Timer
+from workflows.models import Case, CaseEvent, Coop, Step, StepStatus, Task, TaskStatus, Timer
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +152,14 @@ class UnitOfWork:
     ) -> Case:
         """Create a case in its initial state, and fire ``trigger`` at once if given."""
         definition = self.engine.definition(process)
+        ad_id = self.session.scalar(select(Coop.ad_id).where(Coop.id == coop_id))
+        if ad_id is None:
+            raise CaseNotFound(f"Coopérative {coop_id} introuvable.")
         case = Case(
             process=process,
             definition_version=definition.version,
             coop_id=coop_id,
+            ad_id=ad_id,
             state=definition.initial,
             data=dict(data or {}),
             version=1,
@@ -251,7 +255,7 @@ class UnitOfWork:
         steps = list(t.steps)
         if t.dest is not None:
             if not fresh:
-                self._leave(case)
+                self._leave(case, actor)
             case.state = t.dest
             case.state_entered_at = self.now
             steps.extend(definition.state_by_name[t.dest].steps)
@@ -275,8 +279,19 @@ class UnitOfWork:
             extra={"case_id": case.id, "trigger": t.trigger, "from": from_state, "to": case.state},
         )
 
-    def _leave(self, case: Case) -> None:
-        """Leaving a state drops its timers, its unfinished steps and its stuck mark."""
+    def _leave(self, case: Case, actor: Actor) -> None:
+        """Leaving a state drops its timers, its unfinished steps and its stuck mark, and
+        closes the tasks it opened (the transition is what they waited for)."""
+        self.session.execute(
+            update(Task)
+            .where(
+                Task.case_id == case.id,
+                Task.state == case.state,
+                Task.status == TaskStatus.OPEN.value,
+            )
+            .values(status=TaskStatus.DONE.value, closed_at=self.now, closed_by=str(actor))
+            .execution_options(synchronize_session=False)
+        )
         self.session.execute(
             update(Timer)
             .where(Timer.case_id == case.id, Timer.closed_at.is_(None))
@@ -305,9 +320,68 @@ class UnitOfWork:
         for timer in definition.timers_for(case.state):
             due = self.now + definition.duration(timer, case, self.session)
             self.session.add(Timer(case_id=case.id, name=timer.name, state=case.state, due_at=due))
+        if state.task is not None:
+            self.open_task(
+                case,
+                kind=state.task.kind,
+                title=state.task.title,
+                due_at=self.now + state.task.due,
+                created_by=Actor.system("moteur"),
+                state=case.state,
+            )
         if state.stuck is not None:
             self.mark_stuck(case, state.stuck, **(details or {}))
         self._queue(case, definition, steps)
+
+    # Tasks --------------------------------------------------------------------------
+
+    def open_task(
+        self,
+        case: Case,
+        *,
+        kind: str,
+        title: str,
+        due_at: datetime,
+        created_by: Actor,
+        state: str | None = None,
+        note: str | None = None,
+    ) -> Task:
+        task = Task(
+            case_id=case.id,
+            ad_id=case.ad_id,
+            kind=kind,
+            title=title,
+            state=state,
+            status=TaskStatus.OPEN.value,
+            due_at=due_at,
+            created_at=self.now,
+            created_by=str(created_by),
+            note=note,
+        )
+        self.session.add(task)
+        self.record(case, created_by, kind="task", comment=f"Tâche ouverte : {title}", payload={})
+        return task
+
+    def close_task(self, case: Case, task: Task, actor: Actor, comment: str) -> None:
+        """Mark ``task`` done; a case stuck only because of overdue tasks is unstuck."""
+        task.status = TaskStatus.DONE.value
+        task.closed_at = self.now
+        task.closed_by = str(actor)
+        self.session.flush()
+        self.record(case, actor, kind="task", comment=f"Tâche faite : {task.title}. {comment}")
+        definition = self.engine.definition(case.process)
+        if case.stuck_reason == definition.task_overdue.reason:
+            still_overdue = self.session.scalar(
+                select(Task.id).where(
+                    Task.case_id == case.id,
+                    Task.status == TaskStatus.OPEN.value,
+                    Task.overdue_at.is_not(None),
+                )
+            )
+            if still_overdue is None:
+                self.clear_stuck(case)
+        case.version += 1
+        case.updated_at = self.now
 
     def _queue(
         self, case: Case, definition: Definition, names: list[str] | tuple[str, ...]

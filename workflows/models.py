@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -175,12 +176,34 @@ class Case(Base):
         Index("ix_cases_process_state", "process", "state"),
         Index("ix_cases_coop_process", "coop_id", "process"),
         Index("ix_cases_stuck", "stuck_reason", "stuck_since"),
+        # The back-office lists: every case of an AD by state, the stuck ones oldest
+        # first (partial: only stuck rows), keyset-paginated on (stuck_since, id).
+        Index("ix_cases_ad_process_state", "ad_id", "process", "state"),
+        Index(
+            "ix_cases_ad_stuck_since",
+            "ad_id",
+            "stuck_since",
+            "id",
+            postgresql_where=text("stuck_since IS NOT NULL"),
+            sqlite_where=text("stuck_since IS NOT NULL"),
+        ),
+        Index(
+            "ix_cases_stuck_since",
+            "stuck_since",
+            "id",
+            postgresql_where=text("stuck_since IS NOT NULL"),
+            sqlite_where=text("stuck_since IS NOT NULL"),
+        ),
+        Index("ix_cases_assignee", "assignee_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     process: Mapped[str] = mapped_column(String(40))
     definition_version: Mapped[int] = mapped_column(Integer, default=1)
     coop_id: Mapped[int] = mapped_column(ForeignKey("coops.id"))
+    #: The coop's AD, copied here (a coop never changes AD) so that scoping and the
+    #: back-office filters use one index instead of a join on every list.
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ads.id"))
     state: Mapped[str] = mapped_column(String(40))
     data: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -194,6 +217,7 @@ class Case(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), default=None)
 
     coop: Mapped[Coop] = relationship()
+    ad: Mapped[AD] = relationship()
     assignee: Mapped[StaffUser | None] = relationship()
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
@@ -295,6 +319,98 @@ class Token(Base):
     mandataire: Mapped[Mandataire] = relationship(lazy="joined")
 
 
+class TaskStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Task(Base):
+    """Something a staff member must do for a case (review, validate, send letters),
+    with a due date: past it, the scheduler marks the case stuck (SLA)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_ad_status_due", "ad_id", "status", "due_at"),
+        Index("ix_tasks_case", "case_id"),
+        Index("ix_tasks_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ads.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    #: The state whose entry opened the task (closed when the case leaves it), or
+    #: ``None`` for a task opened by hand or by the portal.
+    state: Mapped[str | None] = mapped_column(String(40), default=None)
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN.value)
+    due_at: Mapped[datetime] = mapped_column()
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    #: When the scheduler found it past due and marked the case stuck (once).
+    overdue_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_by: Mapped[str | None] = mapped_column(String(80), default=None)
+
+    case: Mapped[Case] = relationship()
+    assignee: Mapped[StaffUser | None] = relationship()
+
+
+class BulkStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class BulkJob(Base):
+    """One bulk action of a staff member over the cases selected when it was asked."""
+
+    __tablename__ = "bulk_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``fire`` (with ``trigger``), ``retry_step``, ``assign``, ``cancel``.
+    action: Mapped[str] = mapped_column(String(30))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    #: What the staff member selected, in French (« 12 dossiers cochés », a filter).
+    description: Mapped[str] = mapped_column(Text)
+    comment: Mapped[str] = mapped_column(Text)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    status: Mapped[str] = mapped_column(String(20), default=BulkStatus.PENDING.value)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Past it, the scheduler hands the job to a worker again (lost message, dead worker).
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    staff: Mapped[StaffUser] = relationship()
+
+
+class BulkItem(Base):
+    """One selected case of a bulk job and what happened to it."""
+
+    __tablename__ = "bulk_items"
+    __table_args__ = (
+        UniqueConstraint("job_id", "case_id", name="uq_bulk_items_job_case"),
+        Index("ix_bulk_items_job_status", "job_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("bulk_jobs.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    #: The case's version when it was selected: acting on a case that changed since is
+    #: decided again at that moment, never assumed.
+    selected_version: Mapped[int] = mapped_column(Integer)
+    #: ``pending``, ``done`` or ``skipped``.
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class EmailStatus(enum.StrEnum):
     SENDING = "sending"
     STORED = "stored"
@@ -328,6 +444,9 @@ class Email(Base):
 __all__ = [
     "AD",
     "Base",
+    "BulkItem",
+    "BulkJob",
+    "BulkStatus",
     "Case",
     "CaseEvent",
     "Coop",
@@ -338,6 +457,8 @@ __all__ = [
     "StaffUser",
     "Step",
     "StepStatus",
+    "Task",
+    "TaskStatus",
     "Timer",
     "Token",
     "utcnow",

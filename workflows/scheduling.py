@@ -14,7 +14,8 @@ from sqlalchemy import or_, select
 
 from workflows.engine import PUBLISH_LEASE, Actor, Engine
 from workflows.errors import CoopflowError
-from workflows.models import Step, StepStatus, Timer
+from workflows.formatting import date_fr
+from workflows.models import Step, StepStatus, Task, TaskStatus, Timer
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ BATCH = 500
 class TickReport:
     timers_fired: int = 0
     steps_republished: int = 0
+    tasks_overdue: int = 0
 
 
 def tick(engine: Engine) -> TickReport:
@@ -38,7 +40,34 @@ def tick(engine: Engine) -> TickReport:
         report.steps_republished += n
         if n < BATCH:
             break
+    while (n := flag_overdue_tasks(engine)) > 0:
+        report.tasks_overdue += n
+        if n < BATCH:
+            break
     return report
+
+
+def flag_overdue_tasks(engine: Engine, limit: int = BATCH) -> int:
+    """Staff tasks past their due date make their case stuck (once per task)."""
+    with engine.transaction() as tx:
+        tasks = tx.session.scalars(
+            select(Task)
+            .where(
+                Task.status == TaskStatus.OPEN.value,
+                Task.overdue_at.is_(None),
+                Task.due_at <= tx.now,
+            )
+            .order_by(Task.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for task in tasks:
+            case = tx.lock(task.case_id)
+            task.overdue_at = tx.now
+            if case.stuck_reason is None:
+                rule = engine.definition(case.process).task_overdue
+                tx.mark_stuck(case, rule, task=task.title, due=date_fr(task.due_at))
+        return len(tasks)
 
 
 def fire_due_timers(engine: Engine, limit: int = BATCH) -> int:
