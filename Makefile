@@ -16,10 +16,11 @@ PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
 # Debian packages: the native libraries WeasyPrint 70 loads (glib, pango, harfbuzz,
-# fontconfig; harfbuzz-subset makes font subsetting fast), a font with accents, and the
-# chromium the browser tests drive through Playwright (/usr/bin/chromium).
+# fontconfig; harfbuzz-subset makes font subsetting fast), a font with accents, Graphviz
+# (`dot` draws the process diagrams of the back-office), and the chromium the browser
+# tests drive through Playwright (/usr/bin/chromium).
 APT_PACKAGES := libglib2.0-0 libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b \
-                libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core chromium
+                libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core graphviz chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: help install system-packages run test check format bench worker scheduler migrate \

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflows.definition import RETRY_STEP, Definition, StuckRule
+from workflows.definition import RETRY_STEP, Definition
 from workflows.invitation import FIX_EMAIL
 from workflows.models import Case, CaseEvent, Step, StepStatus
 
@@ -80,18 +80,13 @@ class CasePresenter:
     def actor(event: CaseEvent) -> str:
         return actor_label(event.actor)
 
-    def _stuck_rules(self) -> list[StuckRule]:
-        rules = [s.stuck for s in self.definition.states if s.stuck is not None]
-        rules += [t.stuck for t in self.definition.timers if t.stuck is not None]
-        return [*rules, self.definition.step_failed]
-
     def recommended(self) -> Recommended | None:
         """Where the form of the recommended action is on the page, if there is one."""
         case = self.case
         if case.stuck_reason is None or case.stuck_action is None:
             return None
         label = next(
-            (r.action_label for r in self._stuck_rules() if r.reason == case.stuck_reason),
+            (r.action_label for r in self.definition.stuck_rules if r.reason == case.stuck_reason),
             self.trigger(case.stuck_action),
         )
         if case.stuck_action == RETRY_STEP:

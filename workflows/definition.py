@@ -36,6 +36,8 @@ class StuckRule:
     message: str
     action: str
     action_label: str
+    #: The reason in a few words, for the filters and counts of the stuck list.
+    title: str = ""
 
 
 #: The recommended action for a task past its due date: do the task.
@@ -131,7 +133,11 @@ class Definition:
     #: How a step that exhausted its retries reads in the stuck list.
     step_failed: StuckRule = field(
         default_factory=lambda: StuckRule(
-            "step_failed", "L'étape « {step} » a échoué : {error}", RETRY_STEP, "Relancer l'étape"
+            "step_failed",
+            "L'étape « {step} » a échoué : {error}",
+            RETRY_STEP,
+            "Relancer l'étape",
+            "Étape en échec",
         )
     )
 
@@ -142,6 +148,7 @@ class Definition:
             "La tâche « {task} » n'est pas faite : échéance du {due} dépassée.",
             DO_TASK,
             "Traiter la tâche",
+            "Tâche en retard",
         )
     )
 
@@ -225,6 +232,13 @@ class Definition:
                     out.append(t)
                     break
         return out
+
+    @property
+    def stuck_rules(self) -> list[StuckRule]:
+        """Every way a case of this process can be stuck."""
+        rules = [s.stuck for s in self.states if s.stuck is not None]
+        rules += [t.stuck for t in self.timers if t.stuck is not None]
+        return [*rules, self.step_failed, self.task_overdue]
 
     def timers_for(self, state: str) -> list[TimerRule]:
         return [t for t in self.timers if t.state == state]

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from workflows.definition import (
     MANDATAIRE,
-    RETRY_STEP,
     STAFF,
     SYSTEM,
     Definition,
@@ -44,6 +43,7 @@ STATES = [
             "Le mandataire n'a pas utilisé son lien d'invitation à temps.",
             "resend",
             "Renvoyer l'invitation",
+            "Invitation expirée",
         ),
     ),
     State(
@@ -54,6 +54,7 @@ STATES = [
             "Le serveur de messagerie a refusé l'adresse {email} : {error}",
             FIX_EMAIL,
             "Corriger l'email puis renvoyer",
+            "Adresse email refusée",
         ),
     ),
     State("password_set", "Mot de passe configuré, première connexion attendue"),
@@ -113,7 +114,4 @@ DEFINITION = Definition(
     timers=TIMERS,
     steps=STEPS,
     durations={"validity": _validity},
-    step_failed=StuckRule(
-        "step_failed", "L'étape « {step} » a échoué : {error}", RETRY_STEP, "Relancer l'étape"
-    ),
 )

@@ -1,0 +1,250 @@
+"""The back-office's case lists as queries: filters, search, scope and keyset pages.
+
+One :class:`CaseFilters` is read from the query string of every list (the stuck list,
+all cases, exports and bulk actions on « the whole filter »), so a list, its export
+and a bulk action over it always select the same cases. Pages are keyset pages (the
+last row's sort key in ``apres``), never OFFSET: page 1,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+
+from web.auth import StaffPrincipal
+from workflows.definition import Definition, StuckRule
+from workflows.models import AD, Case, Coop, Mandataire
+
+PAGE_SIZE = 50
+#: « Bloqué depuis plus de … » choices of the age filter, in days.
+AGE_CHOICES = (1, 3, 7, 14, 30)
+ME, NOBODY = "moi", "personne"
+
+
+def stuck_rules(definitions: Mapping[str, Definition]) -> dict[str, StuckRule]:
+    """Every stuck reason of every process, by code (the first definition wins)."""
+    out: dict[str, StuckRule] = {}
+    for definition in definitions.values():
+        for rule in definition.stuck_rules:
+            out.setdefault(rule.reason, rule)
+    return out
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    """What a staff member asked to see; built from (and back to) the query string."""
+
+    bloques: bool = False
+    motif: str = ""
+    processus: str = ""
+    #: ``process.state``: state names repeat across processes.
+    etat: str = ""
+    ad: str = ""
+    #: Stuck for more than this many days.
+    age: int = 0
+    #: ``moi``, ``personne`` or a staff id.
+    assigne: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> CaseFilters:
+        """Unknown or malformed values are dropped: a list never fails on its URL."""
+
+        def text(name: str, limit: int = 100) -> str:
+            return str(args.get(name, "")).strip()[:limit]
+
+        age = text("age", 4)
+        return cls(
+            bloques=text("bloques") in ("1", "oui"),
+            motif=text("motif", 40),
+            processus=text("processus", 40),
+            etat=text("etat", 81),
+            ad=text("ad", 10).upper(),
+            age=int(age) if age.isdigit() and int(age) in AGE_CHOICES else 0,
+            assigne=text("assigne", 20),
+            q=text("q", 100),
+        )
+
+    def to_args(self, **changes: Any) -> dict[str, str]:
+        """The query string of these filters (``changes`` applied), empty values left out."""
+        current = replace(self, **changes)
+        out: dict[str, str] = {}
+        for f in fields(current):
+            value = getattr(current, f.name)
+            if value in ("", 0, False):
+                continue
+            out[f.name] = "1" if value is True else str(value)
+        return out
+
+    @property
+    def active(self) -> bool:
+        """Whether anything narrows the list beyond « bloqués »."""
+        return any(v for k, v in self.to_args().items() if k != "bloques")
+
+    def describe(self, definitions: Mapping[str, Definition]) -> str:
+        """The filters in French, for bulk action reports and export file names."""
+        parts = ["dossiers bloqués" if self.bloques else "tous les dossiers"]
+        rules = stuck_rules(definitions)
+        if self.motif:
+            rule = rules.get(self.motif)
+            parts.append(f"motif « {rule.title if rule else self.motif} »")
+        if self.processus in definitions:
+            parts.append(f"processus « {definitions[self.processus].title} »")
+        if self.etat:
+            process, _, state = self.etat.partition(".")
+            if process in definitions and state in definitions[process].state_by_name:
+                parts.append(f"état « {definitions[process].label(state)} »")
+        if self.ad:
+            parts.append(self.ad)
+        if self.age:
+            parts.append(f"bloqués depuis plus de {self.age} jours")
+        if self.assigne == ME:
+            parts.append("assignés à moi")
+        elif self.assigne == NOBODY:
+            parts.append("non assignés")
+        elif self.assigne:
+            parts.append(f"assignés au membre n° {self.assigne}")
+        if self.q:
+            parts.append(f"recherche « {self.q} »")
+        return ", ".join(parts)
+
+
+def scope(principal: StaffPrincipal) -> ColumnElement[bool]:
+    """The cases this staff member may see: their AD's, or all for national staff."""
+    if principal.is_national:
+        return true()
+    if principal.ad_id is None:
+        return Case.id.is_(None)  # an AD account without an AD sees nothing
+    return Case.ad_id == principal.ad_id  # type: ignore[no-any-return]
+
+
+def _like(column: Any, needle: str) -> ColumnElement[bool]:
+    escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")  # type: ignore[no-any-return]
+
+
+def search_condition(q: str) -> ColumnElement[bool]:
+    """Coop name, affiliation number, mandataire name or email contain ``q``."""
+    words = q.split()
+    coops = select(Coop.id).where(
+        and_(*(or_(_like(Coop.name, w), _like(Coop.affiliation_number, w)) for w in words))
+    )
+    people = select(Mandataire.coop_id).where(
+        and_(
+            *(
+                or_(
+                    _like(Mandataire.first_name, w),
+                    _like(Mandataire.last_name, w),
+                    _like(Mandataire.email, w),
+                )
+                for w in words
+            )
+        )
+    )
+    return or_(Case.coop_id.in_(coops), Case.coop_id.in_(people))
+
+
+def conditions(
+    principal: StaffPrincipal, filters: CaseFilters, now: datetime
+) -> list[ColumnElement[bool]]:
+    where = [scope(principal)]
+    if filters.bloques or filters.motif or filters.age:
+        where.append(Case.stuck_since.is_not(None))
+    if filters.motif:
+        where.append(Case.stuck_reason == filters.motif)
+    if filters.processus:
+        where.append(Case.process == filters.processus)
+    if filters.etat:
+        process, _, state = filters.etat.partition(".")
+        where += [Case.process == process, Case.state == state]
+    if filters.ad:
+        where.append(Case.ad_id == select(AD.id).where(AD.code == filters.ad).scalar_subquery())
+    if filters.age:
+        where.append(Case.stuck_since <= now - timedelta(days=filters.age))
+    if filters.assigne == ME:
+        where.append(Case.assignee_id == principal.id)
+    elif filters.assigne == NOBODY:
+        where.append(Case.assignee_id.is_(None))
+    elif filters.assigne.isdigit():
+        where.append(Case.assignee_id == int(filters.assigne))
+    if filters.q:
+        where.append(search_condition(filters.q))
+    return where
+
+
+def matching(principal: StaffPrincipal, filters: CaseFilters, now: datetime) -> Select[Any]:
+    """Every case the filters select, in the list's order (exports, bulk actions)."""
+    query = select(Case).where(*conditions(principal, filters, now))
+    return query.order_by(*_order(filters))
+
+
+def _order(filters: CaseFilters) -> list[Any]:
+    if filters.bloques or filters.motif or filters.age:
+        return [Case.stuck_since, Case.id]  # the oldest stuck first
+    return [Case.id.desc()]  # the newest first
+
+
+@dataclass(frozen=True)
+class Page:
+    cases: list[Case]
+    #: The ``apres`` value of the next page, or ``None`` on the last one.
+    next_cursor: str | None
+
+
+def page(
+    session: Any,
+    principal: StaffPrincipal,
+    filters: CaseFilters,
+    now: datetime,
+    after: str = "",
+    size: int = PAGE_SIZE,
+) -> Page:
+    """One keyset page of the list, after the row whose cursor is ``after``."""
+    query = select(Case).where(*conditions(principal, filters, now))
+    stuck_order = bool(filters.bloques or filters.motif or filters.age)
+    cursor = _parse_cursor(after, stuck_order)
+    if stuck_order:
+        if cursor is not None:
+            since, last_id = cursor
+            query = query.where(
+                or_(Case.stuck_since > since, and_(Case.stuck_since == since, Case.id > last_id))
+            )
+    elif cursor is not None:
+        query = query.where(Case.id < cursor[1])
+    rows = list(session.scalars(query.order_by(*_order(filters)).limit(size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        stamp = last.stuck_since.isoformat() if stuck_order and last.stuck_since else ""
+        next_cursor = f"{stamp}~{last.id}" if stuck_order else str(last.id)
+    return Page(rows, next_cursor)
+
+
+def _parse_cursor(after: str, stuck_order: bool) -> tuple[datetime | None, int] | None:
+    try:
+        if stuck_order:
+            stamp, _, last_id = after.rpartition("~")
+            return datetime.fromisoformat(stamp), int(last_id)
+        return None, int(after)
+    except ValueError:
+        return None
+
+
+def counts_by_reason(
+    session: Any, principal: StaffPrincipal, filters: CaseFilters, now: datetime
+) -> list[tuple[str, int]]:
+    """How many stuck cases per reason under the other filters, most frequent first."""
+    base = replace(filters, motif="", bloques=True)
+    query = (
+        select(Case.stuck_reason, func.count())
+        .where(*conditions(principal, base, now))
+        .group_by(Case.stuck_reason)
+        .order_by(func.count().desc())
+    )
+    return [(reason, n) for reason, n in session.execute(query) if reason is not None]
