@@ -14,12 +14,18 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from admin import _compat  # noqa: F401  (first: makes flask_admin.contrib.sqla importable)
+from admin import (
+    _compat,  # noqa: F401  (first: makes flask_admin.contrib.sqla importable)
+    bulk,
+    dashboard,
+    export,
+)
 from admin.cases import CaseView
 from admin.coops import CoopView
 from admin.emails import EmailView
 from admin.home import HomeView
 from admin.imports import ImportView
+from admin.tasks import TaskView
 from coopflow.runtime import Runtime
 from workflows.formatting import date_fr, datetime_fr
 from workflows.models import Coop, Email
@@ -47,14 +53,13 @@ def init_admin(app: Flask) -> None:
         index_view=HomeView(session),
         theme=Bootstrap4Theme(base_template="coopflow_admin/base.html", fluid=True),
     )
+    admin.add_view(
+        CaseView(session, rt.engine.definitions, name="Dossiers", endpoint="cases", url="dossiers")
+    )
+    admin.add_view(TaskView(session, name="Tâches", endpoint="tasks", url="taches"))
     with warnings.catch_warnings():
         # Flask-Admin 2 prefers a Flask-SQLAlchemy object; coopflow has a plain session.
         warnings.filterwarnings("ignore", "Passing a session object", DeprecationWarning)
-        admin.add_view(
-            CaseView(
-                session, rt.engine.definitions, name="Dossiers", endpoint="cases", url="dossiers"
-            )
-        )
         admin.add_view(EmailView(Email, session, name="Emails", endpoint="emails", url="emails"))
         admin.add_view(
             CoopView(Coop, session, name="Coopératives", endpoint="coops", url="cooperatives")
@@ -62,3 +67,6 @@ def init_admin(app: Flask) -> None:
     admin.add_view(
         ImportView(session, name="Importer des coopératives", endpoint="import", url="importer")
     )
+    export.register(admin, session)
+    dashboard.register(admin, session)
+    bulk.register(admin, session)

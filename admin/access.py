@@ -19,6 +19,8 @@ from web.auth import StaffPrincipal, current_staff
 from workflows.models import Case, Coop, Email
 
 #: Flask-Admin's generic editing endpoints: never reachable here, whatever the flags say.
+#: (``export`` only reads: a view opts in with :class:`admin.export.ModelExport`, which
+#: writes the list through the scoped ``get_query``; elsewhere ``can_export`` is off.)
 EDITING_ENDPOINTS = frozenset(
     {
         "create_view",
@@ -27,7 +29,6 @@ EDITING_ENDPOINTS = frozenset(
         "action_view",
         "ajax_update",
         "ajax_lookup",
-        "export",
         "details_view",
     }
 )
@@ -65,7 +66,7 @@ def visible_coop_ids(principal: StaffPrincipal) -> Select[tuple[int]]:
 def case_condition(principal: StaffPrincipal) -> ColumnElement[bool]:
     if principal.is_national:
         return true()
-    return Case.coop_id.in_(visible_coop_ids(principal))
+    return ad_condition(principal, Case.ad_id)
 
 
 def email_condition(principal: StaffPrincipal) -> ColumnElement[bool]:

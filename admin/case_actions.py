@@ -1,11 +1,14 @@
 """What staff can do to a case, each in one engine transaction (locked, audited,
-published on commit): fire a trigger, retry a failed step, fix a refused email.
+published on commit): fire a trigger, retry a failed step, fix a refused email, assign,
+comment, open and close tasks.
 
 Every function locks the case first, checks it is in the staff member's scope and still
 at the version their page showed; any error rolls the whole transaction back.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
@@ -17,7 +20,7 @@ from workflows import steps
 from workflows.engine import Actor, UnitOfWork
 from workflows.errors import CaseNotFound, TransitionNotAllowed, ValidationError, VersionConflict
 from workflows.invitation import PROCESS as INVITATION
-from workflows.models import Case, Mandataire, Step
+from workflows.models import Case, Mandataire, StaffRole, StaffUser, Step, Task, TaskStatus
 
 STALE = (
     "Ce dossier vient d'être modifié par quelqu'un d'autre. "
@@ -27,7 +30,7 @@ STALE = (
 
 def _lock(tx: UnitOfWork, principal: StaffPrincipal, case_id: int, version: int) -> Case:
     case = tx.lock(case_id)
-    if not can_see_ad(principal, case.coop.ad_id):
+    if not can_see_ad(principal, case.ad_id):
         raise CaseNotFound(f"Dossier {case_id} introuvable.")
     if case.version != version:
         raise VersionConflict(STALE)
@@ -138,3 +141,114 @@ def check_new_email(tx: UnitOfWork, raw: str, mandataire: Mandataire, domains: l
     if errors:
         raise ValidationError(errors)
     return email
+
+
+def assign(
+    rt: Runtime,
+    principal: StaffPrincipal,
+    case_id: int,
+    version: int,
+    assignee_id: int | None,
+    comment: str | None,
+) -> str:
+    """Give the case to a staff member who can see it (or to nobody); returns their name."""
+    with rt.engine.transaction() as tx:
+        case = _lock(tx, principal, case_id, version)
+        name = "personne"
+        if assignee_id is not None:
+            assignee = tx.session.get(StaffUser, assignee_id)
+            if (
+                assignee is None
+                or not assignee.is_active
+                or assignee.role == StaffRole.READONLY.value
+                or not (assignee.role == StaffRole.NATIONAL.value or assignee.ad_id == case.ad_id)
+            ):
+                raise ValidationError("Ce membre de l'équipe ne peut pas traiter ce dossier.")
+            name = assignee.full_name
+        if case.assignee_id == assignee_id:
+            raise TransitionNotAllowed(f"Le dossier est déjà assigné à {name}.")
+        case.assignee_id = assignee_id
+        case.version += 1
+        case.updated_at = tx.now
+        note = f"Assigné à {name}."
+        tx.record(
+            case,
+            Actor.staff(principal),
+            kind="assign",
+            payload={"assignee_id": assignee_id},
+            comment=f"{note} {comment}" if comment else note,
+        )
+        return name
+
+
+def annotate(rt: Runtime, principal: StaffPrincipal, case_id: int, text: str) -> None:
+    """A comment in the case's history; it changes nothing else (no version check)."""
+    with rt.engine.transaction() as tx:
+        case = tx.lock(case_id)
+        if not can_see_ad(principal, case.ad_id):
+            raise CaseNotFound(f"Dossier {case_id} introuvable.")
+        tx.comment(case, Actor.staff(principal), text)
+
+
+def open_task(
+    rt: Runtime,
+    principal: StaffPrincipal,
+    case_id: int,
+    title: str,
+    due_at: datetime,
+    note: str | None,
+) -> None:
+    """A task opened by hand on a case (« Rappeler l'école jeudi »)."""
+    with rt.engine.transaction() as tx:
+        case = tx.lock(case_id)
+        if not can_see_ad(principal, case.ad_id):
+            raise CaseNotFound(f"Dossier {case_id} introuvable.")
+        if due_at <= tx.now:
+            raise ValidationError("L'échéance doit être dans le futur.")
+        tx.open_task(
+            case,
+            kind="manual",
+            title=title,
+            due_at=due_at,
+            created_by=Actor.staff(principal),
+            note=note,
+        )
+
+
+def close_task(rt: Runtime, principal: StaffPrincipal, task_id: int, comment: str) -> int:
+    """Mark an open task done; returns its case id."""
+    with rt.engine.transaction() as tx:
+        found = tx.session.get(Task, task_id)
+        if found is None or not can_see_ad(principal, found.ad_id):
+            raise CaseNotFound("Tâche introuvable.")
+        case = tx.lock(found.case_id)  # the case first, as everywhere
+        task = tx.session.get(Task, task_id, with_for_update=True, populate_existing=True)
+        assert task is not None
+        if task.status != TaskStatus.OPEN.value:
+            raise TransitionNotAllowed("Cette tâche est déjà fermée.")
+        tx.close_task(case, task, Actor.staff(principal), comment)
+        return case.id
+
+
+def take_task(rt: Runtime, principal: StaffPrincipal, task_id: int) -> int:
+    """« M'assigner » a task; returns its case id."""
+    with rt.engine.transaction() as tx:
+        found = tx.session.get(Task, task_id)
+        if found is None or not can_see_ad(principal, found.ad_id):
+            raise CaseNotFound("Tâche introuvable.")
+        case = tx.lock(found.case_id)
+        task = tx.session.get(Task, task_id, with_for_update=True, populate_existing=True)
+        assert task is not None
+        if task.status != TaskStatus.OPEN.value:
+            raise TransitionNotAllowed("Cette tâche est déjà fermée.")
+        if task.assignee_id == principal.id:
+            raise TransitionNotAllowed("Cette tâche vous est déjà assignée.")
+        task.assignee_id = principal.id
+        tx.record(
+            case,
+            Actor.staff(principal),
+            kind="assign",
+            payload={"task_id": task.id},
+            comment=f"Tâche « {task.title} » prise par {principal.full_name}.",
+        )
+        return case.id

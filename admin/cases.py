@@ -1,114 +1,69 @@
-"""« Dossiers »: the cases in scope, oldest stuck first, and one page per case with its
-audit trail, steps, emails and the actions staff may take now."""
+"""« Dossiers »: the cases in scope, filtered, and one page per case with its diagram,
+audit trail, steps, tasks, emails and the actions staff may take now."""
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from typing import Any
 
-from flask import abort, flash, redirect, url_for
-from flask_admin import expose
-from flask_admin.contrib.sqla import ModelView
-from markupsafe import Markup
-from sqlalchemy import case as sql_case
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import BaseView, expose
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Query, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from admin import case_actions
-from admin.access import ReadOnlyModelView, acting_staff, case_condition, staff
+from admin.access import StaffView, acting_staff, staff
+from admin.case_list import list_context, staff_choices
+from admin.diagrams import process_svg
 from admin.emails import STATUSES
-from admin.forms import ActionForm, FixEmailForm
-from admin.french import Equals, IsSet
+from admin.forms import (
+    ActionForm,
+    AssignForm,
+    CloseTaskForm,
+    CommentForm,
+    FixEmailForm,
+    TaskForm,
+)
 from admin.presenters import CasePresenter
+from admin.queries import CaseFilters, scope
 from web.runtime import runtime
 from workflows.definition import STAFF, Definition
 from workflows.engine import UnitOfWork
 from workflows.errors import CaseNotFound, ConflictError, CoopflowError, ValidationError
-from workflows.formatting import datetime_fr
+from workflows.formatting import PARIS
 from workflows.invitation import PROCESS as INVITATION
-from workflows.models import Case, Coop, Email, Mandataire, StepStatus
-
-#: The position of « Bloqué » in :func:`_filters`: Flask-Admin names filters by position.
-STUCK_FILTER = 2
+from workflows.models import Case, Coop, Email, Mandataire, StepStatus, Task
 
 
-def stuck_cases_url() -> str:
-    return url_for("cases.index_view", **{f"flt0_{STUCK_FILTER}": "1"})
-
-
-def _filters(definitions: dict[str, Definition]) -> list[Any]:
-    processes = [(d.name, d.title) for d in definitions.values()]
-    states = [(s.name, f"{d.title} : {s.label}") for d in definitions.values() for s in d.states]
-    return [
-        Equals(Case.process, "Processus", options=processes),
-        Equals(Case.state, "État", options=states),
-        IsSet(Case.stuck_reason, "Bloqué"),
-    ]
-
-
-class CaseView(ReadOnlyModelView, ModelView):
-    column_list = (
-        "id",
-        "process",
-        "state",
-        "coop",
-        "ad",
-        "stuck_message",
-        "stuck_since",
-        "updated_at",
-    )
-    column_labels = {
-        "id": "N°",
-        "process": "Processus",
-        "state": "État",
-        "coop": "Coopérative",
-        "ad": "AD",
-        "stuck_message": "Blocage",
-        "stuck_since": "Bloqué depuis",
-        "updated_at": "Mis à jour",
-    }
-    column_sortable_list = ("id", "process", "state", "stuck_since", "updated_at")
+class CaseView(StaffView, BaseView):
+    """« Dossiers »: every case in scope, filtered; one page per case with its actions."""
 
     def __init__(self, session: Any, definitions: dict[str, Definition], **kwargs: Any) -> None:
+        self.session = session
         self.definitions = definitions
-        self.column_filters = _filters(definitions)
-        self.column_formatters = {
-            "id": _link_to_case,
-            "process": lambda v, c, m, n: self._definition(m).title,
-            "state": lambda v, c, m, n: self._state_label(m),
-            "coop": lambda v, c, m, n: f"{m.coop.name} ({m.coop.affiliation_number})",
-            "ad": lambda v, c, m, n: m.coop.ad.code,
-            "stuck_since": lambda v, c, m, n: datetime_fr(m.stuck_since),
-            "updated_at": lambda v, c, m, n: datetime_fr(m.updated_at),
-        }
-        super().__init__(Case, session, **kwargs)
+        super().__init__(**kwargs)
 
     def _definition(self, case: Case) -> Definition:
         return self.definitions[case.process]
 
-    def _state_label(self, case: Case) -> str:
-        state = self._definition(case).state_by_name.get(case.state)
-        return state.label if state else case.state
-
-    # Scope ---------------------------------------------------------------------------
-
-    def get_query(self) -> Query[Any]:
-        return super().get_query().filter(case_condition(staff()))
-
-    def get_count_query(self) -> Query[Any]:
-        return super().get_count_query().filter(case_condition(staff()))
-
-    def _apply_sorting(self, query: Any, joins: Any, sort_column: Any, sort_desc: bool) -> Any:
-        if sort_column is not None:
-            return super()._apply_sorting(query, joins, sort_column, sort_desc)
-        # Stuck cases first, the oldest first; NULLs sort differently on each backend.
-        not_stuck = sql_case((Case.stuck_since.is_(None), 1), else_=0)
-        return query.order_by(not_stuck, Case.stuck_since, Case.id), joins
+    @expose("/")
+    def index_view(self) -> Any:
+        filters = CaseFilters.from_args(request.args)
+        context = list_context(
+            self.session, staff(), self.definitions, filters, endpoint="cases.index_view"
+        )
+        return self.render(
+            "coopflow_admin/case_list.html",
+            heading="Dossiers",
+            definitions=self.definitions,
+            **context,
+        )
 
     def _visible_case(self, case_id: int) -> Case:
         found = self.session.scalars(
             select(Case)
-            .where(Case.id == case_id, case_condition(staff()))
+            .where(Case.id == case_id, scope(staff()))
             .options(
                 joinedload(Case.coop).selectinload(Coop.mandataires),
                 selectinload(Case.events),
@@ -151,19 +106,57 @@ class CaseView(ReadOnlyModelView, ModelView):
                     retries.append((step, blank(ActionForm, f"step{step.id}")))
             if case.process == INVITATION and case.state == "bounced":
                 fix_email = blank(FixEmailForm, "fix")
-        anchors = {f"action-{prefix}" for prefix in actions}
-        anchors |= {f"action-step{step.id}" for step, _ in retries}
-        anchors |= {"action-fix"} if fix_email else set()
+        view = CasePresenter(case, self._definition(case))
+        recommended = view.recommended()
+        forms: dict[str, Any] = {}
+        action_urls: dict[str, str] = {}
+        action_labels: dict[str, str] = {}
+        if fix_email:
+            forms["action-fix"] = fix_email
+            action_urls["action-fix"] = url_for(".fix_email", case_id=case.id)
+            action_labels["action-fix"] = "Corriger l'email puis renvoyer"
+        for step, form in retries:
+            anchor = f"action-step{step.id}"
+            forms[anchor] = form
+            action_urls[anchor] = url_for(".retry", case_id=case.id, step_id=step.id)
+            action_labels[anchor] = f"Relancer l'étape « {view.step(step)} »"
+        for trigger, form in actions.items():
+            anchor = f"action-{trigger}"
+            forms[anchor] = form
+            action_urls[anchor] = url_for(".fire", case_id=case.id, trigger=trigger)
+            action_labels[anchor] = view.trigger(trigger)
+        assign_form = comment_form = task_form = None
+        if principal.can_act:
+            assign_form = invalid.get("assign") or AssignForm(
+                prefix="assign", version=case.version, formdata=None
+            )
+            assign_form.assignee.choices = [("", "personne")] + [
+                (str(s.id), s.full_name) for s in staff_choices(self.session, principal, case.ad_id)
+            ]
+            if not assign_form.assignee.data:
+                assign_form.assignee.data = str(case.assignee_id or "")
+            comment_form = invalid.get("comment") or CommentForm(prefix="comment", formdata=None)
+            task_form = invalid.get("task") or TaskForm(prefix="task", formdata=None)
+        tasks = self.session.scalars(
+            select(Task).where(Task.case_id == case.id).order_by(Task.status.desc(), Task.due_at)
+        ).all()
         page = self.render(
             "coopflow_admin/case.html",
             case=case,
-            view=CasePresenter(case, self._definition(case)),
+            view=view,
+            recommended=recommended,
+            diagram=process_svg(self._definition(case), case.state),
+            forms=forms,
+            action_urls=action_urls,
+            action_labels=action_labels,
+            assign_form=assign_form,
+            comment_form=comment_form,
+            task_form=task_form,
+            close_form=CloseTaskForm(prefix="close", formdata=None) if principal.can_act else None,
+            tasks=tasks,
+            now=runtime().engine.clock.now(),
             mandataire=mandataire,
             emails=emails,
-            actions=actions,
-            retries=retries,
-            fix_email=fix_email,
-            anchors=anchors,
             can_act=principal.can_act,
             email_statuses=STATUSES,
         )
@@ -239,7 +232,65 @@ class CaseView(ReadOnlyModelView, ModelView):
             )
         return self._case_page(case_id, {"fix": form})
 
+    @expose("/<int:case_id>/assigner", methods=("POST",))
+    def assign(self, case_id: int) -> Any:
+        principal = acting_staff()
+        self._visible_case(case_id)
+        form = AssignForm(prefix="assign")
+        if not form.validate_on_submit():
+            return self._case_page(case_id, {"assign": form})
+        raw = form.assignee.data or ""
+        if raw == "moi":
+            raw = str(principal.id)
+        if raw and not raw.isdigit():
+            form.assignee.errors = ["Choisissez un membre de l'équipe dans la liste."]
+            return self._case_page(case_id, {"assign": form})
+        try:
+            name = case_actions.assign(
+                runtime(),
+                principal,
+                case_id,
+                form.version.data,
+                int(raw) if raw else None,
+                form.comment.data,
+            )
+        except ValidationError as exc:
+            form.assignee.errors = list(exc.errors)
+            return self._case_page(case_id, {"assign": form})
+        except (ConflictError, CaseNotFound) as exc:
+            return self._done(case_id, None, exc)
+        return self._done(case_id, f"Dossier assigné à {name}.", None)
 
-def _link_to_case(view: CaseView, context: Any, model: Case, name: str) -> Markup:
-    url = url_for(".case_page", case_id=model.id)
-    return Markup('<a href="{}">#{}</a>').format(url, model.id)
+    @expose("/<int:case_id>/commenter", methods=("POST",))
+    def comment(self, case_id: int) -> Any:
+        principal = acting_staff()
+        self._visible_case(case_id)
+        form = CommentForm(prefix="comment")
+        if not form.validate_on_submit():
+            return self._case_page(case_id, {"comment": form})
+        try:
+            case_actions.annotate(runtime(), principal, case_id, form.text.data or "")
+        except CaseNotFound as exc:
+            return self._done(case_id, None, exc)
+        return self._done(case_id, "Commentaire ajouté à l'historique.", None)
+
+    @expose("/<int:case_id>/taches", methods=("POST",))
+    def add_task(self, case_id: int) -> Any:
+        principal = acting_staff()
+        self._visible_case(case_id)
+        form = TaskForm(prefix="task")
+        if not form.validate_on_submit():
+            return self._case_page(case_id, {"task": form})
+        assert form.due.data is not None
+        # Due at the end of the chosen day, Paris time.
+        due = datetime.combine(form.due.data, time(18, 0), tzinfo=PARIS)
+        try:
+            case_actions.open_task(
+                runtime(), principal, case_id, form.title.data or "", due, form.note.data
+            )
+        except ValidationError as exc:
+            form.due.errors = list(exc.errors)
+            return self._case_page(case_id, {"task": form})
+        except CaseNotFound as exc:
+            return self._done(case_id, None, exc)
+        return self._done(case_id, "Tâche créée.", None)

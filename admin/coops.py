@@ -1,4 +1,5 @@
-"""« Coopératives »: the coops of the staff member's scope, with their mandataire."""
+"""« Coopératives »: the coops of the staff member's scope, with their mandataire,
+exportable (CSV, XLSX) as filtered or searched."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import or_
 from sqlalchemy.orm import Query, selectinload
 
 from admin.access import ReadOnlyModelView, ad_condition, staff
+from admin.export import ModelExport
 from workflows.models import Coop, Mandataire
 
 
@@ -16,13 +18,27 @@ def _mandataire_emails(view: Any, context: Any, model: Coop, name: str) -> str:
     return ", ".join(m.email for m in model.mandataires)
 
 
-class CoopView(ReadOnlyModelView, ModelView):
+class CoopView(ModelExport, ReadOnlyModelView, ModelView):
     column_list = ("ad", "affiliation_number", "name", "school_name", "mandataire_email")
+    column_export_list = (
+        "ad",
+        "affiliation_number",
+        "name",
+        "school_name",
+        "postal_code",
+        "city",
+        "school_email",
+        "mandataire_email",
+    )
+    export_basename = "cooperatives"
     column_labels = {
         "ad": "AD",
         "affiliation_number": "N° d'affiliation",
         "name": "Nom",
         "school_name": "École",
+        "postal_code": "Code postal",
+        "city": "Commune",
+        "school_email": "Email de l'école",
         "mandataire_email": "Email du mandataire",
     }
     column_sortable_list = ("affiliation_number", "name", "school_name", ("ad", "ad.code"))

@@ -1,4 +1,5 @@
-"""« Emails »: every email coopflow stored or sent, within the staff member's scope."""
+"""« Emails »: every email coopflow stored or sent, within the staff member's scope,
+exportable (CSV, XLSX) as filtered or searched."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Query
 
 from admin.access import ReadOnlyModelView, email_condition, staff
+from admin.export import ModelExport
 from admin.french import Equals
 from workflows.formatting import datetime_fr
 from workflows.models import Email, EmailStatus
@@ -30,14 +32,28 @@ def _subject_link(view: Any, context: Any, model: Email, name: str) -> Markup:
     return Markup('<a href="{}">{}</a>').format(url, model.subject)
 
 
-class EmailView(ReadOnlyModelView, ModelView):
+class EmailView(ModelExport, ReadOnlyModelView, ModelView):
     column_list = ("created_at", "to_address", "subject", "kind", "status")
+    column_export_list = (
+        "created_at",
+        "to_address",
+        "subject",
+        "kind",
+        "status",
+        "sent_at",
+        "error",
+        "case_id",
+    )
+    export_basename = "emails"
     column_labels = {
         "created_at": "Date",
         "to_address": "Destinataire",
         "subject": "Objet",
         "kind": "Type",
         "status": "Statut",
+        "sent_at": "Envoyé le",
+        "error": "Erreur",
+        "case_id": "N° de dossier",
     }
     column_sortable_list = ("created_at", "to_address", "kind", "status")
     column_default_sort = [("created_at", True), ("id", True)]
@@ -49,6 +65,11 @@ class EmailView(ReadOnlyModelView, ModelView):
     column_formatters = {
         "created_at": lambda v, c, m, n: datetime_fr(m.created_at),
         "subject": _subject_link,
+        "kind": lambda v, c, m, n: KINDS.get(m.kind, m.kind),
+        "status": lambda v, c, m, n: STATUSES.get(m.status, m.status),
+    }
+    #: Plain values in files: the subject without its link, dates as dates.
+    column_formatters_export = {
         "kind": lambda v, c, m, n: KINDS.get(m.kind, m.kind),
         "status": lambda v, c, m, n: STATUSES.get(m.status, m.status),
     }

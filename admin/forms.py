@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
+    StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
+
+
+class FrenchDateField(DateField):
+    """A date input (``<input type=date>`` sends ``YYYY-MM-DD``) with a French error."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError("Date invalide : utilisez le format jj/mm/aaaa.") from None
+
 
 COMMENT_REQUIRED = "Indiquez un commentaire : il est enregistré dans l'historique du dossier."
 
@@ -71,3 +87,33 @@ class ConfirmImportForm(FlaskForm):
     """The previewed file travels back signed: the server checks it was not altered."""
 
     payload = HiddenField(validators=[DataRequired("Aperçu manquant : recommencez l'import.")])
+
+
+class AssignForm(_CaseActionForm):
+    assignee = SelectField("Assigner à", coerce=str, validate_choice=False)
+    comment = TextAreaField("Commentaire (facultatif)", validators=[Optional(), Length(max=2000)])
+
+
+class CommentForm(FlaskForm):
+    text = TextAreaField(
+        "Commentaire",
+        validators=[DataRequired("Le commentaire est vide."), Length(max=2000)],
+    )
+
+
+class TaskForm(FlaskForm):
+    title = StringField(
+        "Tâche",
+        validators=[DataRequired("Indiquez ce qu'il faut faire."), Length(max=300)],
+    )
+    due = FrenchDateField(
+        "Échéance",
+        validators=[InputRequired("Indiquez une échéance valide (jj/mm/aaaa).")],
+    )
+    note = TextAreaField("Précisions (facultatif)", validators=[Optional(), Length(max=2000)])
+
+
+class CloseTaskForm(FlaskForm):
+    comment = TextAreaField(
+        "Commentaire", validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000)]
+    )

@@ -17,6 +17,7 @@ OVERRIDES = {
     "Previous": "Précédent",
     "Next": "Suivant",
     "There are no items in the table.": "Aucun élément.",
+    "Export": "Exporter",
 }
 
 

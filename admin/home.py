@@ -1,7 +1,9 @@
-"""The back-office's home page and the staff login (separate from the mandataires')."""
+"""The back-office's home, « Cas bloqués », and the staff login (separate from the
+mandataires')."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import flash, redirect, request, session, url_for
@@ -9,13 +11,14 @@ from flask_admin import AdminIndexView, expose
 from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 
-from admin.access import StaffView, case_condition, safe_next, staff
-from admin.cases import stuck_cases_url
+from admin.access import StaffView, safe_next, staff
+from admin.case_list import list_context
 from admin.forms import LoginForm
+from admin.queries import CaseFilters
 from web.auth import principal_for
 from web.extensions import limiter
 from web.runtime import runtime
-from workflows.models import Case, StaffRole, StaffUser
+from workflows.models import StaffRole, StaffUser
 from workflows.security import verify_password
 
 BAD_CREDENTIALS = "Adresse email ou mot de passe incorrect."
@@ -30,7 +33,7 @@ PUBLIC = frozenset({"login", "logout"})
 
 class HomeView(StaffView, AdminIndexView):
     def __init__(self, session: Any) -> None:
-        super().__init__(name="Accueil", url="/admin")
+        super().__init__(name="Cas bloqués", url="/admin")
         self.session = session
 
     def _handle_view(self, name: str, **kwargs: Any) -> Any:
@@ -40,18 +43,19 @@ class HomeView(StaffView, AdminIndexView):
 
     @expose("/")
     def index(self) -> Any:
+        """« Cas bloqués »: every stuck case in scope, oldest first, with its reason."""
         principal = staff()
-        in_scope = select(func.count()).select_from(Case).where(case_condition(principal))
-        counts = {
-            "cases": self.session.scalar(in_scope),
-            "stuck": self.session.scalar(in_scope.where(Case.stuck_reason.is_not(None))),
-        }
+        definitions = runtime().engine.definitions
+        filters = replace(CaseFilters.from_args(request.args), bloques=True)
+        context = list_context(
+            self.session, principal, definitions, filters, endpoint="admin.index"
+        )
         return self.render(
-            "coopflow_admin/home.html",
-            principal=principal,
+            "coopflow_admin/case_list.html",
+            heading="Cas bloqués",
+            definitions=definitions,
             role=ROLES.get(principal.role, principal.role),
-            counts=counts,
-            stuck_url=stuck_cases_url(),
+            **context,
         )
 
     @expose("/connexion", methods=("GET", "POST"))

@@ -15,6 +15,8 @@ EVENT_KINDS = {
     "stuck": "Blocage",
     "comment": "Commentaire",
     "retry": "Relance d'étape",
+    "assign": "Assignation",
+    "task": "Tâche",
 }
 STEP_STATUSES = {
     StepStatus.PENDING.value: "en attente",

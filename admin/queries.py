@@ -201,9 +201,10 @@ def page(
     filters: CaseFilters,
     now: datetime,
     after: str = "",
-    size: int = PAGE_SIZE,
+    size: int | None = None,
 ) -> Page:
     """One keyset page of the list, after the row whose cursor is ``after``."""
+    size = size or PAGE_SIZE
     query = select(Case).where(*conditions(principal, filters, now))
     stuck_order = bool(filters.bloques or filters.motif or filters.age)
     cursor = _parse_cursor(after, stuck_order)

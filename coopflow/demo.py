@@ -7,7 +7,7 @@ expires the links nobody used.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -18,7 +18,7 @@ from workers.runner import run_step
 from workflows.clock import MovableClock
 from workflows.coop_import import import_coops
 from workflows.engine import Actor, Engine
-from workflows.models import AD, Coop, Step, StepStatus
+from workflows.models import AD, Case, Coop, StaffUser, Step, StepStatus
 from workflows.scheduling import tick
 
 #: (email, password, role, AD, what the account sees)
@@ -128,10 +128,38 @@ def load_demo(rt: Runtime) -> bool:
             content = (HEADER + "\n".join(rows) + "\n").encode()
             import_coops(tx, ad, content, invite=invite, actor=Actor.system("démonstration"))
         _run_pending(rt, past)
-    tick(rt.engine)  # at today's time: expire the links of ten days ago
+    # The links of ten days ago expired three days ago, at the scheduler's tick then.
+    tick(Engine(rt.db, rt.engine.definitions, clock=MovableClock(start=now - timedelta(days=2))))
+    _open_demo_tasks(rt, now)
+    tick(rt.engine)
     _run_pending(rt, rt.engine)
     with rt.db.read() as session:
         return bool(session.scalar(select(func.count()).select_from(Coop)))
+
+
+#: (affiliation number, task, due in days from now: negative is already late)
+TASKS = [
+    ("0060103C", "Appeler l'école pour obtenir l'adresse du mandataire", 2),
+    ("2214", "Vérifier avec l'école le nom du nouveau mandataire", -1),
+]
+
+
+def _open_demo_tasks(rt: Runtime, now: datetime) -> None:
+    """Tasks staff opened by hand, one of them late (its case becomes stuck)."""
+    for number, title, days in TASKS:
+        with rt.engine.transaction() as tx:
+            case_id = tx.session.scalar(
+                select(Case.id).join(Coop).where(Coop.affiliation_number == number)
+            )
+            staff = tx.session.scalars(select(StaffUser).where(StaffUser.role == "ad")).first()
+            case = tx.lock(case_id)
+            tx.open_task(
+                case,
+                kind="manual",
+                title=title,
+                due_at=now + timedelta(days=days),
+                created_by=Actor.staff(staff) if staff else Actor.system("démonstration"),
+            )
 
 
 def _run_pending(rt: Runtime, engine: Engine) -> None:

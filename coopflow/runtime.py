@@ -13,7 +13,7 @@ import dramatiq
 
 from coopflow.config import Settings, load_settings
 from coopflow.observability import init_sentry
-from workers.broker import declare_actors, make_broker, publisher_for
+from workers.broker import bulk_publisher_for, declare_actors, make_broker, publisher_for
 from workers.mail import Mailer, make_mailer
 from workers.scheduler import Scheduler
 from workflows.clock import Clock, SystemClock
@@ -31,7 +31,9 @@ class Runtime:
     db: Database
     engine: Engine
     broker: dramatiq.Broker
+    #: ``run_step``; ``bulk_actor`` is ``run_bulk``.
     actor: dramatiq.Actor
+    bulk_actor: dramatiq.Actor
     mailer: Mailer
     links: Links
     _worker: dramatiq.Worker | None = field(default=None, repr=False)
@@ -82,10 +84,13 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         db=db,
         engine=engine,
         broker=broker,
-        actor=None,  # type: ignore[arg-type]  # set below: the actor needs the runtime
+        actor=None,  # type: ignore[arg-type]  # set below: the actors need the runtime
+        bulk_actor=None,  # type: ignore[arg-type]
         mailer=make_mailer(settings.smtp_url),
         links=Links(settings.secret_key),
     )
-    runtime.actor = declare_actors(broker, runtime)
+    actors = declare_actors(broker, runtime)
+    runtime.actor, runtime.bulk_actor = actors.run_step, actors.run_bulk
     engine.publisher = publisher_for(runtime.actor)
+    engine.bulk_publisher = bulk_publisher_for(runtime.bulk_actor)
     return runtime

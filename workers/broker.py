@@ -7,15 +7,19 @@ runs without Dramatiq's Retries middleware.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, ShutdownNotifications, TimeLimit
 
+from workers.bulk import run_bulk
 from workers.context import Services
 from workers.runner import run_step
 
+#: Steps and bulk jobs share one queue: a bulk job takes one batch per message, so the
+#: steps it queues (and everyone else's) interleave with its batches.
 QUEUE = "steps"
 #: A step handler running longer than this is interrupted (the lease then expires).
 STEP_TIME_LIMIT_MS = 5 * 60 * 1000
@@ -41,14 +45,29 @@ def make_broker(url: str) -> dramatiq.Broker:
     return broker
 
 
-def declare_actors(broker: dramatiq.Broker, services: Services) -> dramatiq.Actor[[int], None]:
-    """Declare the ``run_step`` actor on ``broker``, bound to ``services``."""
+@dataclass(frozen=True)
+class Actors:
+    run_step: dramatiq.Actor[[int], None]
+    run_bulk: dramatiq.Actor[[int], None]
+
+
+def declare_actors(broker: dramatiq.Broker, services: Services) -> Actors:
+    """Declare the ``run_step`` and ``run_bulk`` actors on ``broker``, bound to ``services``."""
 
     def run_step_actor(step_id: int) -> None:
         run_step(services, step_id)
 
-    declare = dramatiq.actor(actor_name="run_step", queue_name=QUEUE, broker=broker)
-    return declare(run_step_actor)
+    def run_bulk_actor(job_id: int) -> None:
+        run_bulk(services, job_id)
+
+    return Actors(
+        run_step=dramatiq.actor(actor_name="run_step", queue_name=QUEUE, broker=broker)(
+            run_step_actor
+        ),
+        run_bulk=dramatiq.actor(actor_name="run_bulk", queue_name=QUEUE, broker=broker)(
+            run_bulk_actor
+        ),
+    )
 
 
 def publisher_for(actor: dramatiq.Actor) -> Callable[[list[int], int], None]:
@@ -57,5 +76,15 @@ def publisher_for(actor: dramatiq.Actor) -> Callable[[list[int], int], None]:
     def publish(step_ids: list[int], delay_ms: int) -> None:
         for step_id in step_ids:
             actor.send_with_options(args=(step_id,), delay=delay_ms or None)
+
+    return publish
+
+
+def bulk_publisher_for(actor: dramatiq.Actor) -> Callable[[list[int]], None]:
+    """The engine's bulk publisher: one message per bulk job id."""
+
+    def publish(job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            actor.send(job_id)
 
     return publish

@@ -130,6 +130,8 @@ class Definition:
     steps: list[StepRule] = field(default_factory=list)
     guards: dict[str, Guard] = field(default_factory=dict)
     durations: dict[str, Duration] = field(default_factory=dict)
+    #: The named durations in French, for the diagrams (« la validité du lien »).
+    duration_labels: dict[str, str] = field(default_factory=dict)
     #: How a step that exhausted its retries reads in the stuck list.
     step_failed: StuckRule = field(
         default_factory=lambda: StuckRule(

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Receives step ids (and a delay in ms) once their transaction has committed.
 Publisher = Callable[[list[int], int], None]
+#: Receives bulk job ids (see :mod:`workflows.bulk`) once their transaction has committed.
+BulkPublisher = Callable[[list[int]], None]
 
 #: A step not picked up within this lease is published again by the scheduler.
 PUBLISH_LEASE = timedelta(minutes=5)
@@ -87,22 +89,26 @@ class Engine:
         *,
         clock: Clock | None = None,
         publisher: Publisher | None = None,
+        bulk_publisher: BulkPublisher | None = None,
     ) -> None:
         self.db = db
         self.definitions = dict(definitions)
         self.clock: Clock = clock or SystemClock()
         self.publisher = publisher
+        self.bulk_publisher = bulk_publisher
 
     def definition(self, process: str) -> Definition:
         return self.definitions[process]
 
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
-        """One write transaction; its new steps are published only after it commits."""
+        """One write transaction; its new steps (and bulk jobs) are published only after
+        it commits."""
         with self.db.write() as session:
             tx = UnitOfWork(self, session)
             yield tx
         self.publish(tx.new_steps)
+        self.publish_bulk(tx.new_bulk_jobs)
 
     def publish(self, step_ids: list[int], delay_ms: int = 0) -> None:
         """Hand step ids to the broker. A failure here loses nothing: the rows wait in
@@ -114,6 +120,16 @@ class Engine:
         except Exception:
             log.exception("publish failed, the scheduler will recover", extra={"steps": step_ids})
 
+    def publish_bulk(self, job_ids: list[int]) -> None:
+        """Hand bulk job ids to the broker; like steps, a lost message only waits for the
+        scheduler, which hands the job on again when its lease runs out."""
+        if not job_ids or self.bulk_publisher is None:
+            return
+        try:
+            self.bulk_publisher(job_ids)
+        except Exception:
+            log.exception("publish failed, the scheduler will recover", extra={"bulk": job_ids})
+
 
 class UnitOfWork:
     """The operations allowed inside one engine transaction."""
@@ -123,6 +139,8 @@ class UnitOfWork:
         self.session = session
         self.now: datetime = engine.clock.now()
         self.new_steps: list[int] = []
+        #: Bulk jobs to hand to a worker once this transaction commits.
+        self.new_bulk_jobs: list[int] = []
 
     # Reading ------------------------------------------------------------------------
 

@@ -38,6 +38,14 @@ class ValidationError(CoopflowError):
         super().__init__("; ".join(self.errors))
 
 
+class SelectionRefused(ValidationError):
+    """A bulk action's selection holds cases its author may not act on: nothing is created."""
+
+
+class BulkJobNotFound(CoopflowError):
+    """No bulk job with this id for this staff member."""
+
+
 class StepError(CoopflowError):
     """Base of the errors a step handler raises."""
 

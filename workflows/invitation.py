@@ -114,4 +114,5 @@ DEFINITION = Definition(
     timers=TIMERS,
     steps=STEPS,
     durations={"validity": _validity},
+    duration_labels={"validity": "la validité du lien (7 j par défaut, réglable par AD)"},
 )

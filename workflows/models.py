@@ -360,9 +360,19 @@ class Task(Base):
 
 
 class BulkStatus(enum.StrEnum):
+    #: Selected and shown to the staff member, not confirmed yet: never processed.
+    DRAFT = "draft"
+    #: Waiting for a worker (between two batches too).
     PENDING = "pending"
+    #: A worker is processing a batch; ``lease_until`` says until when it owns the job.
     RUNNING = "running"
     DONE = "done"
+
+
+class BulkItemStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    SKIPPED = "skipped"
 
 
 class BulkJob(Base):
@@ -445,6 +455,7 @@ __all__ = [
     "AD",
     "Base",
     "BulkItem",
+    "BulkItemStatus",
     "BulkJob",
     "BulkStatus",
     "Case",

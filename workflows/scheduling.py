@@ -1,4 +1,4 @@
-"""What the scheduler does on each tick: fire due timers and recover lost steps.
+"""What the scheduler does on each tick: fire due timers, recover lost steps and bulk jobs.
 
 The database is the source of truth and the broker only delivers, so every tick
 looks for work the broker may have lost. Rows are taken with ``SKIP LOCKED`` on
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
+from workflows import bulk
 from workflows.engine import PUBLISH_LEASE, Actor, Engine
 from workflows.errors import CoopflowError
 from workflows.formatting import date_fr
@@ -27,6 +28,7 @@ class TickReport:
     timers_fired: int = 0
     steps_republished: int = 0
     tasks_overdue: int = 0
+    bulk_jobs_republished: int = 0
 
 
 def tick(engine: Engine) -> TickReport:
@@ -42,6 +44,10 @@ def tick(engine: Engine) -> TickReport:
             break
     while (n := flag_overdue_tasks(engine)) > 0:
         report.tasks_overdue += n
+        if n < BATCH:
+            break
+    while (n := bulk.recover(engine, BATCH)) > 0:
+        report.bulk_jobs_republished += n
         if n < BATCH:
             break
     return report

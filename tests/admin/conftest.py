@@ -13,10 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import joinedload
 
-from coopflow.runtime import Runtime
+from coopflow.runtime import Runtime, build_runtime
 from tests import factories
 from web import create_app
 from workflows import steps
+from workflows.clock import MovableClock
 from workflows.engine import Actor
 from workflows.models import AD, Case, Mandataire, StaffRole
 
@@ -36,8 +37,9 @@ def text(response: Any) -> str:
 
 
 @pytest.fixture
-def app(settings: Any) -> Iterator[Flask]:
-    flask_app = create_app(settings)
+def app(settings: Any, clock: MovableClock) -> Iterator[Flask]:
+    """The back-office on the test's movable clock (timers, ages, due dates)."""
+    flask_app = create_app(settings, runtime=build_runtime(settings, clock=clock))
     flask_app.config["TESTING"] = True
     yield flask_app
     flask_app.extensions["coopflow"].stop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -35,23 +37,66 @@ def _flash(html: str) -> list[str]:
     ]
 
 
-def test_the_list_shows_stuck_cases_first_oldest_first(client, staff06, make_case):
+def _ids(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'data-case-id="(\d+)"', html)]
+
+
+def _recommended(html: str) -> str | None:
+    """The id of the action form shown in the stuck banner, if any."""
+    banner = re.search(r'id="recommandee".*?</form>', html, re.S)
+    found = re.search(r'<form [^>]*id="([\w-]+)"', banner.group(0)) if banner else None
+    return found.group(1) if found else None
+
+
+def test_the_home_lists_stuck_cases_oldest_first(client, rt, clock, staff06, make_case):
     calm = make_case("created")
     first = make_case("expired")
+    clock.advance(timedelta(hours=1))
     second = make_case("bounced")
     log_in(client, staff06)
-    html = text(client.get("/admin/dossiers/"))
-    order = [int(n) for n in re.findall(r'href="/admin/dossiers/(\d+)"', html)]
-    assert order == [first.id, second.id, calm.id]
-    assert "Lien expiré" in html and "Adresse refusée par le serveur de messagerie" in html
+    home = text(client.get("/admin/"))
+    assert _ids(home) == [first.id, second.id]
+    assert "Invitation expirée" in home and "Adresse email refusée" in home
+    assert "Le mandataire n'a pas utilisé son lien d'invitation à temps." in home
+    # Counts per reason, and the recommended action one click away.
+    assert re.search(r"Invitation expirée\s*<span[^>]*>1</span>", home)
+    assert f'href="/admin/dossiers/{first.id}#recommandee">Renvoyer l&#39;invitation' in (
+        client.get("/admin/").get_data(as_text=True)
+    )
 
-    stuck_only = text(client.get("/admin/dossiers/?flt0_2=1"))
-    assert re.findall(r'href="/admin/dossiers/(\d+)"', stuck_only) == [
-        str(first.id),
-        str(second.id),
-    ]
-    by_state = text(client.get("/admin/dossiers/?flt0_1=created"))
-    assert re.findall(r'href="/admin/dossiers/(\d+)"', by_state) == [str(calm.id)]
+    # « Dossiers »: every case, the newest first, with the same filters.
+    everything = text(client.get("/admin/dossiers/"))
+    assert _ids(everything) == [second.id, first.id, calm.id]
+    assert _ids(text(client.get("/admin/dossiers/?bloques=1"))) == [first.id, second.id]
+    assert _ids(text(client.get("/admin/?motif=invitation_bounced"))) == [second.id]
+    assert _ids(text(client.get("/admin/dossiers/?etat=invitation.created"))) == [calm.id]
+    assert _ids(text(client.get(f"/admin/?q={second.coop.affiliation_number}"))) == [second.id]
+
+
+def test_search_finds_a_case_by_mandataire_name_or_email(client, rt, staff06, make_case):
+    wanted = make_case("expired", email="helene.peraud@ac-nice.fr")
+    make_case("expired")
+    log_in(client, staff06)
+    assert _ids(text(client.get("/admin/?q=PERAUD"))) == [wanted.id]
+    assert _ids(text(client.get("/admin/?q=helene.peraud@"))) == [wanted.id]
+    assert _ids(text(client.get("/admin/?q=%25"))) == []  # LIKE wildcards are plain text
+
+
+def test_the_age_filter_and_deep_pages(client, rt, clock, staff06, make_case, monkeypatch):
+    import admin.queries
+
+    monkeypatch.setattr(admin.queries, "PAGE_SIZE", 2)
+    old = [make_case("expired") for _ in range(3)]
+    clock.advance(timedelta(days=5))
+    recent = make_case("expired")
+    log_in(client, staff06)
+    assert _ids(text(client.get("/admin/?age=3"))) == [old[0].id, old[1].id]
+    page1 = client.get("/admin/").get_data(as_text=True)
+    assert _ids(page1) == [old[0].id, old[1].id]
+    next_url = html.unescape(re.search(r'href="([^"]+)">Page suivante', page1).group(1))
+    page2 = text(client.get(next_url))
+    assert _ids(page2) == [old[2].id, recent.id]
+    assert "Page suivante" not in page2 and "Première page" in page2
 
 
 def test_resend_an_expired_invitation_from_the_case_page(client, rt, staff06, make_case):
@@ -59,7 +104,7 @@ def test_resend_an_expired_invitation_from_the_case_page(client, rt, staff06, ma
     log_in(client, staff06)
     html = text(client.get(f"/admin/dossiers/{case.id}"))
     assert "Le mandataire n'a pas utilisé son lien d'invitation à temps." in html
-    assert 'href="#action-resend"' in html  # the recommended action
+    assert _recommended(html) == "action-resend"
 
     done = client.post(
         f"/admin/dossiers/{case.id}/declencher/resend",
@@ -154,7 +199,7 @@ def test_fix_email_refuses_a_bad_address(client, rt, staff06, make_case, new_ema
     case = make_case("bounced")
     log_in(client, staff06)
     html = text(client.get(f"/admin/dossiers/{case.id}"))
-    assert 'href="#action-fix"' in html
+    assert _recommended(html) == "action-fix"
     refused = client.post(
         f"/admin/dossiers/{case.id}/corriger-email",
         data={
@@ -203,7 +248,7 @@ def test_retry_a_failed_step(client, rt, staff06, make_case):
     log_in(client, staff06)
     html = text(client.get(f"/admin/dossiers/{case.id}"))
     assert "SMTP injoignable" in html and "<details>" in html
-    assert f'href="#action-step{step_id}"' in html
+    assert _recommended(html) == f"action-step{step_id}"
     done = client.post(
         f"/admin/dossiers/{case.id}/etapes/{step_id}/relancer",
         data={

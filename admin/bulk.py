@@ -1,0 +1,370 @@
+"""« Actions groupées »: one action over the ticked cases or over a whole filter.
+
+The case lists hold the form (macro ``bulk_form`` of ``_bulk.html``). Posting it
+snapshots the selection as a draft job (:mod:`workflows.bulk`) and shows what would be
+done; « Confirmer » hands the job to a worker, and its page follows the progress (a
+small script polls ``/progression``; without it, the page shows the figures and a link
+to refresh), then reports each case: done, or skipped and why.
+
+The progress script is served from ``admin/static/bulk`` by this view's blueprint
+(``url_for('bulk.static', filename='progress.js')``): no inline script, for the CSP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, request, url_for
+from flask_admin import Admin, BaseView, expose
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from admin.access import StaffView, acting_staff, safe_next, staff
+from admin.queries import ME, NOBODY, CaseFilters, matching
+from web.auth import StaffPrincipal, current_staff
+from web.runtime import runtime
+from workflows import bulk, bulk_actions
+from workflows.definition import Definition
+from workflows.errors import BulkJobNotFound, ConflictError, ValidationError
+from workflows.models import (
+    BulkItem,
+    BulkItemStatus,
+    BulkJob,
+    BulkStatus,
+    Case,
+    Coop,
+    StaffRole,
+    StaffUser,
+)
+
+STATIC = Path(__file__).parent / "static" / "bulk"
+#: Report lines per page of a job.
+PAGE_SIZE = 50
+#: Jobs on the « Actions groupées » page.
+RECENT = 50
+STATUSES = {
+    BulkStatus.DRAFT.value: "à confirmer",
+    BulkStatus.PENDING.value: "en cours",
+    BulkStatus.RUNNING.value: "en cours",
+    BulkStatus.DONE.value: "terminée",
+}
+OUTCOMES = {
+    BulkItemStatus.PENDING.value: "en attente",
+    BulkItemStatus.DONE.value: "fait",
+    BulkItemStatus.SKIPPED.value: "ignoré",
+}
+NO_SCOPE = "Choisissez « Appliquer aux dossiers cochés » ou « Appliquer à tout le filtre »."
+
+
+class BulkForm(FlaskForm):
+    """The list's bulk form; the ticked ``case_id`` and the filter's fields are read from
+    the request as they are, like the list reads them."""
+
+    portee = StringField()
+    action = StringField(validators=[DataRequired("Choisissez une action.")])
+    assignee = StringField()
+    comment = TextAreaField(
+        validators=[
+            DataRequired(bulk.COMMENT_REQUIRED),
+            Length(max=2000, message="Commentaire trop long (2 000 caractères au plus)."),
+        ]
+    )
+    retour = HiddenField()
+
+
+class JobForm(FlaskForm):
+    """« Confirmer » and « Abandonner »: nothing but the CSRF token and the way back."""
+
+    retour = HiddenField()
+
+
+@dataclass(frozen=True)
+class FormOptions:
+    """What the list's bulk form offers: ``(value, label)`` actions and assignees."""
+
+    actions: list[tuple[str, str]]
+    assignees: list[tuple[str, str]]
+
+
+def action_choices(definitions: dict[str, Definition]) -> list[tuple[str, str]]:
+    choices = [
+        (f"fire:{t}", label) for t, label in bulk_actions.staff_triggers(definitions).items()
+    ]
+    return [*choices, ("retry_step", "Relancer l'étape en échec"), ("assign", "Assigner…")]
+
+
+def assignee_choices(session: Any, principal: StaffPrincipal) -> list[tuple[str, str]]:
+    """« moi », « personne », then the active staff who act in the principal's scope."""
+    query = select(StaffUser).where(
+        StaffUser.is_active.is_(True),
+        StaffUser.role != StaffRole.READONLY.value,
+        StaffUser.id != principal.id,
+    )
+    if not principal.is_national:
+        query = query.where(
+            (StaffUser.ad_id == principal.ad_id) | (StaffUser.role == StaffRole.NATIONAL.value)
+        )
+    people = session.scalars(query.order_by(StaffUser.full_name)).all()
+    return [
+        (ME, "moi"),
+        (NOBODY, "personne"),
+        *((str(p.id), f"{p.full_name} ({p.ad.code if p.ad else 'national'})") for p in people),
+    ]
+
+
+def parse_action(
+    value: str, assignee: str, principal: StaffPrincipal
+) -> tuple[str, dict[str, Any]]:
+    """``fire:resend``, ``retry_step`` or ``assign`` (with ``moi``, ``personne`` or an
+    id) as the action and parameters of :func:`workflows.bulk.create`."""
+    action, _, trigger = value.partition(":")
+    if action == bulk_actions.FIRE:
+        return action, {"trigger": trigger}
+    if action == bulk_actions.ASSIGN:
+        if assignee == ME:
+            return action, {"assignee_id": principal.id}
+        if assignee == NOBODY:
+            return action, {"assignee_id": None}
+        if assignee.isdigit():
+            return action, {"assignee_id": int(assignee)}
+        raise ValidationError("Choisissez à qui assigner les dossiers.")
+    return action, {}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n > 1 else ''}"
+
+
+class BulkView(StaffView, BaseView):
+    def __init__(self, session: Any, definitions: dict[str, Definition], **kwargs: Any) -> None:
+        super().__init__(static_folder=str(STATIC), static_url_path="/static", **kwargs)
+        self.session = session
+        self.definitions = definitions
+
+    def is_visible(self) -> bool:
+        principal = current_staff()
+        return principal is not None and principal.can_act
+
+    def _job(self, job_id: int, principal: StaffPrincipal) -> BulkJob:
+        """The job, if it is this staff member's own; 404 otherwise."""
+        job = self.session.get(BulkJob, job_id, populate_existing=True)
+        if job is None or job.staff_id != principal.id:
+            abort(404)
+        return job
+
+    def _label(self, job: BulkJob) -> str:
+        return bulk_actions.action_label(self.definitions, job.action, job.params)
+
+    # Pages ---------------------------------------------------------------------------
+
+    @expose("/")
+    def index(self) -> Any:
+        """This staff member's recent jobs, the newest first."""
+        principal = staff()
+        jobs = self.session.scalars(
+            select(BulkJob)
+            .where(BulkJob.staff_id == principal.id)
+            .order_by(BulkJob.id.desc())
+            .limit(RECENT)
+        ).all()
+        return self.render(
+            "coopflow_admin/bulk_list.html",
+            jobs=[(job, self._label(job), bulk.Progress.of(job)) for job in jobs],
+            statuses=STATUSES,
+        )
+
+    @expose("/<int:job_id>")
+    def job_page(self, job_id: int) -> Any:
+        """A draft: what would be done, and « Confirmer ». Afterwards: the progress, then
+        the report, a page at a time."""
+        principal = staff()
+        job = self._job(job_id, principal)
+        outcome = request.args.get("statut", "")
+        if outcome not in OUTCOMES:
+            outcome = ""
+        page = request.args.get("page", "1")
+        page_number = max(int(page), 1) if page.isdigit() else 1
+        query = (
+            select(BulkItem, Case, Coop)
+            .join(Case, BulkItem.case_id == Case.id)
+            .join(Coop, Case.coop_id == Coop.id)
+            .where(BulkItem.job_id == job.id)
+        )
+        if outcome:
+            query = query.where(BulkItem.status == outcome)
+        rows = self.session.execute(
+            query.order_by(BulkItem.id).offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+        ).all()
+        counts = dict(
+            self.session.execute(
+                select(BulkItem.status, func.count())
+                .where(BulkItem.job_id == job.id)
+                .group_by(BulkItem.status)
+            ).all()
+        )
+        retour = safe_next(request.args.get("retour"))
+
+        def page_url(number: int) -> str:
+            return url_for(".job_page", job_id=job.id, statut=outcome or None, page=number)
+
+        return self.render(
+            "coopflow_admin/bulk_job.html",
+            job=job,
+            label=self._label(job),
+            progress=bulk.Progress.of(job),
+            status=STATUSES.get(job.status, job.status),
+            rows=[(item, case, coop) for item, case, coop in rows[:PAGE_SIZE]],
+            counts=counts,
+            outcome=outcome,
+            outcomes=OUTCOMES,
+            state_label=self._state_label,
+            previous_url=page_url(page_number - 1) if page_number > 1 else None,
+            next_url=page_url(page_number + 1) if len(rows) > PAGE_SIZE else None,
+            retour=retour,
+            summary=self._summary(job),
+        )
+
+    def _state_label(self, case: Case) -> str:
+        definition = self.definitions.get(case.process)
+        state = definition.state_by_name.get(case.state) if definition else None
+        return state.label if state else case.state
+
+    def _summary(self, job: BulkJob) -> str:
+        """« 37 dossiers seront traités : Renvoyer l'invitation — dossiers bloqués, … »."""
+        verb = "sera traité" if job.total == 1 else "seront traités"
+        return f"{_plural(job.total, 'dossier')} {verb} : {self._label(job)} — {job.description}"
+
+    @expose("/<int:job_id>/progression")
+    def progress(self, job_id: int) -> Any:
+        job = self._job(job_id, staff())
+        p = bulk.Progress.of(job)
+        response = jsonify(
+            status=p.status,
+            label=STATUSES.get(p.status, p.status),
+            total=p.total,
+            done=p.done,
+            skipped=p.skipped,
+            processed=p.processed,
+            remaining=p.remaining,
+            percent=p.percent,
+            finished=p.finished,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    # Actions -------------------------------------------------------------------------
+
+    @expose("/creer", methods=("POST",))
+    def create(self) -> Any:
+        """Snapshot the selection as a draft, then show it for confirmation."""
+        principal = acting_staff()
+        form = BulkForm()
+        retour = safe_next(form.retour.data)
+        if not form.validate_on_submit():
+            errors = [e for field in form for e in field.errors]
+            return self._refused(errors, retour)
+        rt = runtime()
+        try:
+            action, params = parse_action(
+                form.action.data or "", form.assignee.data or "", principal
+            )
+            with rt.engine.transaction() as tx:
+                ids, description = self._selection(tx, principal, form.portee.data or "")
+                job = bulk.create(
+                    tx,
+                    staff_id=principal.id,
+                    action=action,
+                    params=params,
+                    case_ids=ids,
+                    comment=form.comment.data or "",
+                    description=description,
+                )
+                job_id = job.id
+        except ValidationError as exc:
+            return self._refused(exc.errors, retour)
+        return redirect(url_for(".job_page", job_id=job_id, retour=retour), 303)
+
+    def _selection(self, tx: Any, principal: StaffPrincipal, portee: str) -> tuple[list[int], str]:
+        if portee == "filtre":
+            filters = CaseFilters.from_args(request.form)
+            ids = list(
+                tx.session.scalars(
+                    matching(principal, filters, tx.now)
+                    .with_only_columns(Case.id)
+                    .limit(bulk.MAX_CASES + 1)
+                )
+            )
+            if not ids:
+                raise ValidationError("Aucun dossier ne correspond à ce filtre.")
+            return ids, filters.describe(self.definitions)
+        if portee == "selection":
+            raw = request.form.getlist("case_id")
+            if not all(value.isdigit() for value in raw):
+                raise ValidationError("Sélection invalide : rechargez la liste.")
+            ids = list(dict.fromkeys(int(value) for value in raw))
+            if not ids:
+                raise ValidationError("Aucun dossier coché : cochez au moins un dossier.")
+            n = len(ids)
+            return ids, f"{_plural(n, 'dossier')} coché{'s' if n > 1 else ''}"
+        raise ValidationError(NO_SCOPE)
+
+    def _refused(self, errors: list[str], retour: str) -> Any:
+        page = self.render("coopflow_admin/bulk_refused.html", errors=errors, retour=retour)
+        return page, 422
+
+    @expose("/<int:job_id>/confirmer", methods=("POST",))
+    def confirm(self, job_id: int) -> Any:
+        principal = acting_staff()
+        form = JobForm()
+        if not form.validate_on_submit():
+            abort(400)
+        self._job(job_id, principal)
+        try:
+            with runtime().engine.transaction() as tx:
+                bulk.confirm(tx, job_id, principal.id)
+        except BulkJobNotFound:
+            abort(404)
+        except ConflictError as exc:
+            flash(str(exc), "error")
+        return redirect(url_for(".job_page", job_id=job_id), 303)
+
+    @expose("/<int:job_id>/abandonner", methods=("POST",))
+    def abandon(self, job_id: int) -> Any:
+        principal = acting_staff()
+        form = JobForm()
+        if not form.validate_on_submit():
+            abort(400)
+        self._job(job_id, principal)
+        try:
+            with runtime().engine.transaction() as tx:
+                bulk.abandon(tx, job_id, principal.id)
+        except BulkJobNotFound:
+            abort(404)
+        except ConflictError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(".job_page", job_id=job_id), 303)
+        flash("Action groupée abandonnée : aucun dossier n'a été modifié.", "info")
+        return redirect(safe_next(form.retour.data), 303)
+
+
+def register(admin: Admin, session: Any) -> None:
+    """Add « Actions groupées » to ``admin``, and what the lists' ``bulk_form`` needs."""
+    definitions = admin.app.extensions["coopflow"].engine.definitions  # type: ignore[union-attr]
+    admin.add_view(
+        BulkView(
+            session, definitions, name="Actions groupées", endpoint="bulk", url="actions-groupees"
+        )
+    )
+
+    def bulk_form_options(definitions: dict[str, Definition]) -> FormOptions | None:
+        """For the macro: ``None`` when the staff member may not act (read-only)."""
+        principal = current_staff()
+        if principal is None or not principal.can_act:
+            return None
+        return FormOptions(action_choices(definitions), assignee_choices(session, principal))
+
+    admin.app.jinja_env.globals["bulk_form_options"] = bulk_form_options  # type: ignore[union-attr]

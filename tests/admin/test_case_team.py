@@ -1,0 +1,194 @@
+"""The team side of a case page: assign, comment, tasks and the inbox."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from tests import factories
+from tests.admin.conftest import csrf_token, log_in, text
+from workflows.engine import Actor
+from workflows.models import Case, CaseEvent, Task, TaskStatus
+from workflows.scheduling import tick
+
+
+def _case(rt, case_id: int) -> Case:
+    with rt.db.read() as session:
+        return session.get(Case, case_id)
+
+
+def _events(rt, case_id: int) -> list[CaseEvent]:
+    with rt.db.read() as session:
+        return list(
+            session.scalars(
+                select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+            )
+        )
+
+
+def test_assign_to_myself_then_to_a_colleague(client, rt, ad, staff06, make_case):
+    colleague = factories.StaffFactory(ad=ad, full_name="Marc Collègue")
+    case = make_case("expired")
+    log_in(client, staff06)
+    html = text(client.get(f"/admin/dossiers/{case.id}"))
+    assert "Marc Collègue" in html  # offered in the select
+    done = client.post(
+        f"/admin/dossiers/{case.id}/assigner",
+        data={
+            "assign-csrf_token": csrf_token(html),
+            "assign-version": case.version,
+            "assign-assignee": "moi",
+        },
+        follow_redirects=True,
+    )
+    assert "Dossier assigné à Claire Agent." in text(done)
+    assert _case(rt, case.id).assignee_id == staff06.id
+    mine = text(client.get("/admin/?assigne=moi"))
+    assert f'data-case-id="{case.id}"' in mine
+
+    html = text(client.get(f"/admin/dossiers/{case.id}"))
+    client.post(
+        f"/admin/dossiers/{case.id}/assigner",
+        data={
+            "assign-csrf_token": csrf_token(html),
+            "assign-version": _case(rt, case.id).version,
+            "assign-assignee": str(colleague.id),
+            "assign-comment": "Marc connaît l'école.",
+        },
+    )
+    assert _case(rt, case.id).assignee_id == colleague.id
+    last = _events(rt, case.id)[-1]
+    assert (
+        last.kind == "assign" and last.comment == "Assigné à Marc Collègue. Marc connaît l'école."
+    )
+
+
+def test_assigning_to_staff_of_another_ad_is_refused(client, rt, ad50, staff06, make_case):
+    other = factories.StaffFactory(ad=ad50, full_name="Agent Manche")
+    case = make_case("expired")
+    log_in(client, staff06)
+    html = text(client.get(f"/admin/dossiers/{case.id}"))
+    assert "Agent Manche" not in html
+    refused = client.post(
+        f"/admin/dossiers/{case.id}/assigner",
+        data={
+            "assign-csrf_token": csrf_token(html),
+            "assign-version": case.version,
+            "assign-assignee": str(other.id),
+        },
+    )
+    assert refused.status_code == 422
+    assert "Ce membre de l'équipe ne peut pas traiter ce dossier." in text(refused)
+    assert _case(rt, case.id).assignee_id is None
+
+
+def test_a_comment_lands_in_the_history_and_an_empty_one_is_refused(client, rt, staff06, make_case):
+    case = make_case("expired")
+    log_in(client, staff06)
+    html = text(client.get(f"/admin/dossiers/{case.id}"))
+    empty = client.post(
+        f"/admin/dossiers/{case.id}/commenter",
+        data={"comment-csrf_token": csrf_token(html), "comment-text": "  "},
+    )
+    assert empty.status_code == 422 and "Le commentaire est vide." in text(empty)
+    count = len(_events(rt, case.id))
+    client.post(
+        f"/admin/dossiers/{case.id}/commenter",
+        data={
+            "comment-csrf_token": csrf_token(html),
+            "comment-text": "<script>alert(1)</script> École fermée jusqu'au 3.",
+        },
+    )
+    events = _events(rt, case.id)
+    assert len(events) == count + 1 and events[-1].kind == "comment"
+    page = client.get(f"/admin/dossiers/{case.id}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; École fermée" in page
+
+
+def test_tasks_by_hand_inbox_take_overdue_and_done(client, rt, clock, ad, staff06, make_case):
+    case = make_case("created")
+    log_in(client, staff06)
+    html = text(client.get(f"/admin/dossiers/{case.id}"))
+    past = client.post(
+        f"/admin/dossiers/{case.id}/taches",
+        data={
+            "task-csrf_token": csrf_token(html),
+            "task-title": "Appeler",
+            "task-due": "2026-09-01",
+        },
+    )
+    assert past.status_code == 422 and "L'échéance doit être dans le futur." in text(past)
+    bad = client.post(
+        f"/admin/dossiers/{case.id}/taches",
+        data={"task-csrf_token": csrf_token(html), "task-title": "Appeler", "task-due": "demain"},
+    )
+    assert bad.status_code == 422 and "Date invalide" in text(bad)
+    client.post(
+        f"/admin/dossiers/{case.id}/taches",
+        data={
+            "task-csrf_token": csrf_token(html),
+            "task-title": "Appeler la directrice",
+            "task-due": "2026-09-10",
+        },
+    )
+    with rt.db.read() as session:
+        [task] = session.scalars(select(Task).where(Task.case_id == case.id)).all()
+    inbox = text(client.get("/admin/taches/"))
+    assert "Appeler la directrice" in inbox and "10/09/2026" in inbox
+    client.post(f"/admin/taches/{task.id}/prendre", data={"csrf_token": csrf_token(inbox)})
+    assert "Appeler la directrice" in text(client.get("/admin/taches/?vue=moi"))
+
+    # Past its due date, the scheduler makes the case stuck: it shows on the home page.
+    clock.advance(timedelta(days=4))
+    assert tick(rt.engine).tasks_overdue == 1
+    home = text(client.get("/admin/"))
+    assert f'data-case-id="{case.id}"' in home and "Tâche en retard" in home
+
+    page = text(client.get(f"/admin/dossiers/{case.id}"))
+    done = client.post(
+        f"/admin/taches/{task.id}/terminer",
+        data={"close-csrf_token": csrf_token(page), "close-comment": "Directrice jointe."},
+        follow_redirects=True,
+    )
+    assert "Tâche marquée comme faite." in text(done)
+    with rt.db.read() as session:
+        assert session.get(Task, task.id).status == TaskStatus.DONE.value
+    assert _case(rt, case.id).stuck_reason is None
+    assert f'data-case-id="{case.id}"' not in text(client.get("/admin/"))
+
+
+def test_readonly_and_other_ad_cannot_touch_tasks(app, client, rt, ad50, readonly06, make_case):
+    theirs = make_case("created", of=ad50)
+    with rt.engine.transaction() as tx:
+        case = tx.lock(theirs.id)
+        task = tx.open_task(
+            case,
+            kind="manual",
+            title="Tâche AD50",
+            due_at=tx.now + timedelta(days=3),
+            created_by=Actor.system("test"),
+        )
+        tx.session.flush()
+        task_id = task.id
+    app.config["WTF_CSRF_ENABLED"] = False
+    log_in(client, readonly06)
+    assert "Tâche AD50" not in text(client.get("/admin/taches/"))
+    assert client.post(f"/admin/taches/{task_id}/prendre").status_code == 403
+    staff06 = factories.StaffFactory(ad=readonly06.ad, full_name="Claire")
+    log_in(client, staff06)
+    assert client.post(f"/admin/taches/{task_id}/prendre").status_code == 404
+    assert (
+        client.post(f"/admin/taches/{task_id}/terminer", data={"close-comment": "x"}).status_code
+        == 404
+    )
+
+
+def test_the_diagram_highlights_the_current_state(client, staff06, make_case):
+    case = make_case("bounced")
+    log_in(client, staff06)
+    html = client.get(f"/admin/dossiers/{case.id}").get_data(as_text=True)
+    assert re.search(r"<svg[^>]*role=\"img\"", html)
+    assert "Adresse refusée par le serveur de messagerie" in html
