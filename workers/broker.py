@@ -1,7 +1,8 @@
-"""The Dramatiq broker: Redis in the distributed mode, in-process for the embedded one.
+"""The Dramatiq broker: Redis in the distributed mode, in-process for the embedded one,
+and its two actors: ``run_step`` (a step id) and ``run_bulk`` (a bulk job id).
 
-Retries are the engine's business (step rows with backoff and leases), so the broker
-runs without Dramatiq's Retries middleware.
+Retries are the engine's business (step rows with backoff and leases, bulk jobs with
+leases), so the broker runs without Dramatiq's Retries middleware.
 """
 
 from __future__ import annotations

@@ -35,11 +35,11 @@ def can_act_on(staff: StaffUser | None, ad_id: int) -> bool:
 
 
 def staff_triggers(definitions: Mapping[str, Definition]) -> dict[str, str]:
-    """The triggers staff may fire in some process, with their French label."""
+    """The triggers staff may fire in bulk in some process, with their French label."""
     out: dict[str, str] = {}
     for definition in definitions.values():
         for t in definition.transitions:
-            if STAFF in t.by:
+            if STAFF in t.by and t.bulk:
                 out.setdefault(t.trigger, t.label)
     return out
 

@@ -9,7 +9,7 @@ exist and evaluates the named guards itself, inside the database transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +75,8 @@ class Transition:
     by: frozenset[str] = frozenset({SYSTEM})
     guards: tuple[str, ...] = ()
     steps: tuple[str, ...] = ()
+    #: Offered as a bulk action: not when it needs details of one case (an address...).
+    bulk: bool = True
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -160,9 +162,7 @@ class Definition:
         expanded: list[Transition] = []
         for t in self.transitions:
             sources = self._expand(t.sources)
-            expanded.append(
-                Transition(t.trigger, sources, t.dest, t.label, t.by, t.guards, t.steps)
-            )
+            expanded.append(replace(t, source=sources))
         self.transitions = expanded
         self._check()
         self.machine = Machine(

@@ -67,7 +67,14 @@ TRANSITIONS = [
     T("sent", "sending", "invited", "Invitation envoyée"),
     T("bounce", "sending", "bounced", "Adresse refusée"),
     # A bounce notice can reach staff after the mail server first accepted the message.
-    T("bounce", "invited", "bounced", "Signaler l'adresse comme refusée", by=frozenset({STAFF})),
+    T(
+        "bounce",
+        "invited",
+        "bounced",
+        "Signaler l'adresse comme refusée",
+        by=frozenset({STAFF}),
+        bulk=False,
+    ),
     T(
         "set_password",
         "invited",

@@ -354,3 +354,14 @@ def test_the_lists_form(app, staff06, readonly06):
         assert (
             render_template_string(template, filters=filters, definitions=definitions).strip() == ""
         )
+
+
+def test_the_case_list_carries_the_form(client, staff06, readonly06, make_case):
+    case = make_case("expired")
+    log_in(client, staff06)
+    html = text(client.get("/admin/dossiers/?bloques=1&motif=invitation_expired"))
+    assert 'action="/admin/actions-groupees/creer" id="bulk-form"' in html
+    assert f'name="case_id" value="{case.id}" form="bulk-form"' in html
+    assert '<input type="hidden" name="motif" value="invitation_expired">' in html
+    log_in(client, readonly06)
+    assert 'id="bulk-form"' not in text(client.get("/admin/dossiers/?bloques=1"))
