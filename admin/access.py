@@ -125,6 +125,8 @@ class ReadOnlyModelView(StaffView):
     can_export = False
     column_display_actions = False
     page_size = 50
+    #: No ``count(*)`` of the whole table on every page (emails grow without bound).
+    simple_list_pager = True
 
     def _handle_view(self, name: str, **kwargs: Any) -> Any:
         refused = super()._handle_view(name, **kwargs)  # type: ignore[misc]

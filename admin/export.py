@@ -313,6 +313,8 @@ class ModelExport:
             execute=False,
             page_size=0,
         )
+        if count is None:  # the list's simple pager skips the count: an export needs it
+            count = query.order_by(None).count()
         refused = too_many(count, view.get_url(".index_view", **request.args))
         if refused is not None:
             return refused

@@ -70,7 +70,9 @@ class FixEmailForm(_CaseActionForm):
         "Nouvelle adresse du mandataire",
         validators=[DataRequired("Saisissez la nouvelle adresse email."), Length(max=254)],
     )
-    comment = TextAreaField("Commentaire (facultatif)", validators=[Optional(), Length(max=2000)])
+    comment = TextAreaField(
+        "Commentaire", validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000)]
+    )
 
 
 class ImportForm(FlaskForm):

@@ -206,6 +206,7 @@ def test_fix_email_refuses_a_bad_address(client, rt, staff06, make_case, new_ema
             "fix-csrf_token": csrf_token(html),
             "fix-version": case.version,
             "fix-email": new_email,
+            "fix-comment": "Appel de l'école.",
         },
     )
     assert refused.status_code == 422
