@@ -51,6 +51,8 @@ class TaskRule:
     kind: str
     title: str
     due: timedelta
+    #: The payload field of the transition that becomes the task's note (a message).
+    note_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class State:
     stuck: StuckRule | None = None
     #: Entering this state opens a task for staff, closed when the case leaves it.
     task: TaskRule | None = None
+    #: The mandataire has something to do in this state: the label of the portal's
+    #: button (« Vérifier mon espace »). Such a state notifies the mandataire.
+    mandataire_action: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,14 @@ class Definition:
     durations: dict[str, Duration] = field(default_factory=dict)
     #: The named durations in French, for the diagrams (« la validité du lien »).
     duration_labels: dict[str, str] = field(default_factory=dict)
+    #: ``(process, state)``: a case of this process starts by itself for a coop whose
+    #: case of ``process`` reaches ``state`` (its prerequisite).
+    starts_when: tuple[str, str] | None = None
+    #: The portal's checklist: position, and why it waits before it starts, in French.
+    checklist_position: int = 99
+    waiting_reason: str = ""
+    #: The portal page where the mandataire acts on this process.
+    portal_path: str | None = None
     #: How a step that exhausted its retries reads in the stuck list.
     step_failed: StuckRule = field(
         default_factory=lambda: StuckRule(

@@ -93,6 +93,11 @@ class Engine:
     ) -> None:
         self.db = db
         self.definitions = dict(definitions)
+        #: ``(process, state)`` → the definitions that start when a case reaches it.
+        self.followers: dict[tuple[str, str], list[Definition]] = {}
+        for d in self.definitions.values():
+            if d.starts_when is not None:
+                self.followers.setdefault(d.starts_when, []).append(d)
         self.clock: Clock = clock or SystemClock()
         self.publisher = publisher
         self.bulk_publisher = bulk_publisher
@@ -339,6 +344,7 @@ class UnitOfWork:
             due = self.now + definition.duration(timer, case, self.session)
             self.session.add(Timer(case_id=case.id, name=timer.name, state=case.state, due_at=due))
         if state.task is not None:
+            note = (details or {}).get(state.task.note_from) if state.task.note_from else None
             self.open_task(
                 case,
                 kind=state.task.kind,
@@ -346,10 +352,26 @@ class UnitOfWork:
                 due_at=self.now + state.task.due,
                 created_by=Actor.system("moteur"),
                 state=case.state,
+                note=str(note) if note else None,
             )
         if state.stuck is not None:
             self.mark_stuck(case, state.stuck, **(details or {}))
         self._queue(case, definition, steps)
+        self._start_followers(case)
+
+    def _start_followers(self, case: Case) -> None:
+        """Start the processes whose prerequisite this state is, once per coop."""
+        for follower in self.engine.followers.get((case.process, case.state), ()):
+            if not self.has_case(case.coop_id, follower.name):
+                self.start(follower.name, case.coop_id, actor=Actor.system("prérequis rempli"))
+
+    def has_case(self, coop_id: int, process: str) -> bool:
+        return (
+            self.session.scalar(
+                select(Case.id).where(Case.coop_id == coop_id, Case.process == process).limit(1)
+            )
+            is not None
+        )
 
     # Tasks --------------------------------------------------------------------------
 

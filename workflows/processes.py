@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from workflows import invitation
+from workflows import invitation, space_check
 from workflows.definition import Definition
 
-DEFINITIONS: dict[str, Definition] = {d.name: d for d in (invitation.DEFINITION,)}
+DEFINITIONS: dict[str, Definition] = {
+    d.name: d for d in (invitation.DEFINITION, space_check.DEFINITION)
+}

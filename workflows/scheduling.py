@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import aliased
 
 from workflows import bulk
 from workflows.engine import PUBLISH_LEASE, Actor, Engine
 from workflows.errors import CoopflowError
 from workflows.formatting import date_fr
-from workflows.models import Step, StepStatus, Task, TaskStatus, Timer
+from workflows.models import Case, Step, StepStatus, Task, TaskStatus, Timer
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class TickReport:
     timers_fired: int = 0
     steps_republished: int = 0
     tasks_overdue: int = 0
+    cases_started: int = 0
     bulk_jobs_republished: int = 0
 
 
@@ -42,6 +44,7 @@ def tick(engine: Engine) -> TickReport:
         report.steps_republished += n
         if n < BATCH:
             break
+    report.cases_started = start_followers(engine)
     while (n := flag_overdue_tasks(engine)) > 0:
         report.tasks_overdue += n
         if n < BATCH:
@@ -51,6 +54,35 @@ def tick(engine: Engine) -> TickReport:
         if n < BATCH:
             break
     return report
+
+
+def start_followers(engine: Engine, limit: int = BATCH) -> int:
+    """Start the processes whose prerequisite is met but which have no case yet (a
+    prerequisite met before the process existed, or a start that failed)."""
+    started = 0
+    for (process, state), followers in engine.followers.items():
+        for follower in followers:
+            later = aliased(Case)
+            with engine.transaction() as tx:
+                rows = tx.session.execute(
+                    select(Case.id, Case.coop_id)
+                    .where(
+                        Case.process == process,
+                        Case.state == state,
+                        ~exists().where(
+                            later.coop_id == Case.coop_id, later.process == follower.name
+                        ),
+                    )
+                    .limit(limit)
+                ).all()
+                for case_id, coop_id in rows:
+                    # The prerequisite's row lock serialises this with the transition
+                    # that reached it (which starts followers too): one case per coop.
+                    tx.lock(case_id)
+                    if not tx.has_case(coop_id, follower.name):
+                        tx.start(follower.name, coop_id, actor=Actor.system("prérequis rempli"))
+                        started += 1
+    return started
 
 
 def flag_overdue_tasks(engine: Engine, limit: int = BATCH) -> int:

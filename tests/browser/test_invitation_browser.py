@@ -53,7 +53,7 @@ def test_mandataire_sets_a_password_and_logs_in(runtime, live_server, page, smtp
     assert page.url.endswith("/mon-espace")
     assert "Compte actif" in page.locator("main").inner_text()
     with runtime.db.read() as s:
-        assert s.scalars(select(Case.state)).one() == "active"
+        assert s.scalars(select(Case.state).where(Case.process == "invitation")).one() == "active"
 
     page.get_by_role("button", name="Se déconnecter").click()
     assert "Vous êtes déconnecté." in page.locator("main").inner_text()

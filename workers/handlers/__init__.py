@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from workers.context import StepContext
-from workers.handlers import invitation
+from workers.handlers import invitation, notifications, space_check
 from workflows.steps import Outcome
 
 Handler = Callable[[StepContext], Outcome]
@@ -13,4 +13,6 @@ Handler = Callable[[StepContext], Outcome]
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("invitation", "send_invitation"): invitation.send_invitation,
     ("invitation", "send_reminder"): invitation.send_reminder,
+    ("space_check", "notify_mandataire"): notifications.notify_mandataire,
+    ("space_check", "render_space_summary"): space_check.render_space_summary,
 }
