@@ -18,8 +18,9 @@ from workers.runner import run_step
 from workflows.clock import MovableClock
 from workflows.coop_import import import_coops
 from workflows.engine import Actor, Engine
-from workflows.models import AD, Case, Coop, StaffUser, Step, StepStatus
+from workflows.models import AD, Case, Coop, Mandataire, StaffUser, Step, StepStatus
 from workflows.scheduling import tick
+from workflows.security import hash_password
 
 #: (email, password, role, AD, what the account sees)
 DEMO_STAFF = [
@@ -29,6 +30,8 @@ DEMO_STAFF = [
     ("lecture@occe.coop", "Lire*Seul2026", "readonly", "AD06", "lecture seule, AD06"),
 ]
 DEMO_LOGINS = [(email, password, label) for email, password, _, _, label in DEMO_STAFF]
+#: A mandataire whose account is active: the portal's checklist at /connexion.
+DEMO_MANDATAIRE = ("eloise.martin@ac-nice.fr", "Ecole*Nice2026")
 
 ADS = [
     ("AD06", "OCCE 06 Alpes-Maritimes", "ad06@occe.coop", "04 93 53 76 11", ["ac-nice.fr"]),
@@ -131,6 +134,7 @@ def load_demo(rt: Runtime) -> bool:
     # The links of ten days ago expired three days ago, at the scheduler's tick then.
     tick(Engine(rt.db, rt.engine.definitions, clock=MovableClock(start=now - timedelta(days=2))))
     _open_demo_tasks(rt, now)
+    _activate_demo_mandataire(rt)
     tick(rt.engine)
     _run_pending(rt, rt.engine)
     with rt.db.read() as session:
@@ -160,6 +164,21 @@ def _open_demo_tasks(rt: Runtime, now: datetime) -> None:
                 due_at=now + timedelta(days=days),
                 created_by=Actor.staff(staff) if staff else Actor.system("démonstration"),
             )
+
+
+def _activate_demo_mandataire(rt: Runtime) -> None:
+    """Éloïse Martin chose her password and logged in: her space waits to be checked."""
+    email, password = DEMO_MANDATAIRE
+    with rt.engine.transaction() as tx:
+        mandataire = tx.session.scalars(select(Mandataire).where(Mandataire.email == email)).one()
+        mandataire.password_hash = hash_password(password)
+        mandataire.password_set_at = mandataire.last_login_at = tx.now
+        case_id = tx.session.scalars(
+            select(Case.id).where(Case.coop_id == mandataire.coop_id, Case.process == "invitation")
+        ).one()
+        me = Actor.mandataire(mandataire)
+        tx.fire(case_id, "set_password", actor=me)
+        tx.fire(case_id, "first_login", actor=me)
 
 
 def _run_pending(rt: Runtime, engine: Engine) -> None:

@@ -30,7 +30,9 @@ def notify_mandataire(ctx: StepContext) -> Outcome:
     def build(session: Session) -> Composed:
         case = session.get(Case, ctx.step.case_id)
         assert case is not None
-        coop = session.get(Coop, case.coop_id, with_for_update=True)
+        # Lock the coop's row alone (its AD is joined on load: no FOR UPDATE on that).
+        session.execute(select(Coop.id).where(Coop.id == case.coop_id).with_for_update())
+        coop = session.get(Coop, case.coop_id)
         assert coop is not None
         now = ctx.engine.clock.now()
         recent = session.scalar(
