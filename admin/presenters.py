@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflows.definition import RETRY_STEP, Definition
+from workflows.definition import DO_TASK, RETRY_STEP, Definition
 from workflows.invitation import FIX_EMAIL
 from workflows.models import Case, CaseEvent, Step, StepStatus
 
@@ -96,4 +96,6 @@ class CasePresenter:
             return Recommended(label, f"action-step{failed[-1].id}" if failed else None)
         if case.stuck_action == FIX_EMAIL:
             return Recommended(label, "action-fix")
+        if case.stuck_action == DO_TASK:
+            return Recommended(label, "taches")
         return Recommended(label, f"action-{case.stuck_action}")
