@@ -85,7 +85,13 @@ class CaseView(StaffView, BaseView):
         invalid = invalid or {}
         case = self._visible_case(case_id)
         principal = staff()
-        mandataire = self.session.get(Mandataire, case.data.get("mandataire_id"))
+        mandataire_id = case.data.get("mandataire_id")
+        mandataire = (
+            self.session.get(Mandataire, mandataire_id)
+            if mandataire_id is not None
+            # Processes other than the invitation: the coop's mandataire with an account.
+            else next((m for m in case.coop.mandataires if m.password_hash), None)
+        )
         emails = self.session.scalars(
             select(Email).where(Email.case_id == case.id).order_by(Email.id.desc())
         ).all()

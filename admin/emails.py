@@ -24,7 +24,12 @@ STATUSES = {
     EmailStatus.SENT.value: "envoyé",
     EmailStatus.REFUSED.value: "refusé",
 }
-KINDS = {"invitation": "invitation", "reminder": "rappel"}
+KINDS = {
+    "invitation": "invitation",
+    "reminder": "rappel",
+    "password_reset": "mot de passe perdu",
+    "notification": "démarche à faire",
+}
 
 
 def _subject_link(view: Any, context: Any, model: Email, name: str) -> Markup:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 
 from coopflow.config import Settings, load_settings
 from coopflow.runtime import Runtime, build_runtime
 from web.extensions import csrf, limiter, login_manager
+from web.forms import LoginForm
 from workflows.formatting import date_fr, datetime_fr, euros
 
 log = logging.getLogger(__name__)
+
+TOO_MANY_LOGINS = "Trop de tentatives de connexion. Réessayez dans quelques minutes."
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -44,12 +47,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app.jinja_env.filters.update(date_fr=date_fr, datetime_fr=datetime_fr, euros=euros)
 
-    from web import auth_views, health, invitation, portal
+    from web import auth_views, headers, health, invitation, password_reset, portal
 
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(invitation.bp)
+    app.register_blueprint(password_reset.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(health.bp)
+    headers.init_app(app)
     _register_errors(app)
 
     from admin import init_admin
@@ -79,6 +84,13 @@ def _register_errors(app: Flask) -> None:
 
     for code in messages:
         app.register_error_handler(code, handler(code))
+
+    @app.errorhandler(429)
+    def too_many(error: Exception):  # type: ignore[no-untyped-def]
+        """The login page says why it refuses, on its own layout, form still there."""
+        if request.endpoint == "auth.login":
+            return render_template("login.html", form=LoginForm(), throttled=TOO_MANY_LOGINS), 429
+        return render_template("error.html", code=429, message=messages[429]), 429
 
     @app.errorhandler(ConflictError)
     def conflict(error: ConflictError):  # type: ignore[no-untyped-def]

@@ -1,22 +1,32 @@
 """Who is logged in: mandataires (portal) and staff (back-office), in separate roles.
 
-Flask-Login stores ``m:<id>`` or ``s:<id>``; a staff session is never a mandataire
-session and the other way round.
+Flask-Login stores ``m:<id>:<stamp>`` or ``s:<id>``; a staff session is never a
+mandataire session and the other way round. Sessions live in the signed cookie, so
+nothing on the server can end them: the ``stamp`` (a keyed digest of the password
+hash) is what ends them. A new password (« Mot de passe perdu ? ») changes it, and
+every session opened with the old one, in any browser, is anonymous again at its next
+request.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_login import UserMixin, current_user
+from sqlalchemy import select
 
 from web.extensions import login_manager
 from web.runtime import runtime
-from workflows.models import Mandataire, StaffRole, StaffUser
+from workflows.models import Mandataire, StaffRole, StaffUser, Token
+
+#: Tokens of this purpose, once used, mean the password changed (``web/password_reset.py``).
+RESET_PURPOSE = "reset"
 
 
 @dataclass(frozen=True)
@@ -26,9 +36,11 @@ class MandatairePrincipal(UserMixin):
     email: str
     full_name: str
     kind: str = "mandataire"
+    #: Changes with the password: see :func:`password_stamp`.
+    stamp: str = field(default="", repr=False)
 
     def get_id(self) -> str:
-        return f"m:{self.id}"
+        return f"m:{self.id}:{self.stamp}"
 
 
 @dataclass(frozen=True)
@@ -52,15 +64,30 @@ class StaffPrincipal(UserMixin):
         return self.role != StaffRole.READONLY.value
 
 
+def password_stamp(password_hash: str | None) -> str:
+    """A short keyed digest of the password hash, kept in the session: it changes with
+    the password and reveals nothing about it."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key, (password_hash or "").encode(), hashlib.sha256)
+    return digest.hexdigest()[:24]
+
+
 def principal_for(user: Mandataire | StaffUser) -> MandatairePrincipal | StaffPrincipal:
     if isinstance(user, Mandataire):
-        return MandatairePrincipal(user.id, user.coop_id, user.email, user.full_name)
+        return MandatairePrincipal(
+            user.id,
+            user.coop_id,
+            user.email,
+            user.full_name,
+            stamp=password_stamp(user.password_hash),
+        )
     return StaffPrincipal(user.id, user.email, user.full_name, user.role, user.ad_id)
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> MandatairePrincipal | StaffPrincipal | None:
-    kind, _, raw = user_id.partition(":")
+    kind, _, rest = user_id.partition(":")
+    raw, has_stamp, stamp = rest.partition(":")
     if not raw.isdigit():
         return None
     with runtime().db.read() as session:
@@ -68,7 +95,22 @@ def load_user(user_id: str) -> MandatairePrincipal | StaffPrincipal | None:
             mandataire = session.get(Mandataire, int(raw))
             if mandataire is None or mandataire.password_hash is None:
                 return None
-            return principal_for(mandataire)
+            principal = principal_for(mandataire)
+            assert isinstance(principal, MandatairePrincipal)
+            if has_stamp:
+                return principal if hmac.compare_digest(stamp, principal.stamp) else None
+            # ``m:<id>`` without a stamp: a session opened before stamps existed. It
+            # ends once the mandataire has chosen a new password through a reset link.
+            reset = session.scalar(
+                select(Token.id)
+                .where(
+                    Token.mandataire_id == mandataire.id,
+                    Token.purpose == RESET_PURPOSE,
+                    Token.used_at.is_not(None),
+                )
+                .limit(1)
+            )
+            return principal if reset is None else None
         if kind == "s":
             staff = session.get(StaffUser, int(raw))
             return principal_for(staff) if staff is not None and staff.is_active else None

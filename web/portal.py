@@ -1,16 +1,24 @@
-"""The mandataire's space. (The full onboarding checklist comes with the portal issue.)"""
+"""The mandataire's portal: ``/mon-espace``, the onboarding checklist.
+
+The portal's other pages are blueprints of their own, nested here: « Vérification de
+l'espace » (:mod:`web.space`) and « Documents » (:mod:`web.documents`). Security headers
+are set for every page outside the back-office by :mod:`web.headers`.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
+from web import documents, space
 from web.auth import mandataire_required
+from web.checklist import build, next_step
 from web.runtime import runtime
-from workflows.models import Case, Coop
+from workflows.models import Coop
 
 bp = Blueprint("portal", __name__)
+bp.register_blueprint(space.bp)
+bp.register_blueprint(documents.bp)
 
 
 @bp.get("/")
@@ -26,11 +34,9 @@ def home():  # type: ignore[no-untyped-def]
     rt = runtime()
     with rt.db.read() as session:
         coop = session.get(Coop, current_user.coop_id)
-        cases = session.scalars(
-            select(Case).where(Case.coop_id == current_user.coop_id).order_by(Case.id)
-        ).all()
-        rows = [
-            (rt.engine.definition(c.process).title, rt.engine.definition(c.process).label(c.state))
-            for c in cases
-        ]
-        return render_template("portal/home.html", coop=coop, rows=rows)
+        if coop is None:
+            return render_template("error.html", code=404, message="Coopérative introuvable."), 404
+        lines = build(session, coop, rt.engine.definitions)
+        return render_template(
+            "portal/home.html", coop=coop, lines=lines, next_line=next_step(lines)
+        )

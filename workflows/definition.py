@@ -63,6 +63,8 @@ class State:
     final: bool = False
     #: Entering this state makes the case stuck until it leaves it.
     stuck: StuckRule | None = None
+    #: A final state that ends the process without its result (cancelled, refused).
+    failed: bool = False
     #: Entering this state opens a task for staff, closed when the case leaves it.
     task: TaskRule | None = None
     #: The mandataire has something to do in this state: the label of the portal's
@@ -142,8 +144,10 @@ class Definition:
     #: ``(process, state)``: a case of this process starts by itself for a coop whose
     #: case of ``process`` reaches ``state`` (its prerequisite).
     starts_when: tuple[str, str] | None = None
-    #: The portal's checklist: position, and why it waits before it starts, in French.
+    #: The portal's checklist: position, title for the mandataire (the process title
+    #: when empty), and why it waits before it starts, in French.
     checklist_position: int = 99
+    checklist_title: str = ""
     waiting_reason: str = ""
     #: The portal page where the mandataire acts on this process.
     portal_path: str | None = None

@@ -59,7 +59,7 @@ STATES = [
     ),
     State("password_set", "Mot de passe configuré, première connexion attendue"),
     State("active", "Compte actif", final=True),
-    State("cancelled", "Annulée", final=True),
+    State("cancelled", "Annulée", final=True, failed=True),
 ]
 
 TRANSITIONS = [
@@ -84,6 +84,17 @@ TRANSITIONS = [
     ),
     T("first_login", "password_set", "active", "Première connexion", by=frozenset({MANDATAIRE})),
     T("remind", "invited", None, "Rappel", steps=("send_reminder",)),
+    # « Mot de passe perdu ? »: audited here, the email goes through the outbox. Not a
+    # staff action: the mandataire (or the public form, as the system) asks for it.
+    T(
+        "request_reset",
+        ("password_set", "active"),
+        None,
+        "Mot de passe perdu",
+        by=frozenset({MANDATAIRE, SYSTEM}),
+        steps=("send_password_reset",),
+        bulk=False,
+    ),
     T("expire", "invited", "expired", "Lien expiré"),
     T(
         "resend",
@@ -109,6 +120,7 @@ TIMERS = [
 STEPS = [
     StepRule("send_invitation", "Envoi de l'invitation", on_done="sent"),
     StepRule("send_reminder", "Envoi du rappel"),
+    StepRule("send_password_reset", "Envoi du lien de réinitialisation"),
 ]
 
 DEFINITION = Definition(
@@ -120,6 +132,9 @@ DEFINITION = Definition(
     transitions=TRANSITIONS,
     timers=TIMERS,
     steps=STEPS,
+    checklist_position=1,
+    checklist_title="Mot de passe configuré",
+    portal_path="/mon-espace",
     durations={"validity": _validity},
     duration_labels={"validity": "la validité du lien (7 j par défaut, réglable par AD)"},
 )

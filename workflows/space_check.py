@@ -45,7 +45,7 @@ STATES = [
         ),
     ),
     State("confirmed", "Espace vérifié", steps=("render_space_summary",), final=True),
-    State("cancelled", "Annulée", final=True),
+    State("cancelled", "Annulée", final=True, failed=True),
 ]
 
 

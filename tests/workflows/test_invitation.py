@@ -34,9 +34,11 @@ def test_who_may_do_what():
     assert _triggers("invited", "mandataire") == {"set_password"}
     assert _triggers("invited", "staff") == {"bounce", "resend", "cancel"}
     assert _triggers("invited", "system") == {"remind", "expire", "resend"}
-    assert _triggers("password_set", "mandataire") == {"first_login"}
+    assert _triggers("password_set", "mandataire") == {"first_login", "request_reset"}
     assert _triggers("expired", "staff") == {"resend", "cancel"}
-    assert _triggers("active") == set()  # final: nothing, not even cancel
+    # final: nothing moves it, not even cancel; « Mot de passe perdu » stays in it
+    assert _triggers("active") == {"request_reset"}
+    assert _triggers("active", "staff") == set()
     assert _triggers("cancelled") == set()
 
 
@@ -48,6 +50,15 @@ def test_reminders_at_three_and_six_days_then_expiry():
     # the reminder does not leave the state, so it keeps the other timers running
     [remind] = DEFINITION.candidates("remind", "invited")
     assert remind.dest is None and remind.steps == ("send_reminder",)
+
+
+def test_a_lost_password_is_asked_on_the_case_without_leaving_its_state():
+    for state in ("password_set", "active"):
+        [reset] = DEFINITION.candidates("request_reset", state)
+        assert reset.dest is None and reset.steps == ("send_password_reset",)
+        assert reset.by == {"mandataire", "system"} and not reset.bulk
+    assert DEFINITION.step_by_name["send_password_reset"].on_done is None
+    assert "request_reset" not in _triggers("invited")
 
 
 def test_stuck_states_name_their_action():

@@ -13,6 +13,7 @@ Handler = Callable[[StepContext], Outcome]
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("invitation", "send_invitation"): invitation.send_invitation,
     ("invitation", "send_reminder"): invitation.send_reminder,
+    ("invitation", "send_password_reset"): invitation.send_password_reset,
     ("space_check", "notify_mandataire"): notifications.notify_mandataire,
     ("space_check", "render_space_summary"): space_check.render_space_summary,
 }

@@ -1,7 +1,9 @@
-"""Steps of the invitation process: the invitation email and its reminders."""
+"""Steps of the invitation process: the invitation email, its reminders, and the
+« Mot de passe perdu ? » link."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -10,10 +12,18 @@ from sqlalchemy.orm import Session
 from workers.context import StepContext
 from workers.emails import Composed, compose, deliver
 from workflows.errors import PermanentStepError
-from workflows.models import Case, Mandataire, Token
+from workflows.models import Case, Email, Mandataire, Token
 from workflows.steps import Outcome
 
+log = logging.getLogger(__name__)
+
 PURPOSE = "invitation"
+#: The purpose of « Mot de passe perdu ? » links (the page is in ``web/password_reset.py``).
+RESET_PURPOSE = "reset"
+RESET_VALIDITY = timedelta(hours=1)
+#: At most one reset email per mandataire in this window, however often it is asked.
+RESET_INTERVAL = timedelta(minutes=10)
+RESET_KIND = "password_reset"
 
 
 def _case_and_mandataire(session: Session, case_id: int) -> tuple[Case, Mandataire]:
@@ -110,4 +120,71 @@ def send_reminder(ctx: StepContext) -> Outcome:
         sender=ctx.services.settings.mail_from,
         build=build,
     )
+    return Outcome(result={"email_status": delivery.status})
+
+
+class _RecentlySent(Exception):
+    """A reset email left less than :data:`RESET_INTERVAL` ago: this one is not sent."""
+
+
+def send_password_reset(ctx: StepContext) -> Outcome:
+    """Issue a reset link valid one hour (older reset links stop working) and email it;
+    nothing when another reset email left less than ten minutes ago, whose link still
+    works. The request itself is already in the case's history."""
+
+    def build(session: Session) -> Composed:
+        # The case row is locked first (the engine's lock order), so two requests
+        # handled at once see each other's email and only one is sent.
+        case = session.get(
+            Case, ctx.step.case_id, with_for_update={"of": Case}, populate_existing=True
+        )
+        assert case is not None
+        _, mandataire = _case_and_mandataire(session, case.id)
+        now = ctx.engine.clock.now()
+        recent = session.scalar(
+            select(Email.id)
+            .where(
+                Email.case_id == case.id,
+                Email.kind == RESET_KIND,
+                Email.to_address == mandataire.email,
+                Email.created_at > now - RESET_INTERVAL,
+            )
+            .limit(1)
+        )
+        if recent is not None:
+            raise _RecentlySent
+        coop = case.coop
+        token = ctx.services.links.issue(
+            session,
+            purpose=RESET_PURPOSE,
+            mandataire_id=mandataire.id,
+            case_id=case.id,
+            now=now,
+            expires_at=now + RESET_VALIDITY,
+        )
+        link = f"{ctx.services.settings.base_url}/mot-de-passe-perdu/"
+        return compose(
+            RESET_KIND,
+            mandataire.email,
+            f"Compte sur {coop.ad.name} : choisissez un nouveau mot de passe",
+            mandataire=mandataire,
+            coop=coop,
+            ad=coop.ad,
+            link=link + ctx.services.links.dumps(token),
+            expires_at=token.expires_at,
+            case_id=case.id,
+            coop_id=coop.id,
+        )
+
+    try:
+        delivery = deliver(
+            ctx.engine,
+            ctx.services.mailer,
+            key=ctx.step.idempotency_key,
+            sender=ctx.services.settings.mail_from,
+            build=build,
+        )
+    except _RecentlySent:
+        log.info("password reset email not sent: one left recently", extra=ctx.log_extra)
+        return Outcome(result={"email_status": "not_sent", "reason": "recently_sent"})
     return Outcome(result={"email_status": delivery.status})
