@@ -86,3 +86,57 @@ def test_same_trigger_twice_with_the_same_version(engine, ad):
     for t in threads:
         t.join()
     assert len(errors) == 1 and "modifié par quelqu'un d'autre" in errors[0]
+
+
+def test_fifty_people_acting_at_once_give_one_transition_and_49_conflicts(engine, ad):
+    """Fifty conflicting triggers on one case (half « invite », half « cancel ») from
+    fifty threads released together: exactly one wins, 49 get a clear French conflict."""
+    mandataire = MandataireFactory(coop__ad=ad)
+    with engine.transaction() as tx:
+        case = tx.start(
+            "invitation",
+            mandataire.coop_id,
+            actor=Actor.system("test"),
+            data={"mandataire_id": mandataire.id},
+        )
+    seen = case.version
+    barrier = threading.Barrier(50)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def act(n: int) -> None:
+        trigger = "invite" if n % 2 else "cancel"
+        barrier.wait()
+        try:
+            with engine.transaction() as tx:
+                tx.fire(
+                    case.id,
+                    trigger,
+                    actor=Actor("staff", n, f"agent {n}"),
+                    expected_version=seen,
+                    comment=f"agent {n}",
+                )
+            result = "ok"
+        except ConflictError as exc:
+            result = str(exc)
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=act, args=(n,)) for n in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(outcomes) == 50 and outcomes.count("ok") == 1
+    conflicts = [o for o in outcomes if o != "ok"]
+    assert len(conflicts) == 49
+    assert all("modifié par quelqu'un d'autre" in c for c in conflicts), set(conflicts)
+    with engine.db.read() as s:
+        final = s.get(Case, case.id)
+        transitions = s.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "transition")
+        ).all()
+        steps = s.scalars(select(Step).where(Step.case_id == case.id)).all()
+    assert len(transitions) == 1 and final.version == seen + 1
+    assert len(steps) == (1 if final.state == "sending" else 0)
