@@ -31,7 +31,13 @@ from workflows.formatting import date_fr, datetime_fr
 from workflows.models import Coop, Email
 
 #: Where ``admin/templates`` is found (Flask-Admin looks for its own in its package).
-templates = Blueprint("coopflow_admin", __name__, template_folder="templates")
+templates = Blueprint(
+    "coopflow_admin",
+    __name__,
+    template_folder="templates",
+    static_folder="static/backoffice",
+    static_url_path="/admin/ressources",
+)
 
 
 def init_admin(app: Flask) -> None:

@@ -34,12 +34,20 @@ class Settings:
     secret_key: str = ""
     #: The address mandataires reach the portal at, used in the links of emails.
     base_url: str = "http://127.0.0.1:5000"
+    #: ``SENTRY_DSN`` (or ``COOPFLOW_SENTRY_DSN``): errors of web and workers go to Sentry.
     sentry_dsn: str | None = None
+    #: Unset: ``/metrics`` answers 404. Set: Prometheus scrapes it with this bearer token.
+    metrics_token: str | None = None
     environment: str = "development"
     #: Worker threads started inside ``coopflow serve`` (embedded mode).
     worker_threads: int = 4
     #: Seconds between two scheduler ticks.
     scheduler_interval: float = 5.0
+    #: Step leases and backoff, in seconds (production defaults; tests shorten them).
+    step_lease_seconds: float = 120.0
+    step_publish_lease_seconds: float = 300.0
+    step_backoff_seconds: float = 10.0
+    step_backoff_max_seconds: float = 600.0
     #: Cookies only over HTTPS (on in production).
     secure_cookies: bool = False
     #: Storage of the login rate limiter (``memory://`` or ``redis://``).
@@ -84,10 +92,19 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         mail_from=get("MAIL_FROM") or defaults.mail_from,
         secret_key=secret_key,
         base_url=(get("BASE_URL") or defaults.base_url).rstrip("/"),
-        sentry_dsn=environ.get("SENTRY_DSN") or None,
+        sentry_dsn=environ.get("SENTRY_DSN") or get("SENTRY_DSN"),
+        metrics_token=get("METRICS_TOKEN"),
         environment=get("ENVIRONMENT") or defaults.environment,
         worker_threads=int(get("WORKER_THREADS") or defaults.worker_threads),
         scheduler_interval=float(get("SCHEDULER_INTERVAL") or defaults.scheduler_interval),
+        step_lease_seconds=float(get("STEP_LEASE_SECONDS") or defaults.step_lease_seconds),
+        step_publish_lease_seconds=float(
+            get("STEP_PUBLISH_LEASE_SECONDS") or defaults.step_publish_lease_seconds
+        ),
+        step_backoff_seconds=float(get("STEP_BACKOFF_SECONDS") or defaults.step_backoff_seconds),
+        step_backoff_max_seconds=float(
+            get("STEP_BACKOFF_MAX_SECONDS") or defaults.step_backoff_max_seconds
+        ),
         secure_cookies=_bool(get("SECURE_COOKIES") or "false"),
         ratelimit_storage_url=get("RATELIMIT_STORAGE_URL") or defaults.ratelimit_storage_url,
         log_level=get("LOG_LEVEL") or defaults.log_level,

@@ -1,8 +1,11 @@
-"""Logs as ``key=value`` lines (the case id on every line of a step) and Sentry."""
+"""Logs as ``key=value`` lines (the case id on every line of a step), Sentry (scrubbed of
+secrets) and the step duration histogram."""
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from typing import Any
 
 from coopflow.config import Settings
@@ -10,6 +13,12 @@ from coopflow.config import Settings
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 #: Never sent anywhere: passwords, link tokens, session and CSRF secrets, IBANs.
 SECRET_KEYS = ("password", "confirmation", "token", "csrf", "secret", "iban", "cookie")
+#: Also filtered wherever they appear in an event (stack frame variables, breadcrumbs).
+_ALSO_SECRET = ("authorization", "nonce", "passwd", "session")
+#: A full IBAN in any text (an error message, a log line): country, check digits, 11-30 more.
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+#: A signed link (``itsdangerous`` over ``[id, nonce]``), e.g. in a URL path or a message.
+_SIGNED_LINK = re.compile(r"\.?(?:Wz|eyJ)[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{20,}")
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -51,10 +60,36 @@ def scrub_event(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
                 request[part] = _scrub(request[part]) if part != "query_string" else "[filtré]"
     if "extra" in event:
         event["extra"] = _scrub(event["extra"])
-    return event
+    return _scrub_everywhere(event)
 
 
-def init_sentry(settings: Settings) -> None:
+def _mask_text(text: str) -> str:
+    text = _IBAN.sub(lambda m: f"[IBAN filtré …{m.group()[-4:]}]", text)
+    return _SIGNED_LINK.sub("[lien filtré]", text)
+
+
+def _scrub_everywhere(value: Any) -> Any:
+    """Secrets by key name and IBANs or signed links inside any text, all through the
+    event: exception messages, stack frame variables, breadcrumbs, the request URL."""
+    if isinstance(value, dict):
+        return {
+            k: "[filtré]"
+            if any(s in str(k).lower() for s in SECRET_KEYS + _ALSO_SECRET)
+            else _scrub_everywhere(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub_everywhere(v) for v in value]
+    if isinstance(value, str):
+        return _mask_text(value)
+    return value
+
+
+def init_sentry(settings: Settings, *, transport: Any = None) -> None:
+    """Report errors of the web app, the actors and the database when ``SENTRY_DSN`` is set.
+
+    ``transport`` replaces the HTTP one (tests keep what would have been sent). Call it
+    before the broker is built: the Dramatiq integration hooks ``Broker.__init__``."""
     if not settings.sentry_dsn:
         return
     import sentry_sdk
@@ -68,4 +103,41 @@ def init_sentry(settings: Settings) -> None:
         send_default_pii=False,
         before_send=scrub_event,  # type: ignore[arg-type]
         integrations=[FlaskIntegration(), DramatiqIntegration(), SqlalchemyIntegration()],
+        transport=transport,
     )
+
+
+#: Buckets of ``coopflow_step_duration_seconds``: a step renders a PDF or calls a provider.
+STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+_step_duration: Any = None
+_step_duration_lock = threading.Lock()
+
+
+def step_duration() -> Any:
+    """The ``coopflow_step_duration_seconds{process,step,outcome}`` histogram.
+
+    Created on first use, not at import: in a ``dramatiq`` worker process the Prometheus
+    middleware sets ``PROMETHEUS_MULTIPROC_DIR`` at process boot, and ``prometheus_client``
+    picks its multiprocess mode when first imported. There the values go to that
+    directory's files and Dramatiq's exposition server (port 9191) serves them with its
+    own metrics; in ``coopflow serve`` they stay in memory and ``/metrics`` serves them.
+    Registered in no registry: whoever exposes it adds it to theirs.
+    """
+    global _step_duration
+    with _step_duration_lock:
+        if _step_duration is None:
+            from prometheus_client import Histogram
+
+            _step_duration = Histogram(
+                "coopflow_step_duration_seconds",
+                "Time taken by one run of a step (handler and recording its outcome).",
+                ["process", "step", "outcome"],
+                buckets=STEP_BUCKETS,
+                registry=None,
+            )
+        return _step_duration
+
+
+def step_duration_if_used() -> Any:
+    """The histogram if a step ran in this process, else ``None``."""
+    return _step_duration

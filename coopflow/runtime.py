@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import dramatiq
 
@@ -18,7 +19,7 @@ from workers.mail import Mailer, make_mailer
 from workers.scheduler import Scheduler
 from workflows.clock import Clock, SystemClock
 from workflows.db import Database
-from workflows.engine import Engine
+from workflows.engine import Engine, StepTiming
 from workflows.processes import DEFINITIONS
 from workflows.security import Links
 
@@ -77,7 +78,13 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
     if not settings.secret_key:
         raise RuntimeError("COOPFLOW_SECRET_KEY est vide")
     db = Database(settings.database_url)
-    engine = Engine(db, DEFINITIONS, clock=clock or SystemClock())
+    timing = StepTiming(
+        run_lease=timedelta(seconds=settings.step_lease_seconds),
+        publish_lease=timedelta(seconds=settings.step_publish_lease_seconds),
+        backoff_base=timedelta(seconds=settings.step_backoff_seconds),
+        backoff_max=timedelta(seconds=settings.step_backoff_max_seconds),
+    )
+    engine = Engine(db, DEFINITIONS, clock=clock or SystemClock(), timing=timing)
     broker = make_broker(settings.broker_url)
     runtime = Runtime(
         settings=settings,

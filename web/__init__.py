@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 
 from coopflow.config import Settings, load_settings
 from coopflow.runtime import Runtime, build_runtime
 from web.extensions import csrf, limiter, login_manager
 from web.forms import LoginForm
+from web.log_redaction import install as install_log_redaction
 from workflows.formatting import date_fr, datetime_fr, euros
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,23 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app.jinja_env.filters.update(date_fr=date_fr, datetime_fr=datetime_fr, euros=euros)
 
-    from web import auth_views, headers, health, invitation, password_reset, portal
+    from web import (
+        auth_views,
+        headers,
+        health,
+        invitation,
+        metrics,
+        password_reset,
+        portal,
+    )
 
+    install_log_redaction()  # no link token in the access logs
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(invitation.bp)
     app.register_blueprint(password_reset.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     headers.init_app(app)
     _register_errors(app)
 
@@ -90,6 +101,12 @@ def _register_errors(app: Flask) -> None:
         """The login page says why it refuses, on its own layout, form still there."""
         if request.endpoint == "auth.login":
             return render_template("login.html", form=LoginForm(), throttled=TOO_MANY_LOGINS), 429
+        if request.endpoint == "admin.login":  # the staff login, in the back-office's layout
+            home = current_app.extensions["admin"][0].index_view
+            page = home.render(
+                "coopflow_admin/login.html", form=LoginForm(), throttled=TOO_MANY_LOGINS
+            )
+            return page, 429
         return render_template("error.html", code=429, message=messages[429]), 429
 
     @app.errorhandler(ConflictError)

@@ -1,10 +1,20 @@
-"""``/healthz``: can this process reach its database and its broker?"""
+"""``/healthz``: can this process reach its database and its broker? (liveness)
+
+``/readyz``: should this process get traffic? The database answers, its schema is at the
+Alembic head of this code (a deploy whose ``release`` did not run is not ready), and the
+broker answers (Redis ping; embedded: the in-process worker is running). Both answer 200
+or 503 with a JSON body naming each check and what fails.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
 
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
+from coopflow.runtime import Runtime
 from web.extensions import csrf
 from web.runtime import runtime
 
@@ -15,19 +25,70 @@ csrf.exempt(bp)
 @bp.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
     rt = runtime()
-    checks: dict[str, str] = {}
-    try:
-        with rt.db.read() as session:
-            session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"erreur : {exc.__class__.__name__}"
-    client = getattr(rt.broker, "client", None)
-    try:
-        if client is not None:
-            client.ping()
-        checks["broker"] = "ok"
-    except Exception as exc:
-        checks["broker"] = f"erreur : {exc.__class__.__name__}"
+    checks = {"database": _check(_database, rt), "broker": _check(_broker, rt)}
+    return _answer(checks)
+
+
+@bp.get("/readyz")
+def readyz():  # type: ignore[no-untyped-def]
+    rt = runtime()
+    checks = {"database": _check(_database, rt)}
+    if checks["database"] == "ok":
+        checks["schema"] = _check(_schema, rt)
+    checks["broker"] = _check(_broker, rt)
+    if rt.settings.embedded_broker:
+        checks["worker"] = _check(_embedded_worker, rt)
+    return _answer(checks)
+
+
+def _answer(checks: dict[str, str]):  # type: ignore[no-untyped-def]
     healthy = all(v == "ok" for v in checks.values())
     return jsonify(status="ok" if healthy else "erreur", checks=checks), 200 if healthy else 503
+
+
+def _check(probe: Callable[[Runtime], str | None], rt: Runtime) -> str:
+    """``ok``, or the reason in French; never the exception's text (it may hold a URL)."""
+    try:
+        problem = probe(rt)
+    except Exception as exc:
+        return f"erreur : {exc.__class__.__name__}"
+    return problem or "ok"
+
+
+def _database(rt: Runtime) -> None:
+    with rt.db.read() as session:
+        session.execute(text("SELECT 1"))
+
+
+def _broker(rt: Runtime) -> None:
+    client = getattr(rt.broker, "client", None)
+    if client is not None:
+        client.ping()
+
+
+def _schema(rt: Runtime) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with rt.db.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    head = _alembic_head()
+    if current != head:
+        return f"erreur : schéma {current or 'vide'}, attendu {head} (coopflow db upgrade)"
+    return None
+
+
+@cache
+def _alembic_head() -> str | None:
+    """The head revision of the migrations shipped with this code (read once)."""
+    from alembic.script import ScriptDirectory
+
+    from coopflow.schema import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def _embedded_worker(rt: Runtime) -> str | None:
+    worker = rt._worker
+    if worker is None or not any(thread.is_alive() for thread in worker.workers):
+        return "erreur : les workers intégrés ne tournent pas"
+    return None

@@ -14,6 +14,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, ShutdownNotifications, TimeLimit
+from dramatiq.middleware.prometheus import Prometheus
 
 from workers.bulk import run_bulk
 from workers.context import Services
@@ -39,11 +40,53 @@ def make_broker(url: str) -> dramatiq.Broker:
         broker = StubBroker(middleware=middleware)
         broker.emit_after("process_boot")
     elif url.startswith(("redis:", "rediss:")):
+        middleware.append(WorkerPrometheus())
         broker = RedisBroker(url=url, middleware=middleware, namespace="coopflow")
     else:
         raise ValueError(f"COOPFLOW_BROKER_URL non reconnue : {url!r}")
     dramatiq.set_broker(broker)
     return broker
+
+
+class WorkerPrometheus(Prometheus):
+    """Dramatiq's Prometheus middleware, recording only in ``dramatiq`` worker processes.
+
+    Those boot it (``process_boot``: metrics in ``PROMETHEUS_MULTIPROC_DIR``, served by a
+    process ``dramatiq`` forks, on port 9191, with ``coopflow_step_duration_seconds``); the web,
+    the scheduler and in-process workers share the Redis broker, never boot it, record nothing.
+    """
+
+    booted = False
+
+    def after_process_boot(self, broker):
+        super().after_process_boot(broker)
+        self.booted = True
+
+    def after_nack(self, broker, message):
+        if self.booted:
+            super().after_nack(broker, message)
+
+    def after_enqueue(self, broker, message, delay):
+        if self.booted:
+            super().after_enqueue(broker, message, delay)
+
+    def before_delay_message(self, broker, message):
+        if self.booted:
+            super().before_delay_message(broker, message)
+
+    def before_process_message(self, broker, message):
+        if self.booted:
+            super().before_process_message(broker, message)
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if self.booted:
+            super().after_process_message(broker, message, result=result, exception=exception)
+
+    after_skip_message = after_process_message
+
+    def after_worker_shutdown(self, broker, worker):
+        if self.booted:
+            super().after_worker_shutdown(broker, worker)
 
 
 @dataclass(frozen=True)

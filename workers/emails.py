@@ -9,6 +9,7 @@ first attempt never completed, with the same Message-ID, so receivers can dedupe
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -18,6 +19,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from workers.errors import MailRefused
@@ -113,12 +115,37 @@ def deliver(
     try:
         mailer.send(message)
     except MailRefused as exc:
-        _record(engine, email_id, EmailStatus.REFUSED.value, str(exc))
+        _record_after_send(engine, email_id, EmailStatus.REFUSED.value, str(exc))
         log.warning("email refused", extra={"email_id": email_id, "case_id": row.case_id})
         return Delivery(EmailStatus.REFUSED.value, row.to_address, str(exc))
-    _record(engine, email_id, mailer.delivered_status, None)
+    _record_after_send(engine, email_id, mailer.delivered_status, None)
     log.info("email delivered", extra={"email_id": email_id, "case_id": row.case_id})
     return Delivery(mailer.delivered_status, row.to_address)
+
+
+#: Pause between two attempts at recording what the mail server answered.
+RECORD_RETRY_SECONDS = 0.5
+
+
+def _record_after_send(engine: Engine, email_id: int, status: str, error: str | None) -> None:
+    """Record the server's answer, waiting out a database outage (restart, failover).
+
+    The server has the message now: if recording failed for good, the step would be
+    delivered again, find the email still ``sending`` and send it a second time (found
+    by the fault-injection suite: a PostgreSQL restart re-sent the emails in flight).
+    Nobody can take the step over while the database is down, so trying for as long as
+    this run's lease covers it closes that window but for a crash of the process.
+    """
+    deadline = time.monotonic() + engine.timing.run_lease.total_seconds()
+    while True:
+        try:
+            _record(engine, email_id, status, error)
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + RECORD_RETRY_SECONDS > deadline:
+                raise
+            log.warning("recording a sent email failed, retrying", extra={"email_id": email_id})
+            time.sleep(RECORD_RETRY_SECONDS)
 
 
 def _record(engine: Engine, email_id: int, status: str, error: str | None) -> None:

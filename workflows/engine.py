@@ -45,6 +45,23 @@ BulkPublisher = Callable[[list[int]], None]
 
 #: A step not picked up within this lease is published again by the scheduler.
 PUBLISH_LEASE = timedelta(minutes=5)
+#: How long a running step owns its row before another delivery may take it over.
+RUN_LEASE = timedelta(minutes=2)
+#: Bounded exponential backoff: 10 s, 20 s, 40 s... never more than 10 minutes.
+BACKOFF_BASE = timedelta(seconds=10)
+BACKOFF_MAX = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """The leases and backoff of step rows. The defaults are production's; the settings
+    (``COOPFLOW_STEP_*``) may shorten them, e.g. so that the fault-injection tests see
+    a killed worker's step recovered within seconds rather than minutes."""
+
+    run_lease: timedelta = RUN_LEASE
+    publish_lease: timedelta = PUBLISH_LEASE
+    backoff_base: timedelta = BACKOFF_BASE
+    backoff_max: timedelta = BACKOFF_MAX
 
 
 @dataclass(frozen=True)
@@ -90,8 +107,10 @@ class Engine:
         clock: Clock | None = None,
         publisher: Publisher | None = None,
         bulk_publisher: BulkPublisher | None = None,
+        timing: StepTiming | None = None,
     ) -> None:
         self.db = db
+        self.timing = timing or StepTiming()
         self.definitions = dict(definitions)
         #: ``(process, state)`` → the definitions that start when a case reaches it.
         self.followers: dict[tuple[str, str], list[Definition]] = {}
@@ -438,7 +457,7 @@ class UnitOfWork:
                 max_attempts=rule.max_attempts,
                 idempotency_key=f"{case.process}.{name}.{uuid.uuid4().hex}",
                 not_before=self.now,
-                lease_until=self.now + PUBLISH_LEASE,
+                lease_until=self.now + self.engine.timing.publish_lease,
                 created_at=self.now,
                 updated_at=self.now,
             )

@@ -14,7 +14,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import aliased
 
 from workflows import bulk
-from workflows.engine import PUBLISH_LEASE, Actor, Engine
+from workflows.engine import Actor, Engine
 from workflows.errors import CoopflowError
 from workflows.formatting import date_fr
 from workflows.models import Case, Step, StepStatus, Task, TaskStatus, Timer
@@ -171,12 +171,12 @@ def recover_steps(engine: Engine, limit: int = BATCH) -> int:
         for step in steps:
             if step.status == StepStatus.RUNNING.value and step.attempts >= step.max_attempts:
                 exhausted.append(step.id)  # its worker died on the last attempt
-                step.lease_until = tx.now + PUBLISH_LEASE
+                step.lease_until = tx.now + engine.timing.publish_lease
                 continue
             # A running step past its lease lost its worker: it is pending again, and
             # the attempt it used counts, so a step that kills its worker every time ends.
             step.status = StepStatus.PENDING.value
-            step.lease_until = tx.now + PUBLISH_LEASE
+            step.lease_until = tx.now + engine.timing.publish_lease
             step.updated_at = tx.now
             ids.append(step.id)
         # Published after commit by the unit of work, like any new step.

@@ -14,17 +14,15 @@ from typing import Any
 
 from sqlalchemy import CursorResult, or_, update
 
-from workflows.engine import PUBLISH_LEASE, Actor, Engine, UnitOfWork
+from workflows.engine import BACKOFF_BASE, BACKOFF_MAX, Actor, Engine, UnitOfWork
 from workflows.errors import ConflictError, TransitionNotAllowed
 from workflows.models import Step, StepStatus
 
 log = logging.getLogger(__name__)
 
-#: How long a running step owns its row before another delivery may take it over.
-RUN_LEASE = timedelta(minutes=2)
-#: Bounded exponential backoff: 10 s, 20 s, 40 s... never more than 10 minutes.
-BACKOFF_BASE = timedelta(seconds=10)
-BACKOFF_MAX = timedelta(minutes=10)
+# The leases (RUN_LEASE: how long a running step owns its row before another delivery
+# may take it over; PUBLISH_LEASE) and the backoff are the engine's ``timing``: production
+# defaults in workflows.engine, shortened by the COOPFLOW_STEP_* settings if asked.
 
 
 @dataclass(frozen=True)
@@ -47,9 +45,11 @@ class ClaimedStep:
     idempotency_key: str
 
 
-def backoff(attempt: int) -> timedelta:
+def backoff(
+    attempt: int, base: timedelta = BACKOFF_BASE, maximum: timedelta = BACKOFF_MAX
+) -> timedelta:
     """Delay before attempt ``attempt + 1``, with jitter so retries do not march in step."""
-    delay = min(BACKOFF_BASE * (2 ** (attempt - 1)), BACKOFF_MAX)
+    delay = min(base * (2 ** (attempt - 1)), maximum)
     return delay * random.uniform(0.8, 1.2)
 
 
@@ -71,7 +71,7 @@ def claim(engine: Engine, step_id: int) -> ClaimedStep | None:
             .values(
                 status=StepStatus.RUNNING.value,
                 attempts=Step.attempts + 1,
-                lease_until=now + RUN_LEASE,
+                lease_until=now + engine.timing.run_lease,
                 updated_at=now,
             )
             .execution_options(synchronize_session=False)
@@ -136,10 +136,11 @@ def fail(
         step.last_error = error[:2000]
         step.last_traceback = traceback[-20000:]
         if not permanent and step.attempts < step.max_attempts:
-            delay = backoff(step.attempts)
+            timing = engine.timing
+            delay = backoff(step.attempts, timing.backoff_base, timing.backoff_max)
             step.status = StepStatus.PENDING.value
             step.not_before = tx.now + delay
-            step.lease_until = step.not_before + PUBLISH_LEASE
+            step.lease_until = step.not_before + timing.publish_lease
             step.updated_at = tx.now
             log.warning(
                 "step will retry",
@@ -168,7 +169,7 @@ def retry(tx: UnitOfWork, step_id: int, actor: Actor, comment: str | None = None
     step.status = StepStatus.PENDING.value
     step.attempts = 0
     step.not_before = tx.now
-    step.lease_until = tx.now + PUBLISH_LEASE
+    step.lease_until = tx.now + tx.engine.timing.publish_lease
     step.finished_at = None
     step.updated_at = tx.now
     if case.stuck_reason == "step_failed":

@@ -25,7 +25,7 @@ from workflows.engine import Actor
 from workflows.models import Case, Email, Mandataire, StaffRole, Step
 
 #: Reachable without a staff session (the login form and its static files).
-PUBLIC = {"admin.login", "admin.logout", "admin.static", "bulk.static"}
+PUBLIC = {"admin.login", "admin.logout", "admin.static", "bulk.static", "coopflow_admin.static"}
 #: Flask-Admin's generic editing views: never reachable by anyone.
 NEVER = {
     f"{view}.{name}"

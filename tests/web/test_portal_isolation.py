@@ -34,6 +34,8 @@ NOT_PORTAL = (
     "/admin",
     "/static",
     "/healthz",
+    "/readyz",
+    "/metrics",
     "/connexion",
     "/deconnexion",
     "/invitation",
