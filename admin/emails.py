@@ -23,6 +23,8 @@ STATUSES = {
     EmailStatus.STORED.value: "conservé (non envoyé)",
     EmailStatus.SENT.value: "envoyé",
     EmailStatus.REFUSED.value: "refusé",
+    EmailStatus.DELIVERED.value: "remis au destinataire",
+    EmailStatus.BOUNCED.value: "rejeté après envoi",
 }
 KINDS = {
     "invitation": "invitation",

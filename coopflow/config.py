@@ -38,6 +38,9 @@ class Settings:
     sentry_dsn: str | None = None
     #: Unset: ``/metrics`` answers 404. Set: Prometheus scrapes it with this bearer token.
     metrics_token: str | None = None
+    #: Unset: ``/webhooks/mail`` answers 404. Set: the mail relay signs its delivery
+    #: reports with it (HMAC-SHA256 of the body, ``X-Coopflow-Signature``).
+    mail_webhook_secret: str | None = None
     environment: str = "development"
     #: Worker threads started inside ``coopflow serve`` (embedded mode).
     worker_threads: int = 4
@@ -94,6 +97,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         base_url=(get("BASE_URL") or defaults.base_url).rstrip("/"),
         sentry_dsn=environ.get("SENTRY_DSN") or get("SENTRY_DSN"),
         metrics_token=get("METRICS_TOKEN"),
+        mail_webhook_secret=get("MAIL_WEBHOOK_SECRET"),
         environment=get("ENVIRONMENT") or defaults.environment,
         worker_threads=int(get("WORKER_THREADS") or defaults.worker_threads),
         scheduler_interval=float(get("SCHEDULER_INTERVAL") or defaults.scheduler_interval),

@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         metrics,
         password_reset,
         portal,
+        webhooks,
     )
 
     install_log_redaction()  # no link token in the access logs
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(portal.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(webhooks.bp)
     headers.init_app(app)
     _register_errors(app)
 

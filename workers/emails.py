@@ -148,10 +148,16 @@ def _record_after_send(engine: Engine, email_id: int, status: str, error: str | 
             time.sleep(RECORD_RETRY_SECONDS)
 
 
+#: Statuses from the relay's delivery reports, never overwritten by our own record.
+_REPORTED = (EmailStatus.DELIVERED.value, EmailStatus.BOUNCED.value)
+
+
 def _record(engine: Engine, email_id: int, status: str, error: str | None) -> None:
     with engine.transaction() as tx:
         row = tx.session.get(Email, email_id)
         assert row is not None
+        if row.status in _REPORTED:
+            return  # the relay's report (webhook) came first and says more
         row.status = status
         row.error = error
         row.sent_at = tx.now if error is None else None

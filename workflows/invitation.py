@@ -66,13 +66,14 @@ TRANSITIONS = [
     T("invite", "created", "sending", "Envoyer l'invitation", by=frozenset({STAFF, SYSTEM})),
     T("sent", "sending", "invited", "Invitation envoyée"),
     T("bounce", "sending", "bounced", "Adresse refusée"),
-    # A bounce notice can reach staff after the mail server first accepted the message.
+    # A bounce can come after the mail server first accepted the message: reported by
+    # the mail relay (``workflows/mail_events.py``), or by staff reading the bounce.
     T(
         "bounce",
         "invited",
         "bounced",
         "Signaler l'adresse comme refusée",
-        by=frozenset({STAFF}),
+        by=frozenset({STAFF, SYSTEM}),
         bulk=False,
     ),
     T(

@@ -449,12 +449,17 @@ class EmailStatus(enum.StrEnum):
     STORED = "stored"
     SENT = "sent"
     REFUSED = "refused"
+    #: Reported by the mail relay (webhook) after the server accepted it.
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
 
 
 class Email(Base):
     """Every email coopflow sends, kept for the back-office (and, unsent, in embedded mode)."""
 
     __tablename__ = "emails"
+    #: Delivery reports of the mail relay name the message by its Message-ID.
+    __table_args__ = (Index("ix_emails_message_id", "message_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
@@ -472,6 +477,30 @@ class Email(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
 
     coop: Mapped[Coop | None] = relationship()
+
+
+class WebhookEvent(Base):
+    """One event an outside system reported (mail relay; later Swan), kept once by its id:
+    deliveries are at least once and out of order, so a repeat is recognised and ignored."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_webhook_events_source_event"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``mail``.
+    source: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
+    #: ``applied`` (it changed something) or ``ignored`` (``outcome_message`` says why).
+    outcome: Mapped[str] = mapped_column(String(20))
+    outcome_message: Mapped[str | None] = mapped_column(Text, default=None)
+    email_id: Mapped[int | None] = mapped_column(ForeignKey("emails.id"), default=None)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None)
 
 
 __all__ = [
@@ -496,5 +525,6 @@ __all__ = [
     "TaskStatus",
     "Timer",
     "Token",
+    "WebhookEvent",
     "utcnow",
 ]

@@ -36,6 +36,7 @@ NOT_PORTAL = (
     "/healthz",
     "/readyz",
     "/metrics",
+    "/webhooks",
     "/connexion",
     "/deconnexion",
     "/invitation",
