@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -359,19 +360,23 @@ class Cluster:
         self.env = _env(postgres.url(database), redis_server.url, self.smtp.url)
         self.workers: list[subprocess.Popen[bytes]] = []
         self.schedulers: list[subprocess.Popen[bytes]] = []
+        #: The Prometheus port of each worker group (Dramatiq's exposition server).
+        self.metrics_ports: list[int] = []
         self._spawned = 0
         self.db = create_engine(postgres.url(database), poolclass=pool.NullPool)
         self.recipients = [f"mandataire.{i:04d}@ac-nice.fr" for i in range(CASES)]
 
     # Processes
 
-    def _spawn(self, kind: str, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, kind: str, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         self._spawned += 1
         log = self.workdir / f"{self._spawned:02d}-{kind}.log"
         with log.open("wb") as out:
             return subprocess.Popen(
                 [COOPFLOW, *args],
-                env=self.env,
+                env={**self.env, **(env or {})},
                 cwd=self.workdir,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -379,11 +384,28 @@ class Cluster:
             )
 
     def start_worker(self) -> subprocess.Popen[bytes]:
+        """A ``coopflow worker`` group, with its own Prometheus port and metric files
+        (two groups on one machine, as the README says)."""
+        port = _free_port()
+        metrics = {
+            "dramatiq_prom_port": str(port),
+            "dramatiq_prom_host": "127.0.0.1",
+            "dramatiq_prom_db": str(self.workdir / f"prometheus-{self._spawned + 1:02d}"),
+        }
         process = self._spawn(
-            "worker", "worker", "--processes", "1", "--threads", str(WORKER_THREADS)
+            "worker", "worker", "--processes", "1", "--threads", str(WORKER_THREADS), env=metrics
         )
         self.workers.append(process)
+        self.metrics_ports.append(port)
         return process
+
+    def scrape_workers(self) -> str:
+        """What Prometheus would read from every worker group started so far."""
+        pages = []
+        for port in self.metrics_ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                pages.append(answer.read().decode())
+        return "\n".join(pages)
 
     def start_scheduler(self) -> subprocess.Popen[bytes]:
         process = self._spawn("scheduler", "scheduler")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from coopflow.config import load_settings
@@ -72,6 +73,27 @@ def test_b_flush_redis(cluster: Cluster) -> None:
     cluster.redis.flush()
     cluster.wait_finished()
     _check(cluster, cluster.figures(fault_at, at_fault))
+    _check_worker_metrics(cluster)
+
+
+def _check_worker_metrics(cluster: Cluster) -> None:
+    """The worker groups' Prometheus ports (Dramatiq's middleware, multiprocess mode)
+    serve Dramatiq's metrics and the step durations: every invitation was run to
+    ``done`` once, by one of them (no worker died in this scenario)."""
+    done = 0.0
+    seen = set()
+    for family in text_string_to_metric_families(cluster.scrape_workers()):
+        seen.add(family.name)
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name == "coopflow_step_duration_seconds_count"
+                and labels.get("step") == "send_invitation"
+                and labels.get("outcome") == "done"
+            ):
+                done += sample.value
+    assert {"dramatiq_messages", "coopflow_step_duration_seconds"} <= seen, sorted(seen)
+    assert done == CASES
 
 
 def test_b_restart_redis(cluster: Cluster) -> None:
