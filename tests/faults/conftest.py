@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -362,6 +363,7 @@ class Cluster:
         self.schedulers: list[subprocess.Popen[bytes]] = []
         #: The Prometheus port of each worker group (Dramatiq's exposition server).
         self.metrics_ports: list[int] = []
+        self.webs: list[subprocess.Popen[bytes]] = []
         self._spawned = 0
         self.db = create_engine(postgres.url(database), poolclass=pool.NullPool)
         self.recipients = [f"mandataire.{i:04d}@ac-nice.fr" for i in range(CASES)]
@@ -369,13 +371,17 @@ class Cluster:
     # Processes
 
     def _spawn(
-        self, kind: str, *args: str, env: dict[str, str] | None = None
+        self,
+        kind: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        command: list[str] | None = None,
     ) -> subprocess.Popen[bytes]:
         self._spawned += 1
         log = self.workdir / f"{self._spawned:02d}-{kind}.log"
         with log.open("wb") as out:
             return subprocess.Popen(
-                [COOPFLOW, *args],
+                command or [COOPFLOW, *args],
                 env={**self.env, **(env or {})},
                 cwd=self.workdir,
                 stdout=out,
@@ -398,6 +404,42 @@ class Cluster:
         self.workers.append(process)
         self.metrics_ports.append(port)
         return process
+
+    def start_web(self) -> str:
+        """The Procfile's ``web`` (gunicorn, one process here): its address."""
+        port = _free_port()
+        self.webs.append(
+            self._spawn(
+                "web",
+                env={"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"},
+                command=[
+                    str(Path(sys.executable).with_name("gunicorn")),
+                    "web:create_app()",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "1",
+                    "--threads",
+                    "2",
+                    "--chdir",
+                    str(PROJECT_ROOT),
+                ],
+            )
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: self.web_status(url) is not None, 30, "gunicorn did not start")
+        return url
+
+    @staticmethod
+    def web_status(url: str, path: str = "/readyz") -> int | None:
+        """The status ``path`` answers, ``None`` when nothing listens."""
+        try:
+            with urllib.request.urlopen(url + path, timeout=5) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as refused:
+            return int(refused.code)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return None
 
     def scrape_workers(self) -> str:
         """What Prometheus would read from every worker group started so far."""
@@ -430,11 +472,11 @@ class Cluster:
         return killed
 
     def stop(self) -> None:
-        for process in self.workers + self.schedulers:
+        for process in self.workers + self.schedulers + self.webs:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-        for process in self.workers + self.schedulers:
+        for process in self.workers + self.schedulers + self.webs:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -445,7 +487,7 @@ class Cluster:
         self.db.dispose()
 
     def assert_running(self) -> None:
-        for process in self.workers + self.schedulers:
+        for process in self.workers + self.schedulers + self.webs:
             assert process.poll() is None, f"{process.args} exited: see {self.workdir}"
 
     # The run

@@ -108,13 +108,23 @@ def test_b_restart_redis(cluster: Cluster) -> None:
 
 
 def test_c_restart_postgres(cluster: Cluster) -> None:
-    """PostgreSQL restarted mid-run: every connection of every process is cut."""
+    """PostgreSQL restarted mid-run: every connection of every process is cut. Workers,
+    schedulers and the web (gunicorn) carry on without a restart: the web answers
+    ``/readyz`` with 200 again by itself."""
+    web = cluster.start_web()
+    assert cluster.web_status(web) == 200
     at_fault = _until_the_middle(cluster)
     fault_at = time.time()
     cluster.postgres.restart()
     down = round(time.time() - fault_at, 1)
+    cluster.wait_for(lambda: cluster.web_status(web) == 200, timeout=30)
+    web_back = round(time.time() - fault_at, 1)
+    assert cluster.web_status(web, "/admin/connexion") == 200
     cluster.wait_finished(timeout=180)
-    _check(cluster, cluster.figures(fault_at, at_fault, restart_seconds=down))
+    _check(
+        cluster,
+        cluster.figures(fault_at, at_fault, restart_seconds=down, web_ready_seconds=web_back),
+    )
 
 
 def test_d_provider_down(cluster: Cluster) -> None:
