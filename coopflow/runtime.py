@@ -7,6 +7,7 @@ Runtime; nothing else reads the configuration or wires the parts together.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from workers.mail import Mailer, make_mailer
 from workers.scheduler import Scheduler
 from workflows.clock import Clock, SystemClock
 from workflows.db import Database
+from workflows.definition import Definition
 from workflows.engine import Engine, StepTiming
 from workflows.processes import DEFINITIONS
 from workflows.security import Links
@@ -72,7 +74,14 @@ class Runtime:
         self.db.dispose()
 
 
-def build_runtime(settings: Settings | None = None, *, clock: Clock | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    definitions: Mapping[str, Definition] | None = None,
+) -> Runtime:
+    """The composition root; ``definitions`` replaces the registry (the benchmarks add
+    a process of their own)."""
     settings = settings or load_settings()
     init_sentry(settings)
     if not settings.secret_key:
@@ -84,7 +93,7 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         backoff_base=timedelta(seconds=settings.step_backoff_seconds),
         backoff_max=timedelta(seconds=settings.step_backoff_max_seconds),
     )
-    engine = Engine(db, DEFINITIONS, clock=clock or SystemClock(), timing=timing)
+    engine = Engine(db, definitions or DEFINITIONS, clock=clock or SystemClock(), timing=timing)
     broker = make_broker(settings.broker_url)
     runtime = Runtime(
         settings=settings,

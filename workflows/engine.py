@@ -165,11 +165,16 @@ class UnitOfWork:
         self.new_steps: list[int] = []
         #: Bulk jobs to hand to a worker once this transaction commits.
         self.new_bulk_jobs: list[int] = []
+        #: The cases this transaction holds the row lock of: nobody else can change
+        #: them until it ends, so locking one again needs no round trip.
+        self._locked: dict[int, Case] = {}
 
     # Reading ------------------------------------------------------------------------
 
     def lock(self, case_id: int) -> Case:
         """Load the case and lock its row until the end of the transaction."""
+        if case_id in self._locked:
+            return self._locked[case_id]
         case = self.session.scalars(
             select(Case)
             .where(Case.id == case_id)
@@ -178,6 +183,7 @@ class UnitOfWork:
         ).one_or_none()
         if case is None:
             raise CaseNotFound(f"Dossier {case_id} introuvable.")
+        self._locked[case_id] = case
         return case
 
     # Starting and firing ------------------------------------------------------------
@@ -230,7 +236,11 @@ class UnitOfWork:
         payload: dict[str, Any] | None = None,
         comment: str | None = None,
     ) -> Case:
-        """Fire ``trigger`` on the case: lock, check, change state, audit, queue steps."""
+        """Fire ``trigger`` on the case: lock, check, change state, audit, queue steps.
+
+        A :class:`ConflictError` (version changed, trigger not allowed here, a guard
+        that does not hold) is raised before anything is written: the caller may go on
+        with its transaction."""
         case = self.lock(case_id)
         if expected_version is not None and case.version != expected_version:
             raise VersionConflict(
@@ -297,7 +307,7 @@ class UnitOfWork:
         steps = list(t.steps)
         if t.dest is not None:
             if not fresh:
-                self._leave(case, actor)
+                self._leave(case, definition, actor)
             case.state = t.dest
             case.state_entered_at = self.now
             steps.extend(definition.state_by_name[t.dest].steps)
@@ -321,25 +331,30 @@ class UnitOfWork:
             extra={"case_id": case.id, "trigger": t.trigger, "from": from_state, "to": case.state},
         )
 
-    def _leave(self, case: Case, actor: Actor) -> None:
+    def _leave(self, case: Case, definition: Definition, actor: Actor) -> None:
         """Leaving a state drops its timers, its unfinished steps and its stuck mark, and
-        closes the tasks it opened (the transition is what they waited for)."""
-        self.session.execute(
-            update(Task)
-            .where(
-                Task.case_id == case.id,
-                Task.state == case.state,
-                Task.status == TaskStatus.OPEN.value,
+        closes the tasks it opened (the transition is what they waited for).
+
+        Timers and state tasks only exist where the definition declares them: the other
+        states skip those statements (a transition is on every step's hot path)."""
+        if definition.state_by_name[case.state].task is not None:
+            self.session.execute(
+                update(Task)
+                .where(
+                    Task.case_id == case.id,
+                    Task.state == case.state,
+                    Task.status == TaskStatus.OPEN.value,
+                )
+                .values(status=TaskStatus.DONE.value, closed_at=self.now, closed_by=str(actor))
+                .execution_options(synchronize_session=False)
             )
-            .values(status=TaskStatus.DONE.value, closed_at=self.now, closed_by=str(actor))
-            .execution_options(synchronize_session=False)
-        )
-        self.session.execute(
-            update(Timer)
-            .where(Timer.case_id == case.id, Timer.closed_at.is_(None))
-            .values(closed_at=self.now)
-            .execution_options(synchronize_session=False)
-        )
+        if definition.timers_for(case.state):
+            self.session.execute(
+                update(Timer)
+                .where(Timer.case_id == case.id, Timer.closed_at.is_(None))
+                .values(closed_at=self.now)
+                .execution_options(synchronize_session=False)
+            )
         self.session.execute(
             update(Step)
             .where(

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, or_, update
+from sqlalchemy import or_, select, update
 
 from workflows.engine import BACKOFF_BASE, BACKOFF_MAX, Actor, Engine, UnitOfWork
 from workflows.errors import ConflictError, TransitionNotAllowed
-from workflows.models import Step, StepStatus
+from workflows.models import Case, Step, StepStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class ClaimedStep:
     args: dict[str, Any]
     attempt: int
     idempotency_key: str
+    coop_id: int
 
 
 def backoff(
@@ -55,10 +56,14 @@ def backoff(
 
 def claim(engine: Engine, step_id: int) -> ClaimedStep | None:
     """Take the step for this delivery, or ``None`` when it is done, cancelled, not yet
-    due, or owned by a live run elsewhere."""
+    due, or owned by a live run elsewhere.
+
+    One statement takes it and reads what the run needs (``UPDATE … RETURNING``, the
+    case's columns by subqueries, which SQLite allows there and a join it does not): a
+    claim is on every step's path."""
     with engine.transaction() as tx:
         now = tx.now
-        claimed: CursorResult[Any] = tx.session.execute(  # type: ignore[assignment]
+        row = tx.session.execute(
             update(Step)
             .where(
                 Step.id == step_id,
@@ -74,26 +79,39 @@ def claim(engine: Engine, step_id: int) -> ClaimedStep | None:
                 lease_until=now + engine.timing.run_lease,
                 updated_at=now,
             )
+            .returning(
+                Step.case_id,
+                Step.name,
+                Step.args,
+                Step.attempts,
+                Step.idempotency_key,
+                *(_of_case(column) for column in (Case.process, Case.state, Case.coop_id)),
+            )
             .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:
+        ).one_or_none()
+        if row is None:
             return None
-        step = tx.session.get(Step, step_id, populate_existing=True)
-        assert step is not None
-        case = step.case
-        if case.state != step.args.get("state"):
+        if row.state != row.args.get("state"):
             # Dropped on leaving the state; a late message finds it here.
+            step = tx.session.get(Step, step_id, populate_existing=True)
+            assert step is not None
             _finish(tx, step, StepStatus.CANCELLED)
             return None
         return ClaimedStep(
-            step.id,
-            step.case_id,
-            step.name,
-            case.process,
-            dict(step.args),
-            step.attempts,
-            step.idempotency_key,
+            step_id,
+            row.case_id,
+            row.name,
+            row.process,
+            dict(row.args),
+            row.attempts,
+            row.idempotency_key,
+            row.coop_id,
         )
+
+
+def _of_case(column: Any) -> Any:
+    """A column of the step's case, as a subquery a ``RETURNING`` clause can hold."""
+    return select(column).where(Case.id == Step.case_id).scalar_subquery().label(column.key)
 
 
 def complete(engine: Engine, claimed: ClaimedStep, outcome: Outcome) -> None:
@@ -109,13 +127,13 @@ def complete(engine: Engine, claimed: ClaimedStep, outcome: Outcome) -> None:
         if trigger is None:
             return
         try:
-            with tx.session.begin_nested():
-                tx.fire(
-                    claimed.case_id,
-                    trigger,
-                    actor=Actor.system(f"étape {claimed.name}"),
-                    payload=outcome.payload,
-                )
+            # A conflict is raised before fire writes anything: no savepoint needed.
+            tx.fire(
+                claimed.case_id,
+                trigger,
+                actor=Actor.system(f"étape {claimed.name}"),
+                payload=outcome.payload,
+            )
         except ConflictError as exc:
             # The case moved on meanwhile (cancelled by staff...): the result is kept.
             log.warning(
