@@ -164,8 +164,16 @@ class _Import:
         ]
         tx.session.add_all(people)
         tx.session.flush()
-        for coop, person in zip(coops, people, strict=True):
-            self._start(coop, person)
+        tx.start_many(
+            INVITATION,
+            (
+                (coop.id, {"mandataire_id": person.id})
+                for coop, person in zip(coops, people, strict=True)
+            ),
+            actor=self.actor,
+            trigger="invite" if self.invite else None,
+        )
+        self.report.invited += len(rows) if self.invite else 0
         self.report.created += len(rows)
 
     def _update(

@@ -35,7 +35,7 @@ def _invitation(runtime, ad: AD, state: str) -> int:
             "invitation", coop.id, actor=SYSTEM, data={"mandataire_id": person.id}, trigger="invite"
         )
         case_id = case.id
-        step_id = tx.new_steps[0]
+    step_id = tx.new_steps[0]  # known once the transaction is written
     claimed = steps.claim(engine, step_id)
     assert claimed is not None
     if state == "failed":
