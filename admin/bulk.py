@@ -24,7 +24,7 @@ from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from admin.access import StaffView, acting_staff, safe_next, staff
-from admin.queries import ME, NOBODY, CaseFilters, matching
+from admin.queries import ME, NOBODY, CaseFilters, as_id, matching
 from web.auth import StaffPrincipal, current_staff
 from web.runtime import runtime
 from workflows import bulk, bulk_actions
@@ -129,8 +129,8 @@ def parse_action(
             return action, {"assignee_id": principal.id}
         if assignee == NOBODY:
             return action, {"assignee_id": None}
-        if assignee.isdigit():
-            return action, {"assignee_id": int(assignee)}
+        if (assignee_id := as_id(assignee)) is not None:
+            return action, {"assignee_id": assignee_id}
         raise ValidationError("Choisissez à qui assigner les dossiers.")
     return action, {}
 
@@ -303,9 +303,10 @@ class BulkView(StaffView, BaseView):
             return ids, filters.describe(self.definitions)
         if portee == "selection":
             raw = request.form.getlist("case_id")
-            if not all(value.isdigit() for value in raw):
+            typed = [as_id(value) for value in raw]
+            if None in typed:
                 raise ValidationError("Sélection invalide : rechargez la liste.")
-            ids = list(dict.fromkeys(int(value) for value in raw))
+            ids = list(dict.fromkeys(i for i in typed if i is not None))
             if not ids:
                 raise ValidationError("Aucun dossier coché : cochez au moins un dossier.")
             n = len(ids)

@@ -26,7 +26,7 @@ from admin.forms import (
     TaskForm,
 )
 from admin.presenters import CasePresenter
-from admin.queries import CaseFilters, scope
+from admin.queries import CaseFilters, as_id, scope
 from web.runtime import runtime
 from workflows.definition import STAFF, Definition
 from workflows.engine import UnitOfWork
@@ -34,6 +34,12 @@ from workflows.errors import CaseNotFound, ConflictError, CoopflowError, Validat
 from workflows.formatting import PARIS
 from workflows.invitation import PROCESS as INVITATION
 from workflows.models import Case, Coop, Email, Mandataire, StepStatus, Task
+
+#: The forms every case page has for staff who may act (the others depend on the state).
+ALWAYS_OFFERED = ("assign", "comment", "task")
+NOT_OFFERED = (
+    "Cette action n'est pas possible sur ce dossier dans son état actuel : rechargez la page."
+)
 
 
 class CaseView(StaffView, BaseView):
@@ -112,6 +118,11 @@ class CaseView(StaffView, BaseView):
                     retries.append((step, blank(ActionForm, f"step{step.id}")))
             if case.process == INVITATION and case.state == "bounced":
                 fix_email = blank(FixEmailForm, "fix")
+            offered = {*actions, *(f"step{step.id}" for step, _ in retries), *ALWAYS_OFFERED}
+            if fix_email:
+                offered.add("fix")
+            if set(invalid) - offered:  # its form is not on the page: say why it was refused
+                flash(NOT_OFFERED, "error")
         view = CasePresenter(case, self._definition(case))
         recommended = view.recommended()
         forms: dict[str, Any] = {}
@@ -248,7 +259,8 @@ class CaseView(StaffView, BaseView):
         raw = form.assignee.data or ""
         if raw == "moi":
             raw = str(principal.id)
-        if raw and not raw.isdigit():
+        assignee_id = as_id(raw)
+        if raw and assignee_id is None:
             form.assignee.errors = ["Choisissez un membre de l'équipe dans la liste."]
             return self._case_page(case_id, {"assign": form})
         try:
@@ -257,7 +269,7 @@ class CaseView(StaffView, BaseView):
                 principal,
                 case_id,
                 form.version.data,
-                int(raw) if raw else None,
+                assignee_id,
                 form.comment.data,
             )
         except ValidationError as exc:

@@ -20,6 +20,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
+from web.forms import EMAIL_TOO_LONG
+
 
 class FrenchDateField(DateField):
     """A date input (``<input type=date>`` sends ``YYYY-MM-DD``) with a French error."""
@@ -33,6 +35,39 @@ class FrenchDateField(DateField):
 
 
 COMMENT_REQUIRED = "Indiquez un commentaire : il est enregistré dans l'historique du dossier."
+#: WTForms' own messages are English (no Flask-Babel here): every validator says its own.
+COMMENT_TOO_LONG = "Commentaire trop long (2000 caractères au plus)."
+
+
+class VersionField(IntegerField):
+    """The case version a page showed, hidden; anything but a number is refused in French."""
+
+    widget = HiddenInput()
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError("Version du dossier illisible : rechargez la page.") from None
+
+
+class ChoiceIdField(SelectField):
+    """A ``<select>`` of ids; a value that is no id gets ``message``, in French."""
+
+    def __init__(self, label: str, message: str, **kwargs: Any) -> None:
+        super().__init__(label, coerce=int, validate_choice=False, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(self.message) from None
+        if self.data is not None and not 0 < self.data < 2**63:  # no row has it
+            self.data = None
+            raise ValueError(self.message)
 
 
 class LoginForm(FlaskForm):
@@ -41,7 +76,7 @@ class LoginForm(FlaskForm):
         validators=[
             DataRequired("Saisissez votre adresse email."),
             Email("Cette adresse email n'est pas valide."),
-            Length(max=254),
+            Length(max=254, message=EMAIL_TOO_LONG),
         ],
     )
     password = PasswordField(
@@ -52,32 +87,35 @@ class LoginForm(FlaskForm):
 class _CaseActionForm(FlaskForm):
     """Every action on a case carries the version the page showed (optimistic lock)."""
 
-    version = IntegerField(
-        widget=HiddenInput(), validators=[InputRequired("Version du dossier manquante.")]
-    )
+    version = VersionField(validators=[InputRequired("Version du dossier manquante.")])
 
 
 class ActionForm(_CaseActionForm):
     """A trigger fired or a step retried: the comment is required, it goes to the audit."""
 
     comment = TextAreaField(
-        "Commentaire", validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000)]
+        "Commentaire",
+        validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000, message=COMMENT_TOO_LONG)],
     )
 
 
 class FixEmailForm(_CaseActionForm):
     email = EmailField(
         "Nouvelle adresse du mandataire",
-        validators=[DataRequired("Saisissez la nouvelle adresse email."), Length(max=254)],
+        validators=[
+            DataRequired("Saisissez la nouvelle adresse email."),
+            Length(max=254, message=EMAIL_TOO_LONG),
+        ],
     )
     comment = TextAreaField(
-        "Commentaire", validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000)]
+        "Commentaire",
+        validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000, message=COMMENT_TOO_LONG)],
     )
 
 
 class ImportForm(FlaskForm):
     #: Checked against the staff member's scope in the view, with a French message.
-    ad_id = SelectField("Association départementale", coerce=int, validate_choice=False)
+    ad_id = ChoiceIdField("Association départementale", "Choisissez une AD de la liste.")
     file = FileField(
         "Fichier CSV des coopératives",
         validators=[FileRequired("Choisissez le fichier CSV à importer.")],
@@ -93,29 +131,45 @@ class ConfirmImportForm(FlaskForm):
 
 class AssignForm(_CaseActionForm):
     assignee = SelectField("Assigner à", coerce=str, validate_choice=False)
-    comment = TextAreaField("Commentaire (facultatif)", validators=[Optional(), Length(max=2000)])
+    comment = TextAreaField(
+        "Commentaire (facultatif)",
+        validators=[Optional(), Length(max=2000, message=COMMENT_TOO_LONG)],
+    )
 
 
 class CommentForm(FlaskForm):
     text = TextAreaField(
         "Commentaire",
-        validators=[DataRequired("Le commentaire est vide."), Length(max=2000)],
+        validators=[
+            DataRequired("Le commentaire est vide."),
+            Length(max=2000, message=COMMENT_TOO_LONG),
+        ],
     )
 
 
 class TaskForm(FlaskForm):
     title = StringField(
         "Tâche",
-        validators=[DataRequired("Indiquez ce qu'il faut faire."), Length(max=300)],
+        validators=[
+            DataRequired("Indiquez ce qu'il faut faire."),
+            Length(max=300, message="Titre trop long (300 caractères au plus)."),
+        ],
     )
     due = FrenchDateField(
         "Échéance",
         validators=[InputRequired("Indiquez une échéance valide (jj/mm/aaaa).")],
     )
-    note = TextAreaField("Précisions (facultatif)", validators=[Optional(), Length(max=2000)])
+    note = TextAreaField(
+        "Précisions (facultatif)",
+        validators=[
+            Optional(),
+            Length(max=2000, message="Précisions trop longues (2000 caractères au plus)."),
+        ],
+    )
 
 
 class CloseTaskForm(FlaskForm):
     comment = TextAreaField(
-        "Commentaire", validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000)]
+        "Commentaire",
+        validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000, message=COMMENT_TOO_LONG)],
     )

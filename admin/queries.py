@@ -8,12 +8,13 @@ last row's sort key in ``apres``), never OFFSET: page 1,000 costs what page 1 co
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 
 from web.auth import StaffPrincipal
 from workflows.definition import Definition, StuckRule
@@ -23,6 +24,14 @@ PAGE_SIZE = 50
 #: « Bloqué depuis plus de … » choices of the age filter, in days.
 AGE_CHOICES = (1, 3, 7, 14, 30)
 ME, NOBODY = "moi", "personne"
+#: A row id as typed: ASCII digits (``"²".isdigit()`` is true, ``int("²")`` fails), and
+#: few enough of them for the databases' 64-bit integers.
+_ID = re.compile(r"[0-9]{1,19}")
+
+
+def as_id(raw: str) -> int | None:
+    """``raw`` as a row id, or ``None`` when it cannot be one."""
+    return int(raw) if _ID.fullmatch(raw) and int(raw) < 2**63 else None
 
 
 def stuck_rules(definitions: Mapping[str, Definition]) -> dict[str, StuckRule]:
@@ -64,7 +73,7 @@ class CaseFilters:
             processus=text("processus", 40),
             etat=text("etat", 81),
             ad=text("ad", 10).upper(),
-            age=int(age) if age.isdigit() and int(age) in AGE_CHOICES else 0,
+            age=days if (days := as_id(age)) in AGE_CHOICES else 0,
             assigne=text("assigne", 20),
             q=text("q", 100),
         )
@@ -169,8 +178,10 @@ def conditions(
         where.append(Case.assignee_id == principal.id)
     elif filters.assigne == NOBODY:
         where.append(Case.assignee_id.is_(None))
-    elif filters.assigne.isdigit():
-        where.append(Case.assignee_id == int(filters.assigne))
+    elif filters.assigne:
+        # « assignés au membre n° ² » is nobody: never every case (a bulk action's scope).
+        assignee_id = as_id(filters.assigne)
+        where.append(Case.assignee_id == assignee_id if assignee_id is not None else false())
     if filters.q:
         where.append(search_condition(filters.q))
     return where

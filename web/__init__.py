@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     from web import (
         auth_views,
+        guards,
         headers,
         health,
         invitation,
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
 
     install_log_redaction()  # no link token in the access logs
+    guards.init_app(app)  # before the routes: it changes how their ids are read
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(invitation.bp)
     app.register_blueprint(password_reset.bp)

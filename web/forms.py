@@ -6,6 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+#: WTForms' own messages are English (no Flask-Babel here): every validator says its own.
+EMAIL_TOO_LONG = "Adresse email trop longue (254 caractères au plus)."
+
 
 class PasswordSetupForm(FlaskForm):
     password = PasswordField(
@@ -26,7 +29,7 @@ class LoginForm(FlaskForm):
         validators=[
             DataRequired("Saisissez votre adresse email."),
             Email("Cette adresse email n'est pas valide."),
-            Length(max=254),
+            Length(max=254, message=EMAIL_TOO_LONG),
         ],
     )
     password = PasswordField(

@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from web.auth import RESET_PURPOSE
 from web.extensions import limiter
-from web.forms import PasswordSetupForm
+from web.forms import EMAIL_TOO_LONG, PasswordSetupForm
 from web.runtime import runtime
 from workflows.engine import Actor
 from workflows.errors import ConflictError
@@ -61,7 +61,7 @@ class ResetRequestForm(FlaskForm):
         validators=[
             DataRequired("Saisissez votre adresse email."),
             Email("Cette adresse email n'est pas valide."),
-            Length(max=254),
+            Length(max=254, message=EMAIL_TOO_LONG),
         ],
     )
 

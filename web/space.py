@@ -158,7 +158,7 @@ def logo():  # type: ignore[no-untyped-def]
 
 def _version() -> int | None:
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 def _case_to_act_on(session: Any, version: int | None) -> Case:

@@ -16,8 +16,9 @@ from email_validator import EmailNotValidError, validate_email
 
 from workflows.models import AD
 
-AFFILIATION = re.compile(r"(?=.{3,10}$)\d+[A-Z]?")
-POSTAL_CODE = re.compile(r"\d{5}")
+#: ASCII digits only: ``\d`` also takes « ０６０００ » or « ٠٦٠٠٠ », which no letter reaches.
+AFFILIATION = re.compile(r"(?=.{3,10}$)[0-9]+[A-Z]?")
+POSTAL_CODE = re.compile(r"[0-9]{5}")
 
 
 @dataclass(frozen=True)
@@ -102,15 +103,19 @@ def parse_coops(content: bytes, ad: AD) -> ParsedFile:
     """Read and check a CSV file for ``ad`` without the database: the import's preview."""
     out = ParsedFile()
     try:
-        records = _records(content.decode("utf-8-sig"))
+        records, unreadable = _records(content.decode("utf-8-sig"))
     except UnicodeDecodeError:
         out.file_errors.append(
             "Le fichier n'est pas encodé en UTF-8. Dans votre tableur, choisissez "
             "« Enregistrer sous », format « CSV UTF-8 », puis importez ce nouveau fichier."
         )
         return out
-    except csv.Error as exc:
-        out.file_errors.append(f"Le fichier n'est pas un CSV lisible : {exc}.")
+    if unreadable is not None:
+        limit = f"{csv.field_size_limit():,}".replace(",", "\u202f")
+        out.file_errors.append(
+            f"Le fichier n'est pas un CSV lisible : ligne {unreadable}, une cellule dépasse "
+            f"{limit} caractères (un guillemet « \" » n'est sans doute pas refermé)."
+        )
         return out
     if not ad.academic_domains:
         out.file_errors.append(f"Aucun domaine académique n'est configuré pour l'{ad.code}.")
@@ -165,16 +170,22 @@ def parse_coops(content: bytes, ad: AD) -> ParsedFile:
     return out
 
 
-def _records(text: str) -> list[tuple[int, list[str]]]:
-    """The non-blank records with their spreadsheet row number (a cell may hold a newline)."""
+def _records(text: str) -> tuple[list[tuple[int, list[str]]], int | None]:
+    """The non-blank records with their spreadsheet row number (a cell may hold a newline),
+    and the row where the file stops being CSV, if it does: ``csv`` refuses a cell past
+    its size limit, which is what an unclosed quote becomes."""
     header = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = "," if header.count(",") > header.count(";") else ";"
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return [
-        (n, [unicodedata.normalize("NFC", c) for c in cells])
-        for n, cells in enumerate(reader, start=1)
-        if any(c.strip() for c in cells)
-    ]
+    records: list[tuple[int, list[str]]] = []
+    n = 0
+    try:
+        for n, cells in enumerate(reader, start=1):
+            if any(c.strip() for c in cells):
+                records.append((n, [unicodedata.normalize("NFC", c) for c in cells]))
+    except csv.Error:
+        return records, n + 1
+    return records, None
 
 
 def fold(text: str) -> str:

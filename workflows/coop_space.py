@@ -132,7 +132,7 @@ def normalise_phone(raw: str) -> str:
         digits = "0" + digits[3:]
     elif digits.startswith("+") and digits[1:4] in _OVERSEAS_CODES:
         digits = "0" + digits[4:]
-    if not re.fullmatch(r"0[1-9]\d{8}", digits):
+    if not re.fullmatch(r"0[1-9][0-9]{8}", digits):  # ASCII: not « ٠٤ ٩٣ … »
         raise ValueError(PHONE_INVALID)
     return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
 

@@ -1,0 +1,309 @@
+"""Bad input on every form that writes, as property tests (hypothesis).
+
+``FORMS`` lists each state-changing route with valid values and the ways its fields can
+be wrong: blank (unicode spaces included), too long, malformed email, phone or postal
+code, other digits than 0-9, weak password, mismatched confirmation, stale or unreadable
+hidden field, ids of nothing… For each drawn defect, the property checks what a user
+would notice: no 500, the status and the exact French message where the templates show
+errors (or on the next page, after a redirect), no message the app does not know (an
+English one), and ``database_rows`` unchanged. A guard fails when a route that writes
+appears without an entry in ``FORMS``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask import Flask, Response
+from flask.testing import FlaskClient
+from hypothesis import given, note
+from hypothesis import strategies as st
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
+
+from tests import factories
+from tests.security.bad_input import (
+    assert_refused,
+    bad_input,
+    check_nothing_written,
+    errors_shown,
+)
+from tests.security.conftest import (
+    World,
+    database_rows,
+    token_of,
+    url_of,
+    values_for,
+    who_for,
+)
+from tests.security.form_defects import (
+    FORMS,
+    NO_INPUT,
+    SYSTEM,
+    Context,
+    Defect,
+    Form,
+    Values,
+)
+from tests.web.conftest import PortalCoop, log_in_mandataire, settle, text
+from web.extensions import limiter
+from web.guards import NUL_REFUSED
+from workflows import steps
+from workflows.models import Case, Step
+
+#: The fixtures are costly: one backend is enough for what a page answers.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+# --- sending them ---------------------------------------------------------------------
+
+
+def _fill(value: Any, context: Context) -> Any:
+    if isinstance(value, str):
+        return value.format(**context)
+    if isinstance(value, list):
+        return [_fill(v, context) for v in value]
+    return value() if callable(value) else value
+
+
+def send(client: FlaskClient, form: Form, defect: Defect, values: Values, context: Context) -> Any:
+    values = dict(values)
+    raw = str(values.pop("@url", ""))
+    context = {
+        **context,
+        "value": raw,
+        "value_url": quote(raw, safe=""),
+        # WTForms adds « - » to a prefix unless it ends with one of these.
+        "prefix": raw if raw[-1:] in tuple("-_;:/.") else f"{raw}-",
+    }
+    fields = {name: _fill(value, context) for name, value in form.valid.items()}
+    fields.update(values)
+    prefix = form.prefix.format(**context)
+    data = {prefix + name: value for name, value in fields.items() if value is not None}
+    data[prefix + "csrf_token"] = context["csrf"]
+    multipart = any(isinstance(v, tuple) for v in data.values())
+    return client.post(
+        form.url.format(**context),
+        data=data,
+        follow_redirects=defect.follow,
+        content_type="multipart/form-data" if multipart else None,
+    )
+
+
+@dataclass
+class Family:
+    """The forms one person posts, and what their values refer to."""
+
+    client: FlaskClient
+    context: Context
+    cases: list[tuple[str, Form, Defect]]
+
+
+def family(who: str, client: FlaskClient, context: Context) -> Family:
+    cases = [
+        (endpoint, form, defect)
+        for endpoint, forms in FORMS.items()
+        for form in forms
+        if form.who == who
+        for defect in form.defects
+    ]
+    return Family(client, context, cases)
+
+
+def _version(runtime: Any, case_id: int) -> int:
+    with runtime.db.read() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        return int(case.version)
+
+
+def check_bad_input(runtime: Any, people: Family, data: st.DataObject) -> None:
+    """Draw a form and one of its defects, post it, check what the user reads."""
+    which = data.draw(st.integers(0, len(people.cases) - 1), label="form")
+    endpoint, form, defect = people.cases[which]
+    note(f"{endpoint} {form.url}: {defect.name}")
+    context = dict(people.context)
+    if form.version_of:
+        context["version"] = _version(runtime, context[form.version_of])
+    values = data.draw(defect.strategy(context), label=defect.name)
+    before = database_rows(runtime)
+    limiter.reset()  # ten logins a minute: the limits have their own tests
+    response = send(people.client, form, defect, values, context)
+    if _has_nul(values):
+        # Refused before any view (web/guards.py), whatever else is wrong with it.
+        assert_refused(response, [NUL_REFUSED], 400)
+    else:
+        assert_refused(response, defect.says(values), defect.status)
+        assert defect.page_says in text(response)
+        if defect.follow:
+            assert response.history, "refusé sans redirection"
+    check_nothing_written(runtime, before)
+
+
+def _has_nul(values: Values) -> bool:
+    """A NUL character in a typed value (or in a key, or in the URL part drawn)."""
+    return any("\x00" in f"{k}{v}" for k, v in values.items() if not isinstance(v, tuple))
+
+
+# --- the properties -------------------------------------------------------------------
+
+
+@sqlite_only
+@bad_input(max_examples=200)
+@given(data=st.data())
+def test_forms_before_a_login_refuse_bad_input(app, runtime, world, staff, data):
+    """Logins, « Mot de passe perdu ? », and the passwords chosen behind the links."""
+    client = world.clients["visitor"]
+    context = {
+        "csrf": token_of(client, "/connexion"),
+        "token": world.values["token"],
+        "reset": world.values["reset"],
+        "mandataire_email": world.coop.email,
+        "staff_email": staff.email,
+    }
+    check_bad_input(runtime, family("visitor", client, context), data)
+
+
+@pytest.fixture
+def to_check(app: Flask, make_coop: Callable[..., PortalCoop]) -> tuple[PortalCoop, FlaskClient]:
+    """A mandataire whose space waits for « Tout est correct » or « Signaler un problème »."""
+    coop = make_coop("active")
+    client = app.test_client()
+    log_in_mandataire(app, client, coop.mandataire_id)
+    return coop, client
+
+
+@sqlite_only
+@bad_input(max_examples=150)
+@given(data=st.data())
+def test_the_mandataires_forms_refuse_bad_input(app, runtime, to_check, data):
+    """« Vérification de l'espace »: the coordonnées, « Signaler un problème », « Tout est
+    correct »."""
+    coop, client = to_check
+    page = text(client.get("/mon-espace/verification"))
+    fingerprint = re.search(r'name="fingerprint" value="([^"]*)"', page)
+    assert fingerprint, "no « Tout est correct » on the page"
+    context = {
+        "csrf": token_of(client, "/mon-espace/verification"),
+        "space_id": coop.space_id,
+        "fingerprint": fingerprint[1],
+    }
+    check_bad_input(runtime, family("mandataire", client, context), data)
+
+
+def _case_with_failed_step(runtime: Any, ad: Any) -> tuple[int, int]:
+    """An invitation whose sending step failed for good (offered « Relancer l'étape »)."""
+    coop = factories.CoopFactory(ad=ad)
+    person = factories.MandataireFactory(coop=coop, email=f"echec.{coop.id}@ac-nice.fr")
+    publisher, runtime.engine.publisher = runtime.engine.publisher, None  # not for the worker
+    try:
+        with runtime.engine.transaction() as tx:
+            case = tx.start("invitation", coop.id, actor=SYSTEM, data={"mandataire_id": person.id})
+            tx.fire(case.id, "invite", actor=SYSTEM)
+            case_id = case.id
+    finally:
+        runtime.engine.publisher = publisher
+    with runtime.db.read() as session:
+        step_id = session.scalars(select(Step.id).where(Step.case_id == case_id)).one()
+    claimed = steps.claim(runtime.engine, step_id)
+    assert claimed is not None
+    steps.fail(runtime.engine, claimed, "SMTP injoignable", "Traceback", permanent=True)
+    return case_id, step_id
+
+
+@pytest.fixture
+def back_office(
+    app: Flask,
+    runtime: Any,
+    world: World,
+    staff: Any,
+    ad: Any,
+    make_coop: Callable[..., PortalCoop],
+) -> Context:
+    """The ids the back-office's forms name: a bounced invitation (offering « Corriger
+    l'email », « Renvoyer », « Annuler »), a failed step, the world's task and case."""
+    bounced = make_coop("invited")
+    with runtime.engine.transaction() as tx:
+        tx.fire(
+            bounced.invitation_id,
+            "bounce",
+            actor=SYSTEM,
+            payload={"email": bounced.email, "error": "550 boîte inconnue"},
+        )
+    failed, failed_step = _case_with_failed_step(runtime, ad)
+    settle(runtime)
+    serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="coopflow.admin.import")
+    return {
+        "csrf": token_of(world.clients["staff"], "/admin/"),
+        "bounced": bounced.invitation_id,
+        "bounced_email": bounced.email,
+        "failed": failed,
+        "failed_step": failed_step,
+        "case": world.values["case_id"],
+        "task": world.values["task_id"],
+        "ad_id": ad.id,
+        "staff_id": staff.id,
+        "mandataire_email": world.coop.email,
+        "serializer": serializer,
+    }
+
+
+@sqlite_only
+@bad_input(max_examples=400)
+@given(data=st.data())
+def test_the_back_offices_forms_refuse_bad_input(app, runtime, world, back_office, data):
+    """The case page's forms (comment, actions, retry, fix the email, assign, task),
+    « Tâches », « Actions groupées », « Importer des coopératives », and the editing
+    routes Flask-Admin adds to the lists."""
+    check_bad_input(runtime, family("staff", world.clients["staff"], back_office), data)
+
+
+@sqlite_only
+def test_every_state_changing_route_has_its_bad_input(app):
+    writing = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if (rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}
+        # Signed calls of the mail relay, not forms: tests/web/test_webhooks.py.
+        and not rule.rule.startswith("/webhooks")
+    }
+    missing = sorted(writing - set(FORMS) - NO_INPUT)
+    assert not missing, (
+        "Ces routes écrivent sans mauvaise saisie testée : "
+        + ", ".join(missing)
+        + ". Décrivez leurs formulaires dans FORMS (tests/security/test_bad_input_forms.py)."
+    )
+    assert not set(FORMS) - writing, "FORMS décrit des routes qui n'existent plus"
+
+
+def test_the_error_reader_sees_english():
+    """The control of ``assert_refused``: an English error fails it."""
+    response = Response(
+        '<p class="error">Field cannot be longer than 254 characters.</p>', status=422
+    )
+    with pytest.raises(AssertionError, match="non traduit"):
+        assert_refused(response, [], 422)
+    assert errors_shown(response) == ["Field cannot be longer than 254 characters."]
+
+
+@sqlite_only
+def test_an_id_no_database_can_hold_in_a_url_is_not_found(app, world):
+    """Every route with an ``<int:…>`` id, given one past 64 bits: 404, in French."""
+    ids = {"case_id", "task_id", "job_id", "email_id", "document_id", "step_id"}
+    values = {**world.values, **dict.fromkeys(ids, 10**20)}
+    for rule in app.url_map.iter_rules():
+        if not ids & set(rule.arguments):
+            continue
+        method = "POST" if "POST" in (rule.methods or ()) else "GET"
+        client = world.clients[who_for(rule)]
+        data = {
+            "csrf_token": token_of(client, "/admin/" if who_for(rule) == "staff" else "/mon-espace")
+        }
+        response = client.open(
+            url_of(rule, values_for(rule, world) | values), method=method, data=data
+        )
+        assert_refused(response, ["Cette page n'existe pas."], 404)
