@@ -35,6 +35,7 @@ class _Handler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.server.lock:
             self.server.messages.append(message)  # type: ignore[arg-type]
+            self.server.peers.append(_session.peer)
         return "250 Message accepted for delivery"
 
 
@@ -43,6 +44,8 @@ class SMTPServer:
         self.port = _free_port()
         self.messages: list[EmailMessage] = []
         self.refused: set[str] = set()
+        #: The client's address of each message: one per connection it came through.
+        self.peers: list[object] = []
         self.lock = threading.Lock()
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
 

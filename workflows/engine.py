@@ -156,6 +156,15 @@ class Engine:
             log.exception("publish failed, the scheduler will recover", extra={"bulk": job_ids})
 
 
+#: The optional columns of an audit event, with their empty values.
+_EVENT_FIELDS: dict[str, Any] = {
+    "trigger": None,
+    "from_state": None,
+    "to_state": None,
+    "comment": None,
+}
+
+
 class UnitOfWork:
     """The operations allowed inside one engine transaction."""
 
@@ -537,4 +546,14 @@ class UnitOfWork:
         self.record(case, actor, kind="comment", comment=text)
 
     def record(self, case: Case, actor: Actor, *, kind: str = "transition", **fields: Any) -> None:
-        self.session.add(CaseEvent(case=case, at=self.now, actor=str(actor), kind=kind, **fields))
+        # Every column given, even when empty: the ORM batches INSERTs of rows with the
+        # same columns only, and a transaction's events are written together.
+        self.session.add(
+            CaseEvent(
+                case=case,
+                at=self.now,
+                actor=str(actor),
+                kind=kind,
+                **{**_EVENT_FIELDS, "payload": {}, **fields},
+            )
+        )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from workflows.definition import (
     MANDATAIRE,
     STAFF,
@@ -21,6 +23,7 @@ from workflows.definition import (
     TimerRule,
 )
 from workflows.definition import Transition as T
+from workflows.models import AD
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -108,8 +111,11 @@ TRANSITIONS = [
 ]
 
 
-def _validity(case: Case, _session: Session) -> timedelta:
-    return timedelta(days=case.coop.ad.invitation_validity_days)
+def _validity(case: Case, session: Session) -> timedelta:
+    # One column, not the coop and its AD as objects: this runs on every invitation sent.
+    days = session.scalar(select(AD.invitation_validity_days).where(AD.id == case.ad_id))
+    assert days is not None, f"AD {case.ad_id} introuvable"
+    return timedelta(days=days)
 
 
 TIMERS = [
