@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 #: Execution option asking SQLite for ``BEGIN IMMEDIATE``: the write lock is taken at
@@ -43,10 +45,16 @@ class Database:
         self.engine.dispose()
 
 
+#: A pooled connection unused for longer than this is checked before it is handed out.
+PING_AFTER_SECONDS = 1.0
+
+
 def _create_engine(url: str, *, echo: bool) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
+        _ping_idle_connections(engine)
+        return engine
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -69,3 +77,30 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for connections that sat in the pool a while.
+
+    A worker runs several short transactions per step, each taking a connection it
+    gave back a few milliseconds before: pinging every time cost a round trip per
+    transaction. A connection idle for longer is checked (a database restart, a
+    failover, a firewall's idle timeout); one cut while in use fails its transaction,
+    and SQLAlchemy then drops every connection of the pool, so the next ones reconnect.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_SECONDS:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as exc:
+            # The pool drops this connection and hands out another (up to 3 tries).
+            raise DisconnectionError(str(exc)) from exc
