@@ -154,7 +154,10 @@ def search_condition(q: str) -> ColumnElement[bool]:
             )
         )
     )
-    return or_(Case.coop_id.in_(coops), Case.coop_id.in_(people))
+    # One IN over a UNION, not an OR of two INs: PostgreSQL joins it to the cases by
+    # ``ix_cases_coop_process`` instead of filtering every case (B3: 360 ms → a few ms,
+    # with the trigram indexes of migration 0005 serving the LIKEs).
+    return Case.coop_id.in_(coops.union(people))
 
 
 def conditions(
