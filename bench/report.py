@@ -86,7 +86,7 @@ def _cpus() -> int:
 
 
 def _number(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+    return f"{value:,.0f}".replace(",", " ") if value >= 100 else f"{value:.3g}"
 
 
 def _value(f: Figure) -> str:
