@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from admin.imports import CSV_TYPES
 from tests.security.bad_input import (
     ANY_CHAR,
     BLANK,
@@ -540,15 +541,6 @@ NOT_OFFERED = "Cette action n'est pas possible sur ce dossier dans son état act
 NOT_FOUND = Defect(
     "id inexistant", one("@url", NO_SUCH_ID), says("Cette page n'existe pas."), status=404
 )
-CSV_TYPES = {
-    "text/csv",
-    "text/plain",
-    "application/csv",
-    "text/comma-separated-values",
-    "application/vnd.ms-excel",
-    "application/octet-stream",
-    "",
-}
 CHOOSE_AD = "Choisissez une AD de la liste."
 
 
