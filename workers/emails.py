@@ -9,6 +9,7 @@ first attempt never completed, with the same Message-ID, so receivers can dedupe
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -18,11 +19,12 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from workers.errors import MailRefused
 from workers.mail import Mailer
-from workflows.engine import Engine, UnitOfWork
+from workflows.engine import Engine
 from workflows.formatting import date_fr, datetime_fr
 from workflows.models import Email, EmailStatus
 
@@ -70,31 +72,10 @@ class Delivery:
     status: str
     to: str
     error: str | None = None
-    #: The email this attempt handed to the server (``None``: nothing was sent now).
-    email_id: int | None = None
 
     @property
     def refused(self) -> bool:
         return self.status == EmailStatus.REFUSED.value
-
-    def record(self, tx: UnitOfWork) -> None:
-        """Write the server's answer on the email row, in the transaction that completes
-        the step (the handler returns ``Outcome(record=delivery.record)``): the email is
-        ``sent`` exactly when its step is ``done``, and ``complete`` waits out a database
-        outage rather than let a later delivery of the step send it a second time."""
-        if self.email_id is None:
-            return
-        row = tx.session.get(Email, self.email_id, with_for_update=True)
-        assert row is not None
-        if row.status in _REPORTED:
-            return  # the relay's report (webhook) came first and says more
-        row.status = self.status
-        row.error = self.error
-        row.sent_at = tx.now if self.error is None else None
-
-
-#: Statuses from the relay's delivery reports, never overwritten by our own record.
-_REPORTED = (EmailStatus.DELIVERED.value, EmailStatus.BOUNCED.value)
 
 
 def deliver(
@@ -106,8 +87,7 @@ def deliver(
     build: Callable[[Session], Composed],
 ) -> Delivery:
     """Send the email of idempotency ``key`` once. ``build`` runs (in the transaction
-    that stores the message) only the first time. The server's answer is written by
-    :meth:`Delivery.record`, which the handler hands to the step's completion."""
+    that stores the message) only the first time."""
     with engine.transaction() as tx:
         row = tx.session.scalars(select(Email).where(Email.idempotency_key == key)).one_or_none()
         if row is None:
@@ -135,10 +115,52 @@ def deliver(
     try:
         mailer.send(message)
     except MailRefused as exc:
+        _record_after_send(engine, email_id, EmailStatus.REFUSED.value, str(exc))
         log.warning("email refused", extra={"email_id": email_id, "case_id": row.case_id})
-        return Delivery(EmailStatus.REFUSED.value, row.to_address, str(exc), email_id)
+        return Delivery(EmailStatus.REFUSED.value, row.to_address, str(exc))
+    _record_after_send(engine, email_id, mailer.delivered_status, None)
     log.info("email delivered", extra={"email_id": email_id, "case_id": row.case_id})
-    return Delivery(mailer.delivered_status, row.to_address, None, email_id)
+    return Delivery(mailer.delivered_status, row.to_address)
+
+
+#: Pause between two attempts at recording what the mail server answered.
+RECORD_RETRY_SECONDS = 0.5
+
+
+def _record_after_send(engine: Engine, email_id: int, status: str, error: str | None) -> None:
+    """Record the server's answer, waiting out a database outage (restart, failover).
+
+    The server has the message now: if recording failed for good, the step would be
+    delivered again, find the email still ``sending`` and send it a second time (found
+    by the fault-injection suite: a PostgreSQL restart re-sent the emails in flight).
+    Nobody can take the step over while the database is down, so trying for as long as
+    this run's lease covers it closes that window but for a crash of the process.
+    """
+    deadline = time.monotonic() + engine.timing.run_lease.total_seconds()
+    while True:
+        try:
+            _record(engine, email_id, status, error)
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + RECORD_RETRY_SECONDS > deadline:
+                raise
+            log.warning("recording a sent email failed, retrying", extra={"email_id": email_id})
+            time.sleep(RECORD_RETRY_SECONDS)
+
+
+#: Statuses from the relay's delivery reports, never overwritten by our own record.
+_REPORTED = (EmailStatus.DELIVERED.value, EmailStatus.BOUNCED.value)
+
+
+def _record(engine: Engine, email_id: int, status: str, error: str | None) -> None:
+    with engine.transaction() as tx:
+        row = tx.session.get(Email, email_id)
+        assert row is not None
+        if row.status in _REPORTED:
+            return  # the relay's report (webhook) came first and says more
+        row.status = status
+        row.error = error
+        row.sent_at = tx.now if error is None else None
 
 
 def _message(row: Email, sender: str) -> EmailMessage:

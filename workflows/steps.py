@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import logging
 import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workflows.engine import BACKOFF_BASE, BACKOFF_MAX, Actor, Engine, UnitOfWork
 from workflows.errors import ConflictError, TransitionNotAllowed
@@ -35,9 +32,6 @@ class Outcome:
     trigger: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] = field(default_factory=dict)
-    #: What the handler did outside, written with the step's completion (an email's
-    #: ``sent``): one transaction, and retried through a database outage.
-    record: Callable[[UnitOfWork], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -120,39 +114,9 @@ def _of_case(column: Any) -> Any:
     return select(column).where(Case.id == Step.case_id).scalar_subquery().label(column.key)
 
 
-#: Pause between two attempts at completing a step while the database is away.
-COMPLETE_RETRY_SECONDS = 0.5
-
-
 def complete(engine: Engine, claimed: ClaimedStep, outcome: Outcome) -> None:
-    """Record success (and the outcome's ``record``) and fire the next trigger, in one
-    transaction, waiting out a database outage (restart, failover).
-
-    The handler's side effect happened: if recording it failed for good, the step would
-    be delivered again after its lease and do it a second time (found by the
-    fault-injection suite: a PostgreSQL restart re-sent the emails in flight). Nobody can
-    take the step over before its run lease ends, so trying that long closes the window
-    but for a crash of the process."""
-    deadline = time.monotonic() + engine.timing.run_lease.total_seconds()
-    while True:
-        try:
-            _complete(engine, claimed, outcome)
-            return
-        except (OperationalError, InterfaceError):
-            if time.monotonic() + COMPLETE_RETRY_SECONDS > deadline:
-                raise
-            log.warning(
-                "completing a step failed, retrying",
-                extra={"case_id": claimed.case_id, "step_id": claimed.id},
-            )
-            time.sleep(COMPLETE_RETRY_SECONDS)
-
-
-def _complete(engine: Engine, claimed: ClaimedStep, outcome: Outcome) -> None:
+    """Record success and fire the next trigger, in one transaction."""
     with engine.transaction() as tx:
-        # First, and whoever owns the step now: what happened outside is a fact.
-        if outcome.record is not None:
-            outcome.record(tx)
         step = _owned(tx, claimed)
         if step is None:
             return

@@ -116,34 +116,3 @@ def test_transient_errors_retry_with_backoff_then_the_case_is_stuck(
     assert case.state == "sending"
     assert case.stuck_reason == "step_failed" and case.stuck_action == "retry_step"
     assert "Envoi de l'invitation" in case.stuck_message and "injoignable" in case.stuck_message
-
-
-def test_a_database_outage_after_the_send_is_waited_out_not_resent(
-    services, invited, smtp_server, engine, monkeypatch
-):
-    """The server accepted the email, then the database went away for a moment: the
-    step's completion (which records the email as sent) is tried again until it lands,
-    so the email is sent once and recorded, and the case moves on."""
-    from sqlalchemy.exc import OperationalError
-
-    from workflows import steps
-
-    case_id, address, step_id = invited
-    real, failures = steps._complete, []
-
-    def flaky(*args, **kwargs):
-        if len(failures) < 2:
-            failures.append("down")
-            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(steps, "_complete", flaky)
-    monkeypatch.setattr(steps, "COMPLETE_RETRY_SECONDS", 0.01)
-    run_step(services, step_id)
-    run_step(services, step_id)  # and a late second delivery changes nothing
-    assert failures == ["down", "down"]
-    assert len(smtp_server.to(address)) == 1
-    with engine.db.read() as s:
-        assert s.scalars(select(Email)).one().status == "sent"
-        assert s.get(Step, step_id).status == "done"
-        assert s.get(Case, case_id).state == "invited"

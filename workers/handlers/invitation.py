@@ -75,12 +75,8 @@ def send_invitation(ctx: StepContext) -> Outcome:
         build=build,
     )
     if delivery.refused:
-        return Outcome(
-            "bounce",
-            payload={"email": delivery.to, "error": delivery.error or ""},
-            record=delivery.record,
-        )
-    return Outcome(result={"email_status": delivery.status}, record=delivery.record)
+        return Outcome("bounce", payload={"email": delivery.to, "error": delivery.error or ""})
+    return Outcome(result={"email_status": delivery.status})
 
 
 def send_reminder(ctx: StepContext) -> Outcome:
@@ -124,7 +120,7 @@ def send_reminder(ctx: StepContext) -> Outcome:
         sender=ctx.services.settings.mail_from,
         build=build,
     )
-    return Outcome(result={"email_status": delivery.status}, record=delivery.record)
+    return Outcome(result={"email_status": delivery.status})
 
 
 class _RecentlySent(Exception):
@@ -191,4 +187,4 @@ def send_password_reset(ctx: StepContext) -> Outcome:
     except _RecentlySent:
         log.info("password reset email not sent: one left recently", extra=ctx.log_extra)
         return Outcome(result={"email_status": "not_sent", "reason": "recently_sent"})
-    return Outcome(result={"email_status": delivery.status}, record=delivery.record)
+    return Outcome(result={"email_status": delivery.status})

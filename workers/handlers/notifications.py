@@ -72,7 +72,7 @@ def notify_mandataire(ctx: StepContext) -> Outcome:
         )
     except _Throttled:
         return Outcome(result={"email_status": "throttled"})
-    return Outcome(result={"email_status": delivery.status}, record=delivery.record)
+    return Outcome(result={"email_status": delivery.status})
 
 
 def _mandataire(session: Session, coop_id: int) -> Mandataire | None:
