@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.factories import MandataireFactory
 from workflows.engine import Actor
 from workflows.errors import ConflictError
-from workflows.models import Case, CaseEvent, Step
+from workflows.models import Case, CaseEvent, Step, Timer
 
 
 def test_racing_triggers_give_one_transition_and_one_conflict(engine, ad):
+    """The mandataire chooses a password at the very moment the link expires: each
+    trigger forbids the other once applied, so whichever commits first, the second gets
+    a clear conflict and nothing of it is written."""
     mandataire = MandataireFactory(coop__ad=ad)
     with engine.transaction() as tx:
         case = tx.start(
@@ -21,22 +24,30 @@ def test_racing_triggers_give_one_transition_and_one_conflict(engine, ad):
             mandataire.coop_id,
             actor=Actor.system("test"),
             data={"mandataire_id": mandataire.id},
+            trigger="invite",
+        )
+        tx.fire(case.id, "sent", actor=Actor.system("test"))
+    with engine.db.read() as s:
+        before = s.scalar(
+            select(func.count())
+            .select_from(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.kind == "transition")
         )
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
-    def act(who: str, trigger: str) -> None:
+    def act(actor: Actor, trigger: str) -> None:
         barrier.wait()
         try:
             with engine.transaction() as tx:
-                tx.fire(case.id, trigger, actor=Actor("staff", 1, who), comment=who)
+                tx.fire(case.id, trigger, actor=actor)
             outcomes.append("ok")
         except ConflictError as exc:
             outcomes.append(str(exc))
 
     threads = [
-        threading.Thread(target=act, args=("Claire", "invite")),
-        threading.Thread(target=act, args=("Marc", "cancel")),
+        threading.Thread(target=act, args=(Actor("mandataire", 1, "Éloïse"), "set_password")),
+        threading.Thread(target=act, args=(Actor.system("minuteur"), "expire")),
     ]
     for t in threads:
         t.start()
@@ -48,14 +59,16 @@ def test_racing_triggers_give_one_transition_and_one_conflict(engine, ad):
     assert "impossible" in conflict and "l'état" in conflict
     with engine.db.read() as s:
         final = s.get(Case, case.id)
-        transitions = s.scalars(
-            select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "transition")
-        ).all()
-        steps = s.scalars(select(Step).where(Step.case_id == case.id)).all()
-    assert len(transitions) == 1 and final.version == 2
-    assert final.state in {"sending", "cancelled"}
-    # Whoever won, no half-applied leftovers of the loser: a step exists only for invite.
-    assert len(steps) == (1 if final.state == "sending" else 0)
+        after = s.scalar(
+            select(func.count())
+            .select_from(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.kind == "transition")
+        )
+        timers = s.scalars(select(Timer).where(Timer.case_id == case.id)).all()
+    assert after == before + 1 and final.version == case.version + 1
+    assert final.state in {"password_set", "expired"}
+    # Whoever won, the loser left nothing: the link's timers were all closed once.
+    assert all(t.closed_at is not None for t in timers)
 
 
 def test_same_trigger_twice_with_the_same_version(engine, ad):
