@@ -17,6 +17,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 
+#: With a relay that reports (webhook secret set): it reports within minutes.
+DEFAULT_MAIL_REPORT_WAIT = 900.0
+
+
 def _default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'coopflow.sqlite3'}"
 
@@ -41,6 +45,10 @@ class Settings:
     #: Unset: ``/webhooks/mail`` answers 404. Set: the mail relay signs its delivery
     #: reports with it (HMAC-SHA256 of the body, ``X-Coopflow-Signature``).
     mail_webhook_secret: str | None = None
+    #: How long a worker that may have handed an email to the server before dying waits
+    #: for the relay's report on that Message-ID before sending it again (seconds; 0: no
+    #: reports, send again at once). Default: 900 when ``mail_webhook_secret`` is set.
+    mail_report_wait_seconds: float = 0.0
     environment: str = "development"
     #: Worker threads started inside ``coopflow serve`` (embedded mode).
     worker_threads: int = 4
@@ -98,6 +106,10 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         sentry_dsn=environ.get("SENTRY_DSN") or get("SENTRY_DSN"),
         metrics_token=get("METRICS_TOKEN"),
         mail_webhook_secret=get("MAIL_WEBHOOK_SECRET"),
+        mail_report_wait_seconds=float(
+            get("MAIL_REPORT_WAIT_SECONDS")
+            or (DEFAULT_MAIL_REPORT_WAIT if get("MAIL_WEBHOOK_SECRET") else 0)
+        ),
         environment=get("ENVIRONMENT") or defaults.environment,
         worker_threads=int(get("WORKER_THREADS") or defaults.worker_threads),
         scheduler_interval=float(get("SCHEDULER_INTERVAL") or defaults.scheduler_interval),

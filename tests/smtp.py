@@ -28,6 +28,8 @@ class _Handler:
     ) -> str:
         if address.lower() in self.server.refused:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if address.lower() in self.server.refused_temporarily:
+            return "451 4.3.0 Service temporairement indisponible, réessayez plus tard"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -44,6 +46,8 @@ class SMTPServer:
         self.port = _free_port()
         self.messages: list[EmailMessage] = []
         self.refused: set[str] = set()
+        #: Answered 451 (try later) instead of accepted.
+        self.refused_temporarily: set[str] = set()
         #: The client's address of each message: one per connection it came through.
         self.peers: list[object] = []
         self.lock = threading.Lock()

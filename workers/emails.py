@@ -2,8 +2,9 @@
 
 The message is written to the ``emails`` table (status ``sending``) in the same
 transaction as whatever it links to, before the mail server is contacted; a
-redelivered step finds that row and sends the very same message again only if the
-first attempt never completed, with the same Message-ID, so receivers can dedupe.
+redelivered step finds that row and never composes a second, different message. If the
+first attempt may have reached the server (see :func:`deliver`), the relay's report on
+its Message-ID decides whether the very same message goes out again.
 """
 
 from __future__ import annotations
@@ -12,21 +13,26 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from workers.errors import MailRefused
+from workers.errors import MailRefused, MailRejected, MailUnavailable
 from workers.mail import Mailer
 from workflows.engine import Engine
+from workflows.errors import StepPostponed
 from workflows.formatting import date_fr, datetime_fr
 from workflows.models import Email, EmailStatus
+
+if TYPE_CHECKING:
+    from workers.context import StepContext
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +84,26 @@ class Delivery:
         return self.status == EmailStatus.REFUSED.value
 
 
+def deliver_for_step(ctx: StepContext, build: Callable[[Session], Composed]) -> Delivery:
+    """:func:`deliver` the email of the running step (its idempotency key)."""
+    settings = ctx.services.settings
+    return deliver(
+        ctx.engine,
+        ctx.services.mailer,
+        key=ctx.step.idempotency_key,
+        sender=settings.mail_from,
+        build=build,
+        report_wait=timedelta(seconds=settings.mail_report_wait_seconds),
+    )
+
+
+#: Shown on a step waiting for the relay's report of a message it may have sent.
+UNCERTAIN = (
+    "Envoi incertain : l'envoi précédent a été interrompu pendant la remise du message au "
+    "serveur de messagerie ; en attente du rapport du serveur avant de le renvoyer."
+)
+
+
 def deliver(
     engine: Engine,
     mailer: Mailer,
@@ -85,9 +111,20 @@ def deliver(
     key: str,
     sender: str,
     build: Callable[[Session], Composed],
+    report_wait: timedelta = timedelta(0),
 ) -> Delivery:
     """Send the email of idempotency ``key`` once. ``build`` runs (in the transaction
-    that stores the message) only the first time."""
+    that stores the message) only the first time.
+
+    ``handed_at`` is committed before the server is contacted and cleared when the
+    server certainly did not keep the message. Found still set by a later run, it means
+    the previous run died (or lost the connection) while handing it over: the server
+    may have it. That run then waits up to ``report_wait`` for the relay's report on
+    the Message-ID (``workflows.mail_events`` marks the email sent), and sends again
+    only if none came: the relay never had the message. Without reports
+    (``report_wait`` zero) it sends again at once, and the receiver may get the same
+    message (same Message-ID) twice.
+    """
     with engine.transaction() as tx:
         row = tx.session.scalars(select(Email).where(Email.idempotency_key == key)).one_or_none()
         if row is None:
@@ -106,7 +143,11 @@ def deliver(
                 created_at=tx.now,
             )
             tx.session.add(row)
-            tx.session.flush()
+        elif row.status == EmailStatus.SENDING.value and row.handed_at is not None:
+            _wait_for_report(row, tx.now, report_wait)
+        if row.status == EmailStatus.SENDING.value:
+            row.handed_at = tx.now
+        tx.session.flush()
         email_id, status = row.id, row.status
         message = _message(row, sender)
     if status != EmailStatus.SENDING.value:
@@ -118,9 +159,43 @@ def deliver(
         _record_after_send(engine, email_id, EmailStatus.REFUSED.value, str(exc))
         log.warning("email refused", extra={"email_id": email_id, "case_id": row.case_id})
         return Delivery(EmailStatus.REFUSED.value, row.to_address, str(exc))
+    except (MailUnavailable, MailRejected) as exc:
+        if not getattr(exc, "uncertain", False):
+            _not_handed(engine, email_id)  # the server answered: it does not have it
+        raise
     _record_after_send(engine, email_id, mailer.delivered_status, None)
     log.info("email delivered", extra={"email_id": email_id, "case_id": row.case_id})
     return Delivery(mailer.delivered_status, row.to_address)
+
+
+def _wait_for_report(row: Email, now: datetime, report_wait: timedelta) -> None:
+    """Postpone the step while the relay may still report the message handed over."""
+    assert row.handed_at is not None
+    waited = now - row.handed_at
+    if waited < report_wait:
+        raise StepPostponed(UNCERTAIN, min(report_wait - waited, report_poll(report_wait)))
+    log.warning(
+        "email sent again: no report of the previous attempt",
+        extra={"email_id": row.id, "case_id": row.case_id, "waited_s": waited.total_seconds()},
+    )
+
+
+def report_poll(report_wait: timedelta) -> timedelta:
+    """How often a step waiting for the relay's report looks again."""
+    return min(max(report_wait / 10, timedelta(seconds=1)), timedelta(seconds=60))
+
+
+def _not_handed(engine: Engine, email_id: int) -> None:
+    """The server refused or never got the message: a later run sends it without waiting.
+    (If this cannot be recorded, that run waits for a report that will not come, then
+    sends: late, never twice.)"""
+    with engine.transaction() as tx:
+        tx.session.execute(
+            update(Email)
+            .where(Email.id == email_id, Email.status == EmailStatus.SENDING.value)
+            .values(handed_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 #: Pause between two attempts at recording what the mail server answered.
@@ -148,19 +223,16 @@ def _record_after_send(engine: Engine, email_id: int, status: str, error: str | 
             time.sleep(RECORD_RETRY_SECONDS)
 
 
-#: Statuses from the relay's delivery reports, never overwritten by our own record.
-_REPORTED = (EmailStatus.DELIVERED.value, EmailStatus.BOUNCED.value)
-
-
 def _record(engine: Engine, email_id: int, status: str, error: str | None) -> None:
+    """One conditional UPDATE: a relay report (webhook) that came first and says more
+    (delivered, bounced) is never overwritten, even one committed meanwhile."""
     with engine.transaction() as tx:
-        row = tx.session.get(Email, email_id)
-        assert row is not None
-        if row.status in _REPORTED:
-            return  # the relay's report (webhook) came first and says more
-        row.status = status
-        row.error = error
-        row.sent_at = tx.now if error is None else None
+        tx.session.execute(
+            update(Email)
+            .where(Email.id == email_id, Email.status == EmailStatus.SENDING.value)
+            .values(status=status, error=error, sent_at=tx.now if error is None else None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _message(row: Email, sender: str) -> EmailMessage:

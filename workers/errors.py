@@ -10,7 +10,14 @@ class MailRefused(PermanentStepError):
 
 
 class MailUnavailable(TransientStepError):
-    """The mail server cannot be reached or answered 4xx: try again later."""
+    """The mail server cannot be reached or answered 4xx: try again later.
+
+    ``uncertain``: the connection broke while the message itself was being handed over,
+    so the server may have accepted it (its answer never came back)."""
+
+    def __init__(self, message: str, *, uncertain: bool = False) -> None:
+        super().__init__(message)
+        self.uncertain = uncertain
 
 
 class MailRejected(PermanentStepError):

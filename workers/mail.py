@@ -12,10 +12,13 @@ import ssl
 import threading
 import time
 from email.message import EmailMessage
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 from workers.errors import MailRefused, MailRejected, MailUnavailable
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 SMTP_TIMEOUT = 15
 
@@ -71,20 +74,20 @@ class SMTPMailer:
         self.password = unquote(parts.password) if parts.password else None
         self._kept = threading.local()
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _SMTP | _SMTPSSL:
         if self.tls:
             context = ssl.create_default_context()
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+            smtp: _SMTP | _SMTPSSL = _SMTPSSL(
                 self.host, self.port, timeout=SMTP_TIMEOUT, context=context
             )
         else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
+            smtp = _SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
         if self.username:
             smtp.login(self.username, self.password or "")
         return smtp
 
-    def _connection(self) -> smtplib.SMTP:
-        smtp: smtplib.SMTP | None = getattr(self._kept, "smtp", None)
+    def _connection(self) -> _SMTP | _SMTPSSL:
+        smtp: _SMTP | _SMTPSSL | None = getattr(self._kept, "smtp", None)
         if smtp is not None:
             idle = time.monotonic() - self._kept.used
             try:
@@ -106,7 +109,13 @@ class SMTPMailer:
 
     def send(self, message: EmailMessage) -> None:
         try:
-            self._connection().send_message(message)
+            smtp = self._connection()
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise MailUnavailable(f"serveur de messagerie injoignable : {exc}") from exc
+        smtp.handing_over = False
+        try:
+            smtp.send_message(message)
             self._kept.used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop()
@@ -123,7 +132,26 @@ class SMTPMailer:
             raise MailRejected(text) from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self._drop()
+            if smtp.handing_over:
+                raise MailUnavailable(
+                    f"connexion perdue pendant la remise du message : {exc}", uncertain=True
+                ) from exc
             raise MailUnavailable(f"serveur de messagerie injoignable : {exc}") from exc
+
+
+class _SMTP(smtplib.SMTP):
+    """Knows whether the message itself went out: past ``DATA``, a broken connection
+    leaves it unknown whether the server kept the message."""
+
+    handing_over = False
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        self.handing_over = True
+        return super().data(msg)
+
+
+class _SMTPSSL(smtplib.SMTP_SSL, _SMTP):
+    """The same over TLS (``SMTP_SSL`` does not define ``data``: :class:`_SMTP`'s)."""
 
 
 def make_mailer(smtp_url: str | None) -> Mailer:

@@ -13,9 +13,9 @@ import traceback
 from coopflow.observability import step_duration
 from workers.context import Services, StepContext
 from workers.handlers import HANDLERS
-from workflows.errors import PermanentStepError
+from workflows.errors import PermanentStepError, StepPostponed
 from workflows.models import Step
-from workflows.steps import claim, complete, fail
+from workflows.steps import claim, complete, fail, postpone
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,13 @@ def run_step(services: Services, step_id: int) -> None:
         if handler is None:
             raise PermanentStepError(f"aucun programme pour l'étape {claimed.name}")
         outcome = handler(ctx)
+    except StepPostponed as waiting:
+        delay = postpone(engine, claimed, str(waiting), waiting.delay)
+        _observe(claimed.process, claimed.name, "postponed", started)
+        log.info("step postponed", extra={**ctx.log_extra, "reason": str(waiting)})
+        if delay is not None:
+            engine.publish([claimed.id], delay)
+        return
     except Exception as exc:
         permanent = isinstance(exc, PermanentStepError)
         error = str(exc) or exc.__class__.__name__

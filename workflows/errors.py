@@ -5,6 +5,8 @@ Messages of errors users can meet are in French: the web shows them as they are.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 class CoopflowError(Exception):
     """Base of every error coopflow raises on purpose."""
@@ -56,3 +58,13 @@ class PermanentStepError(StepError):
 
 class TransientStepError(StepError):
     """Temporary trouble (timeout, provider down): retry with backoff."""
+
+
+class StepPostponed(TransientStepError):
+    """Not a failure: the step waits for something outside (a provider's report) and
+    runs again after ``delay`` without using one of its attempts. The message (French)
+    is shown on the step while it waits."""
+
+    def __init__(self, message: str, delay: timedelta) -> None:
+        super().__init__(message)
+        self.delay = delay

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from workflows.engine import Actor, UnitOfWork
 from workflows.errors import ConflictError, ValidationError
@@ -156,22 +156,38 @@ def apply(tx: UnitOfWork, event: MailEvent) -> Applied:
 
 
 def _apply_to_email(tx: UnitOfWork, event: MailEvent, email: Email) -> Applied:
+    # Any report means the relay has the message: one still ``sending`` (its worker died
+    # before recording the server's answer) is sent, and its step will not send it again.
     if event.type is MailEventType.DEFERRED:
+        if _accepted(tx, event, email, (EmailStatus.SENDING,), EmailStatus.SENT):
+            return Applied("applied", "Retard de livraison : le relais a le message et réessaie.")
         return Applied("ignored", "Retard de livraison : le relais réessaie.")
     if event.type is MailEventType.DELIVERED:
         # Never over a bounce, whatever the order the reports arrive in.
-        changed = tx.session.execute(
-            update(Email)
-            .where(Email.id == email.id, Email.status == EmailStatus.SENT.value)
-            .values(status=EmailStatus.DELIVERED.value)
-            .execution_options(synchronize_session=False)
-        )
-        if changed.rowcount:  # type: ignore[attr-defined]
+        accepted = (EmailStatus.SENDING, EmailStatus.SENT)
+        if _accepted(tx, event, email, accepted, EmailStatus.DELIVERED):
             return Applied("applied", "Email remis au destinataire.")
         return Applied("ignored", f"Email à l'état « {email.status} » : inchangé.")
     email.status = EmailStatus.BOUNCED.value
     email.error = event.diagnostic or "Adresse refusée par le serveur du destinataire."
     return Applied("applied", _stop_invitation(tx, event, email))
+
+
+def _accepted(
+    tx: UnitOfWork,
+    event: MailEvent,
+    email: Email,
+    before: tuple[EmailStatus, ...],
+    after: EmailStatus,
+) -> bool:
+    """Move the email from one of ``before`` to ``after``; whether it was in one."""
+    changed = tx.session.execute(
+        update(Email)
+        .where(Email.id == email.id, Email.status.in_([status.value for status in before]))
+        .values(status=after.value, sent_at=func.coalesce(Email.sent_at, event.occurred_at))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(changed.rowcount)  # type: ignore[attr-defined]
 
 
 def _stop_invitation(tx: UnitOfWork, event: MailEvent, email: Email) -> str:

@@ -472,6 +472,10 @@ class Email(Base):
     html_body: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default=EmailStatus.SENDING.value)
+    #: When a run last started handing the message to the server; cleared when the
+    #: server answered it does not keep it. Set on a ``sending`` email: the server may
+    #: have it (the run died before recording the answer).
+    handed_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -142,6 +142,24 @@ def complete(engine: Engine, claimed: ClaimedStep, outcome: Outcome) -> None:
             )
 
 
+def postpone(engine: Engine, claimed: ClaimedStep, reason: str, delay: timedelta) -> int | None:
+    """The step waits (``reason`` shown on it) and runs again after ``delay``; the run
+    does not count as one of its attempts. Returns the delay in ms of the message to
+    publish, ``None`` when this run no longer owns the step."""
+    with engine.transaction() as tx:
+        step = _owned(tx, claimed)
+        if step is None:
+            return None
+        step.attempts -= 1
+        step.last_error = reason[:2000]
+        step.last_traceback = None
+        step.status = StepStatus.PENDING.value
+        step.not_before = tx.now + delay
+        step.lease_until = step.not_before + engine.timing.publish_lease
+        step.updated_at = tx.now
+        return int(delay.total_seconds() * 1000)
+
+
 def fail(
     engine: Engine, claimed: ClaimedStep, error: str, traceback: str, *, permanent: bool
 ) -> int | None:

@@ -17,19 +17,21 @@ import email
 import email.policy
 import json
 import os
+import queue
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +46,16 @@ from coopflow import schema
 from coopflow.config import PROJECT_ROOT
 from tests.services import require_postgres, require_redis
 from tests.smtp import SMTPServer, _free_port
+from web.webhooks import SIGNATURE_HEADER, signature
 
 COOPFLOW = str(Path(sys.executable).with_name("coopflow"))
 CASES = 500
 RESULTS = PROJECT_ROOT / "test-results" / "faults.jsonl"
 SECRET_KEY = "fault-injection-secret-key"
+RELAY_SECRET = "fault-injection-relay-secret"
+#: Shortened for the suite (production: 900 s): how long the step of an email a killed
+#: worker may have handed over waits for the relay's report before sending it again.
+MAIL_REPORT_WAIT = 20
 STAFF_EMAIL = "equipe.nationale@occe.coop"
 #: Shortened for the suite (production: 120 s, 300 s, 10 s, 600 s): a killed worker's
 #: step is taken over after STEP_LEASE, a lost message republished after PUBLISH_LEASE.
@@ -83,17 +90,78 @@ class _Handler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.server.lock:
             self.server.messages.append(message)  # type: ignore[arg-type]
+        if self.server.reports is not None:
+            self.server.reports.delivered(str(message["Message-ID"]), str(message["To"]))
         return "250 Message accepted for delivery"
 
 
 class FaultySMTPServer(SMTPServer):
-    """The loopback SMTP server of the tests, which can answer 451 to every recipient."""
+    """The loopback SMTP server of the tests, which can answer 451 to every recipient,
+    and which reports what it accepted like the production relay (``reports``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.unavailable = False
         self.temporary_failures = 0
+        self.reports: RelayReports | None = None
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.reports is not None:
+            self.reports.stop()
+
+
+class RelayReports:
+    """The relay's delivery reports: a ``delivered`` event per accepted message, posted
+    signed to coopflow's ``/webhooks/mail`` soon after, and posted again until coopflow
+    answers 200 (a web server restarting or a database down only delays them)."""
+
+    RETRY_SECONDS = 0.5
+
+    def __init__(self, web_url: str, secret: str) -> None:
+        self.url = web_url + "/webhooks/mail"
+        self.secret = secret
+        self.pending: queue.Queue[bytes | None] = queue.Queue()
+        self.posted = 0
+        self._thread = threading.Thread(target=self._post_all, daemon=True)
+        self._thread.start()
+
+    def delivered(self, message_id: str, recipient: str) -> None:
+        document = {
+            "eventId": f"delivered:{message_id}",
+            "eventType": "delivered",
+            "eventDate": datetime.now(UTC).isoformat(),
+            "messageId": message_id,
+            "recipient": recipient,
+        }
+        self.pending.put(json.dumps(document).encode())
+
+    def stop(self) -> None:
+        self.pending.put(None)
+        self._thread.join(timeout=5)
+
+    def _post_all(self) -> None:
+        while (body := self.pending.get()) is not None:
+            while not self._post(body):
+                time.sleep(self.RETRY_SECONDS)
+            self.posted += 1
+
+    def _post(self, body: bytes) -> bool:
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: signature(self.secret, body),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return int(answer.status) == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
 
 
 # Redis ---------------------------------------------------------------------------------
@@ -289,6 +357,8 @@ def _env(database_url: str, broker_url: str, smtp_url: str | None) -> dict[str, 
         "COOPFLOW_STEP_PUBLISH_LEASE_SECONDS": str(PUBLISH_LEASE),
         "COOPFLOW_STEP_BACKOFF_SECONDS": str(BACKOFF),
         "COOPFLOW_STEP_BACKOFF_MAX_SECONDS": str(BACKOFF_MAX),
+        "COOPFLOW_MAIL_WEBHOOK_SECRET": RELAY_SECRET,
+        "COOPFLOW_MAIL_REPORT_WAIT_SECONDS": str(MAIL_REPORT_WAIT),
         "COOPFLOW_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     }
@@ -364,6 +434,7 @@ class Cluster:
         #: The Prometheus port of each worker group (Dramatiq's exposition server).
         self.metrics_ports: list[int] = []
         self.webs: list[subprocess.Popen[bytes]] = []
+        self.web_url = ""
         self._spawned = 0
         self.db = create_engine(postgres.url(database), poolclass=pool.NullPool)
         self.recipients = [f"mandataire.{i:04d}@ac-nice.fr" for i in range(CASES)]
@@ -455,6 +526,9 @@ class Cluster:
         return process
 
     def start(self) -> None:
+        """The web (which receives the relay's reports), the workers, the schedulers."""
+        self.web_url = self.start_web()
+        self.smtp.reports = RelayReports(self.web_url, RELAY_SECRET)
         for _ in range(WORKER_GROUPS):
             self.start_worker()
         for _ in range(SCHEDULERS):
@@ -559,9 +633,12 @@ class Cluster:
             "SELECT state, coalesce(stuck_reason, ''), count(*) FROM cases GROUP BY 1, 2"
         )
         steps = self.query("SELECT status, count(*) FROM steps GROUP BY 1")
+        emails = self.query("SELECT status, count(*) FROM emails GROUP BY 1")
+        reports = self.smtp.reports.posted if self.smtp.reports else 0
         return (
             f"{self.name}: cases {sorted(map(tuple, states))}, steps {sorted(map(tuple, steps))},"
-            f" smtp {len(self.smtp.messages)} messages; logs in {self.workdir}"
+            f" emails {sorted(map(tuple, emails))}, smtp {len(self.smtp.messages)} messages,"
+            f" {reports} reports posted; logs in {self.workdir}"
         )
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float) -> Any:
@@ -591,10 +668,16 @@ class Cluster:
         )
 
     def assert_every_step_done(self) -> None:
+        """Every step done; every email sent, and reported delivered by the relay."""
         steps = self.query("SELECT status, count(*) FROM steps GROUP BY 1")
         assert dict(map(tuple, steps)) == {"done": CASES}, self.describe()
-        emails = self.query("SELECT status, count(*) FROM emails GROUP BY 1")
-        assert dict(map(tuple, emails)) == {"sent": CASES}, self.describe()
+        self.wait_for(
+            lambda: (
+                self.query("SELECT status, count(*) FROM emails GROUP BY 1")
+                == [("delivered", CASES)]
+            ),
+            timeout=60,
+        )
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from tests.faults.conftest import (
     FAULT_AT,
     STAFF_EMAIL,
     WORKER_GROUPS,
-    WORKER_THREADS,
     Cluster,
     Figures,
 )
@@ -42,13 +41,18 @@ def _until_the_middle(cluster: Cluster) -> int:
     return finished
 
 
-def _check(cluster: Cluster, figures: Figures, *, resent_at_most: int = 0) -> None:
+def _check(cluster: Cluster, figures: Figures) -> None:
     figures.report()
     cluster.assert_running()
-    assert (figures.finished, figures.lost, figures.duplicated) == (CASES, 0, 0), figures
-    # The same message (same Message-ID) handed twice to the server: only possible when
-    # a worker dies between the server's « 250 » and the commit that records it.
-    assert figures.resent <= resent_at_most, figures
+    # resent: the same message (same Message-ID) handed twice to the server. A worker
+    # killed between the server's « 250 » and the commit recording it leaves that
+    # unknown; the relay's report settles it, so even then nothing goes twice.
+    assert (figures.finished, figures.lost, figures.duplicated, figures.resent) == (
+        CASES,
+        0,
+        0,
+        0,
+    ), figures
     cluster.assert_every_step_done()
 
 
@@ -57,13 +61,16 @@ def test_a_kill_workers(cluster: Cluster) -> None:
     at_fault = _until_the_middle(cluster)
     fault_at = time.time()
     killed = cluster.kill_workers()
+    # Emails a killed thread was handing over: the server may or may not have them.
+    uncertain = cluster.scalar(
+        "SELECT count(*) FROM emails WHERE status = 'sending' AND handed_at IS NOT NULL"
+    )
     time.sleep(1)
     for _ in range(WORKER_GROUPS):
         cluster.start_worker()
     cluster.wait_finished()
-    figures = cluster.figures(fault_at, at_fault, killed_groups=killed)
-    # Each killed thread may have been inside that window: at most one message each.
-    _check(cluster, figures, resent_at_most=killed * WORKER_THREADS)
+    figures = cluster.figures(fault_at, at_fault, killed_groups=killed, uncertain=uncertain)
+    _check(cluster, figures)
 
 
 def test_b_flush_redis(cluster: Cluster) -> None:
@@ -111,9 +118,9 @@ def test_c_restart_postgres(cluster: Cluster) -> None:
     """PostgreSQL restarted mid-run: every connection of every process is cut. Workers,
     schedulers and the web (gunicorn) carry on without a restart: the web answers
     ``/readyz`` with 200 again by itself."""
-    web = cluster.start_web()
-    assert cluster.web_status(web) == 200
     at_fault = _until_the_middle(cluster)
+    web = cluster.web_url
+    assert cluster.web_status(web) == 200
     fault_at = time.time()
     cluster.postgres.restart()
     down = round(time.time() - fault_at, 1)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workers.context import StepContext
-from workers.emails import Composed, compose, deliver
+from workers.emails import Composed, compose, deliver_for_step
 from workflows.errors import PermanentStepError
 from workflows.models import Case, Email, Mandataire, Token
 from workflows.steps import Outcome
@@ -67,13 +67,7 @@ def send_invitation(ctx: StepContext) -> Outcome:
             coop_id=coop.id,
         )
 
-    delivery = deliver(
-        ctx.engine,
-        ctx.services.mailer,
-        key=ctx.step.idempotency_key,
-        sender=ctx.services.settings.mail_from,
-        build=build,
-    )
+    delivery = deliver_for_step(ctx, build)
     if delivery.refused:
         return Outcome("bounce", payload={"email": delivery.to, "error": delivery.error or ""})
     return Outcome(result={"email_status": delivery.status})
@@ -113,13 +107,7 @@ def send_reminder(ctx: StepContext) -> Outcome:
             coop_id=coop.id,
         )
 
-    delivery = deliver(
-        ctx.engine,
-        ctx.services.mailer,
-        key=ctx.step.idempotency_key,
-        sender=ctx.services.settings.mail_from,
-        build=build,
-    )
+    delivery = deliver_for_step(ctx, build)
     return Outcome(result={"email_status": delivery.status})
 
 
@@ -177,13 +165,7 @@ def send_password_reset(ctx: StepContext) -> Outcome:
         )
 
     try:
-        delivery = deliver(
-            ctx.engine,
-            ctx.services.mailer,
-            key=ctx.step.idempotency_key,
-            sender=ctx.services.settings.mail_from,
-            build=build,
-        )
+        delivery = deliver_for_step(ctx, build)
     except _RecentlySent:
         log.info("password reset email not sent: one left recently", extra=ctx.log_extra)
         return Outcome(result={"email_status": "not_sent", "reason": "recently_sent"})

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workers.context import StepContext
-from workers.emails import Composed, compose, deliver
+from workers.emails import Composed, compose, deliver_for_step
 from workflows.models import Case, Coop, Email, Mandataire
 from workflows.steps import Outcome
 
@@ -63,13 +63,7 @@ def notify_mandataire(ctx: StepContext) -> Outcome:
         )
 
     try:
-        delivery = deliver(
-            ctx.engine,
-            ctx.services.mailer,
-            key=ctx.step.idempotency_key,
-            sender=ctx.services.settings.mail_from,
-            build=build,
-        )
+        delivery = deliver_for_step(ctx, build)
     except _Throttled:
         return Outcome(result={"email_status": "throttled"})
     return Outcome(result={"email_status": delivery.status})
