@@ -20,13 +20,12 @@ import pytest
 from sqlalchemy import select
 
 from coopflow.runtime import Runtime, build_runtime
-from tests.factories import MandataireFactory
+from tests.helpers import start_invitation
 from tests.smtp import SMTPServer, _free_port
 from workers.emails import UNCERTAIN, report_poll
 from workers.errors import MailUnavailable
 from workers.mail import SMTPMailer
 from workers.runner import run_step
-from workflows.engine import Actor
 from workflows.mail_events import MailEvent, MailEventType, apply
 from workflows.models import Case, Email, Step
 
@@ -71,22 +70,12 @@ def make_runtime(settings, smtp_server, clock):
 
 def _invitation_dying_after_send(rt: Runtime, ad) -> tuple[int, int, str]:
     """An invitation whose first run handed the email over and died: case, step, address."""
-    mandataire = MandataireFactory(coop__ad=ad)
-    with rt.engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=Actor.system("test"),
-            data={"mandataire_id": mandataire.id},
-            trigger="invite",
-        )
-    with rt.db.read() as s:
-        step_id = s.scalars(select(Step.id).where(Step.case_id == case.id)).one()
+    case_id, step_id, mandataire = start_invitation(rt.engine, ad)
     real, rt.mailer = rt.mailer, DiesAfterSending(rt.mailer)
     with pytest.raises(WorkerKilled):
         run_step(rt, step_id)
     rt.mailer = real
-    return case.id, step_id, mandataire.email
+    return case_id, step_id, mandataire.email
 
 
 def _after_the_lease(rt: Runtime, clock, step_id: int) -> None:
@@ -184,28 +173,18 @@ def test_a_server_that_answered_no_is_tried_again_without_waiting(
     make_runtime, smtp_server: SMTPServer, clock, ad
 ):
     rt = make_runtime(WAIT)
-    mandataire = MandataireFactory(coop__ad=ad)
+    case_id, step_id, mandataire = start_invitation(rt.engine, ad)
     smtp_server.refused_temporarily = {mandataire.email.lower()}
-    with rt.engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=Actor.system("test"),
-            data={"mandataire_id": mandataire.id},
-            trigger="invite",
-        )
-    with rt.db.read() as s:
-        step_id = s.scalars(select(Step.id).where(Step.case_id == case.id)).one()
     run_step(rt, step_id)  # 451: a retry after the backoff
     step = _row(rt, Step, step_id)
     assert step.status == "pending" and "451" in step.last_error
-    assert _email(rt, case.id).handed_at is None
+    assert _email(rt, case_id).handed_at is None
 
     smtp_server.refused_temporarily = set()
     clock.advance(step.not_before - clock.now())
     run_step(rt, step_id)
     assert len(smtp_server.to(mandataire.email)) == 1
-    assert _row(rt, Case, case.id).state == "invited"
+    assert _row(rt, Case, case_id).state == "invited"
 
 
 # The SMTP client: which broken connections leave the message's fate unknown ----------
