@@ -44,6 +44,8 @@ from workflows.models import (
 STATIC = Path(__file__).parent / "static" / "bulk"
 #: Report lines per page of a job.
 PAGE_SIZE = 50
+#: A report page number beyond any job's size (jobs are capped far below).
+MAX_PAGE = 1_000_000
 #: Jobs on the « Actions groupées » page.
 RECENT = 50
 STATUSES = {
@@ -186,8 +188,10 @@ class BulkView(StaffView, BaseView):
         outcome = request.args.get("statut", "")
         if outcome not in OUTCOMES:
             outcome = ""
-        page = request.args.get("page", "1")
-        page_number = max(int(page), 1) if page.isdigit() else 1
+        # Past the last page the report is empty; past MAX_PAGE, the first page.
+        page_number = as_id(request.args.get("page", "1")) or 1
+        if page_number > MAX_PAGE:
+            page_number = 1
         query = (
             select(BulkItem, Case, Coop)
             .join(Case, BulkItem.case_id == Case.id)

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from wtforms.widgets import HiddenInput
 
 from web.forms import EMAIL_TOO_LONG
+from web.guards import MAX_ID
 
 
 class FrenchDateField(DateField):
@@ -65,7 +66,7 @@ class ChoiceIdField(SelectField):
         except ValueError:
             self.data = None
             raise ValueError(self.message) from None
-        if self.data is not None and not 0 < self.data < 2**63:  # no row has it
+        if self.data is not None and not 0 < self.data <= MAX_ID:  # no row has it
             self.data = None
             raise ValueError(self.message)
 

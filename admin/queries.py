@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 
 from web.auth import StaffPrincipal
+from web.guards import MAX_ID
 from workflows.definition import Definition, StuckRule
 from workflows.models import AD, Case, Coop, Mandataire
 
@@ -25,13 +26,13 @@ PAGE_SIZE = 50
 AGE_CHOICES = (1, 3, 7, 14, 30)
 ME, NOBODY = "moi", "personne"
 #: A row id as typed: ASCII digits (``"²".isdigit()`` is true, ``int("²")`` fails), and
-#: few enough of them for the databases' 64-bit integers.
-_ID = re.compile(r"[0-9]{1,19}")
+#: few enough of them for an ``INTEGER`` column.
+_ID = re.compile(r"[0-9]{1,10}")
 
 
 def as_id(raw: str) -> int | None:
     """``raw`` as a row id, or ``None`` when it cannot be one."""
-    return int(raw) if _ID.fullmatch(raw) and int(raw) < 2**63 else None
+    return int(raw) if _ID.fullmatch(raw) and int(raw) <= MAX_ID else None
 
 
 def stuck_rules(definitions: Mapping[str, Definition]) -> dict[str, StuckRule]:
@@ -242,13 +243,20 @@ def page(
 
 
 def _parse_cursor(after: str, stuck_order: bool) -> tuple[datetime | None, int] | None:
+    """The cursor of ``?apres=``, or ``None`` (the first page) for anything we did not
+    write: a hand-edited address must not reach the database as an overflow."""
+    if not stuck_order:
+        last = as_id(after)
+        return None if last is None else (None, last)
+    stamp, _, raw_id = after.rpartition("~")
+    last = as_id(raw_id)
     try:
-        if stuck_order:
-            stamp, _, last_id = after.rpartition("~")
-            return datetime.fromisoformat(stamp), int(last_id)
-        return None, int(after)
+        since = datetime.fromisoformat(stamp)
     except ValueError:
         return None
+    if last is None or since.tzinfo is None:
+        return None
+    return since, last
 
 
 def counts_by_reason(

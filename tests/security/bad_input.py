@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.security.conftest import database_rows
 from tests.web.conftest import settle
+from web.guards import MAX_ID
 
 
 def bad_input(max_examples: int) -> settings:
@@ -62,10 +63,13 @@ FOREIGN_DIGITS = st.sampled_from(
         "⁰¹²³⁴⁵⁶⁷⁸⁹",  # superscripts: ``isdigit`` says yes, ``int`` says no
     ]
 )
-#: An id no row has, within what the databases store (64-bit integers).
-NO_SUCH_ID = st.integers(min_value=10_000, max_value=2**63 - 1)
-#: An "id" no database column can hold.
-HUGE_NUMBER = st.integers(min_value=2**63, max_value=10**40).map(str)
+#: An id no row has, within what the id columns store (``INTEGER``), edges included.
+NO_SUCH_ID = st.integers(min_value=10_000, max_value=MAX_ID) | st.just(MAX_ID)
+#: An "id" no id column can hold: past 32 bits (PostgreSQL's ``INTEGER``), past 64 bits.
+HUGE_NUMBER = (
+    st.integers(min_value=MAX_ID + 1, max_value=10**40)
+    | st.sampled_from([MAX_ID + 1, 2**63 - 1, 2**63])
+).map(str)
 
 
 def in_digits(number: str, digits: str) -> str:

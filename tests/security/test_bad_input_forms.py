@@ -52,7 +52,7 @@ from tests.security.form_defects import (
 )
 from tests.web.conftest import PortalCoop, log_in_mandataire, settle, text
 from web.extensions import limiter
-from web.guards import NUL_REFUSED
+from web.guards import MAX_ID, NUL_REFUSED
 from workflows import steps
 from workflows.models import Case, Step
 
@@ -290,11 +290,12 @@ def test_the_error_reader_sees_english():
     assert errors_shown(response) == ["Field cannot be longer than 254 characters."]
 
 
-@sqlite_only
-def test_an_id_no_database_can_hold_in_a_url_is_not_found(app, world):
-    """Every route with an ``<int:…>`` id, given one past 64 bits: 404, in French."""
+@pytest.mark.parametrize("huge", [MAX_ID, MAX_ID + 1, 10**20], ids=["max", "33 bits", "67 bits"])
+def test_an_id_no_database_can_hold_in_a_url_is_not_found(app, world, huge):
+    """Every route with an ``<int:…>`` id, given the largest id or one no ``INTEGER``
+    column holds (PostgreSQL's are 32 bits): 404, in French, on both backends."""
     ids = {"case_id", "task_id", "job_id", "email_id", "document_id", "step_id"}
-    values = {**world.values, **dict.fromkeys(ids, 10**20)}
+    values = {**world.values, **dict.fromkeys(ids, huge)}
     for rule in app.url_map.iter_rules():
         if not ids & set(rule.arguments):
             continue
