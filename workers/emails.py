@@ -14,11 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -238,18 +235,14 @@ def _record(engine: Engine, email_id: int, status: str, error: str | None) -> No
         )
 
 
-def _message(row: Email, sender: str) -> Message:
-    """The MIME message, built with the ``compat32`` classes: a third of the CPU time of
-    ``EmailMessage`` and its header registry (4 ms an email: 8 % of a wave's worker
-    time), for the same message: UTF-8 parts, encoded headers."""
-    message = MIMEMultipart("alternative")
-    name, address = parseaddr(sender)
-    message["From"] = formataddr((name, address), charset="utf-8")
+def _message(row: Email, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
     message["To"] = row.to_address
-    message["Subject"] = Header(row.subject, "utf-8")  # type: ignore[assignment]
+    message["Subject"] = row.subject
     message["Message-ID"] = row.message_id
     message["Date"] = format_datetime(row.created_at)
     message["Auto-Submitted"] = "auto-generated"
-    message.attach(MIMEText(row.text_body, "plain", "utf-8"))
-    message.attach(MIMEText(row.html_body, "html", "utf-8"))
+    message.set_content(row.text_body)
+    message.add_alternative(row.html_body, subtype="html")
     return message

@@ -11,7 +11,7 @@ import smtplib
 import ssl
 import threading
 import time
-from email.message import Message
+from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -27,7 +27,7 @@ class Mailer(Protocol):
     #: ``stored`` (sandbox) or ``sent`` (handed to a real server): the emails' status.
     delivered_status: str
 
-    def send(self, message: Message) -> None:
+    def send(self, message: EmailMessage) -> None:
         """Deliver or raise :class:`MailRefused` / :class:`MailUnavailable`."""
 
 
@@ -42,7 +42,7 @@ class SandboxMailer:
 
     delivered_status = "stored"
 
-    def send(self, message: Message) -> None:
+    def send(self, message: EmailMessage) -> None:
         for address in message.get_all("To", []):
             local, _, domain = str(address).strip(" <>").lower().rpartition("@")
             if not local or domain.endswith(".invalid"):
@@ -107,7 +107,7 @@ class SMTPMailer:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 smtp.close()
 
-    def send(self, message: Message) -> None:
+    def send(self, message: EmailMessage) -> None:
         try:
             smtp = self._connection()
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:

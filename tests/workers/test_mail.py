@@ -67,34 +67,3 @@ def test_a_refused_recipient_does_not_spoil_the_next_message(smtp_server: SMTPSe
         mailer.send(message(1))
     mailer.send(message(2))
     assert [str(m["To"]) for m in smtp_server.messages] == ["mandataire.2@ac-nice.fr"]
-
-
-def test_a_stored_email_reaches_the_server_as_a_mail_client_reads_it(smtp_server: SMTPServer):
-    """``workers.emails._message`` (compat32 classes, for speed): accents in the subject,
-    the sender's name and both bodies survive; the headers receivers dedupe and filter on
-    are there."""
-    from datetime import UTC, datetime
-
-    from workers.emails import _message
-    from workflows.models import Email
-
-    row = Email(
-        to_address="eloise.martin@ac-nice.fr",
-        subject="Coopérative « Les Écureuils » : configurez votre mot de passe " * 2,
-        text_body="Bonjour Éloïse,\nVotre lien : https://coopflow.test/invitation/abc\n",
-        html_body="<p>Bonjour Éloïse,</p><p>Côté école : rien à faire.</p>",
-        message_id="<1.2@coopflow.occe.coop>",
-        created_at=datetime(2026, 9, 7, 7, 30, tzinfo=UTC),
-    )
-    SMTPMailer(smtp_server.url).send(
-        _message(row, "OCCE Alpes-Maritimes <ne-pas-repondre@occe.coop>")
-    )
-    [received] = smtp_server.messages
-    assert received["Subject"] == row.subject
-    assert received["From"] == "OCCE Alpes-Maritimes <ne-pas-repondre@occe.coop>"
-    assert received["To"] == row.to_address
-    assert received["Message-ID"] == row.message_id
-    assert received["Date"] == "Mon, 07 Sep 2026 07:30:00 +0000"
-    assert received["Auto-Submitted"] == "auto-generated"
-    assert received.get_body(preferencelist=("plain",)).get_content() == row.text_body
-    assert received.get_body(preferencelist=("html",)).get_content().strip() == row.html_body
