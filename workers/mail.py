@@ -98,6 +98,7 @@ class SMTPMailer:
             self._drop()
         smtp = self._connect()
         self._kept.smtp = smtp
+        self._kept.used = time.monotonic()
         return smtp
 
     def _drop(self) -> None:
@@ -130,8 +131,12 @@ class SMTPMailer:
             if 400 <= exc.smtp_code < 500:
                 raise MailUnavailable(text) from exc
             raise MailRejected(text) from exc
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        except Exception as exc:
+            # Whatever broke (the network, or the message: say a Python error while
+            # flattening it), this connection is not reused in an unknown state.
             self._drop()
+            if not isinstance(exc, (TimeoutError, smtplib.SMTPException, OSError)):
+                raise
             if smtp.handing_over:
                 raise MailUnavailable(
                     f"connexion perdue pendant la remise du message : {exc}", uncertain=True

@@ -67,3 +67,18 @@ def test_a_refused_recipient_does_not_spoil_the_next_message(smtp_server: SMTPSe
         mailer.send(message(1))
     mailer.send(message(2))
     assert [str(m["To"]) for m in smtp_server.messages] == ["mandataire.2@ac-nice.fr"]
+
+
+def test_a_message_that_cannot_be_written_does_not_spoil_the_connection(
+    smtp_server: SMTPServer,
+):
+    """A Python error while flattening a thread's first message (found with messages
+    the client could not encode) left its connection kept without its idle clock:
+    every later send of that thread failed."""
+    mailer = SMTPMailer(smtp_server.url)
+    broken = message(1)
+    broken.policy = None  # type: ignore[assignment]  # flattening it fails
+    with pytest.raises(AttributeError):
+        mailer.send(broken)
+    mailer.send(message(2))
+    assert [str(m["Subject"]) for m in smtp_server.messages] == ["Message 2"]
