@@ -22,6 +22,7 @@ from coopflow.config import Settings
 from coopflow.observability import KeyValueFormatter, init_sentry, scrub_event
 from coopflow.runtime import Runtime, build_runtime
 from tests.factories import MandataireFactory
+from tests.helpers import start_invitation
 from web import create_app
 from workers.broker import QUEUE
 from workers.handlers import HANDLERS
@@ -177,15 +178,7 @@ def test_errors_in_steps_and_actors_reach_sentry_without_secrets(
         raise PermanentStepError(f"IBAN {IBAN} refusé par la banque (lien {token})")
 
     monkeypatch.setitem(HANDLERS, ("invitation", "send_invitation"), send_invitation)
-    mandataire = MandataireFactory(coop__ad=ad)
-    with rt.engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=Actor.system("test"),
-            data={"mandataire_id": mandataire.id},
-            trigger="invite",
-        )
+    case_id, _, _ = start_invitation(rt.engine, ad)
 
     def crashing_actor(iban: str) -> None:
         password = PASSWORD  # noqa: F841
@@ -198,7 +191,7 @@ def test_errors_in_steps_and_actors_reach_sentry_without_secrets(
     events = sentry.events
     step_failed = [e for e in events if (e.get("logentry") or {}).get("message") == "step failed"]
     assert step_failed, events
-    assert step_failed[0]["extra"]["case_id"] == case.id
+    assert step_failed[0]["extra"]["case_id"] == case_id
     assert "[IBAN filtré …0189]" in step_failed[0]["extra"]["error"]
     from_actor = [
         e

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from coopflow.config import load_settings
 from coopflow.runtime import build_runtime
-from tests.faults.conftest import (
+from tests.faults.cluster import (
     CASES,
     FAULT_AT,
     STAFF_EMAIL,

@@ -10,8 +10,7 @@ import redis
 from sqlalchemy import select
 
 from coopflow.runtime import build_runtime
-from tests.factories import MandataireFactory
-from workflows.engine import Actor
+from tests.helpers import start_invitation
 from workflows.models import Case, Step
 from workflows.scheduling import tick
 from workflows.steps import claim
@@ -26,16 +25,8 @@ def idle_runtime(settings, smtp_server, clock):
 
 
 def _invite(rt, ad) -> tuple[int, str]:
-    mandataire = MandataireFactory(coop__ad=ad)
-    with rt.engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=Actor.system("test"),
-            data={"mandataire_id": mandataire.id},
-            trigger="invite",
-        )
-    return case.id, mandataire.email
+    case_id, _, mandataire = start_invitation(rt.engine, ad)
+    return case_id, mandataire.email
 
 
 def _state(rt, case_id):
