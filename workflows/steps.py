@@ -153,11 +153,7 @@ def postpone(engine: Engine, claimed: ClaimedStep, reason: str, delay: timedelta
         step.attempts -= 1
         step.last_error = reason[:2000]
         step.last_traceback = None
-        step.status = StepStatus.PENDING.value
-        step.not_before = tx.now + delay
-        step.lease_until = step.not_before + engine.timing.publish_lease
-        step.updated_at = tx.now
-        return int(delay.total_seconds() * 1000)
+        return _pending_again(tx, step, delay)
 
 
 def fail(
@@ -174,15 +170,11 @@ def fail(
         if not permanent and step.attempts < step.max_attempts:
             timing = engine.timing
             delay = backoff(step.attempts, timing.backoff_base, timing.backoff_max)
-            step.status = StepStatus.PENDING.value
-            step.not_before = tx.now + delay
-            step.lease_until = step.not_before + timing.publish_lease
-            step.updated_at = tx.now
             log.warning(
                 "step will retry",
                 extra={"case_id": step.case_id, "step": step.name, "attempt": step.attempts},
             )
-            return int(delay.total_seconds() * 1000)
+            return _pending_again(tx, step, delay)
         _finish(tx, step, StepStatus.FAILED)
         case = tx.lock(step.case_id)  # already locked by _owned
         definition = engine.definition(case.process)
@@ -232,6 +224,15 @@ def _owned(tx: UnitOfWork, claimed: ClaimedStep) -> Step | None:
         log.warning("step no longer owned", extra={"case_id": claimed.case_id, "step": claimed.id})
         return None
     return step
+
+
+def _pending_again(tx: UnitOfWork, step: Step, delay: timedelta) -> int:
+    """Due again after ``delay``: the delay in ms of the message to publish."""
+    step.status = StepStatus.PENDING.value
+    step.not_before = tx.now + delay
+    step.lease_until = step.not_before + tx.engine.timing.publish_lease
+    step.updated_at = tx.now
+    return int(delay.total_seconds() * 1000)
 
 
 def _finish(tx: UnitOfWork, step: Step, status: StepStatus) -> None:
