@@ -160,7 +160,7 @@ def deliver(
         log.warning("email refused", extra={"email_id": email_id, "case_id": row.case_id})
         return Delivery(EmailStatus.REFUSED.value, row.to_address, str(exc))
     except (MailUnavailable, MailRejected) as exc:
-        if not getattr(exc, "uncertain", False):
+        if not (isinstance(exc, MailUnavailable) and exc.uncertain):
             _not_handed(engine, email_id)  # the server answered: it does not have it
         raise
     _record_after_send(engine, email_id, mailer.delivered_status, None)
