@@ -19,7 +19,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class _Handler:
+class Handler:
+    """Keeps every message; refuses the addresses the server lists."""
+
     def __init__(self, server: SMTPServer) -> None:
         self.server = server
 
@@ -51,7 +53,7 @@ class SMTPServer:
         #: The client's address of each message: one per connection it came through.
         self.peers: list[object] = []
         self.lock = threading.Lock()
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(Handler(self), hostname="127.0.0.1", port=self.port)
 
     @property
     def url(self) -> str:

@@ -16,20 +16,16 @@ from sentry_sdk.integrations.dramatiq import DramatiqIntegration
 from sentry_sdk.integrations.flask import FlaskIntegration
 from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration
 from sentry_sdk.transport import Transport
-from sqlalchemy import select
 
 from coopflow.config import Settings
 from coopflow.observability import KeyValueFormatter, init_sentry, scrub_event
 from coopflow.runtime import Runtime, build_runtime
-from tests.factories import MandataireFactory
 from tests.helpers import start_invitation
 from web import create_app
 from workers.broker import QUEUE
 from workers.handlers import HANDLERS
 from workers.runner import run_step
-from workflows.engine import Actor
 from workflows.errors import PermanentStepError
-from workflows.models import Step
 
 
 def test_log_lines_carry_the_case_id():
@@ -207,18 +203,8 @@ def test_errors_in_steps_and_actors_reach_sentry_without_secrets(
 
 def test_every_log_line_of_a_step_and_a_transition_carries_the_case_id(runtime, ad, caplog):
     caplog.set_level(logging.DEBUG)
-    mandataire = MandataireFactory(coop__ad=ad)
-    with runtime.engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=Actor.system("test"),
-            data={"mandataire_id": mandataire.id},
-            trigger="invite",
-        )
+    case_id, step_id, _ = start_invitation(runtime.engine, ad)
     runtime.join()
-    with runtime.db.read() as session:
-        step_id = session.scalars(select(Step.id).where(Step.case_id == case.id)).one()
     run_step(runtime, step_id)  # delivered again: skipped, still says which case
 
     formatter = KeyValueFormatter("%(levelname)s %(name)s %(message)s")
@@ -238,4 +224,4 @@ def test_every_log_line_of_a_step_and_a_transition_carries_the_case_id(runtime, 
         "step skipped",
     } <= messages, lines
     for line in lines:
-        assert f"case_id={case.id}" in line, line
+        assert f"case_id={case_id}" in line, line

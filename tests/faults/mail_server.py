@@ -4,8 +4,6 @@ relay (signed ``delivered`` events to ``/webhooks/mail``, posted until answered 
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import queue
 import threading
@@ -17,30 +15,31 @@ from datetime import UTC, datetime
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tests.smtp import Handler as SMTPHandler
 from tests.smtp import SMTPServer
 from web.webhooks import SIGNATURE_HEADER, signature
 
 
-class _Handler:
-    def __init__(self, server: FaultySMTPServer) -> None:
-        self.server = server
+class _Handler(SMTPHandler):
+    """The tests' handler (keeps every message), plus the outage and the reports."""
+
+    server: FaultySMTPServer
 
     async def handle_RCPT(
-        self, _smtp: SMTP, _session: Session, envelope: Envelope, address: str, _options: list
+        self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
         if self.server.unavailable:
             self.server.temporary_failures += 1
             return "451 4.3.0 Service temporairement indisponible, réessayez plus tard"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+        return await super().handle_RCPT(smtp, session, envelope, address, options)
 
-    async def handle_DATA(self, _smtp: SMTP, _session: Session, envelope: Envelope) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.server.lock:
-            self.server.messages.append(message)  # type: ignore[arg-type]
+    async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
+        answer = await super().handle_DATA(smtp, session, envelope)
         if self.server.reports is not None:
+            with self.server.lock:
+                message = self.server.messages[-1]
             self.server.reports.delivered(str(message["Message-ID"]), str(message["To"]))
-        return "250 Message accepted for delivery"
+        return answer
 
 
 class FaultySMTPServer(SMTPServer):
