@@ -7,6 +7,7 @@ last write. Target: the engine reaches at least 0.7× the baseline's throughput.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -134,7 +135,8 @@ def _engine(coops: int, seed: int) -> float:
             definitions={**DEFINITIONS, pipeline.NAME: pipeline.DEFINITION},
         )
         coop_ids = seed_coops(runtime.db, coops, seed=seed)
-        _workers(processes, "bench.b1_engine_worker", "steps", environment(url, broker_url))
+        env = environment(url, broker_url, step_batch=os.environ.get("B1_BATCH", "20"))
+        _workers(processes, "bench.b1_engine_worker", "steps", env)
         _ready(broker_url)
         actor = Actor.system("bench")
         started = time.perf_counter()

@@ -59,6 +59,9 @@ class Settings:
     step_publish_lease_seconds: float = 300.0
     step_backoff_seconds: float = 10.0
     step_backoff_max_seconds: float = 600.0
+    #: Steps per broker message at most: a worker claims them in one statement and
+    #: completes them in one transaction (1: one message per step).
+    step_batch: int = 20
     #: Cookies only over HTTPS (on in production).
     secure_cookies: bool = False
     #: Storage of the login rate limiter (``memory://`` or ``redis://``).
@@ -121,6 +124,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         step_backoff_max_seconds=float(
             get("STEP_BACKOFF_MAX_SECONDS") or defaults.step_backoff_max_seconds
         ),
+        step_batch=max(1, int(get("STEP_BATCH") or defaults.step_batch)),
         secure_cookies=_bool(get("SECURE_COOKIES") or "false"),
         ratelimit_storage_url=get("RATELIMIT_STORAGE_URL") or defaults.ratelimit_storage_url,
         log_level=get("LOG_LEVEL") or defaults.log_level,

@@ -107,6 +107,6 @@ def build_runtime(
     )
     actors = declare_actors(broker, runtime)
     runtime.actor, runtime.bulk_actor = actors.run_step, actors.run_bulk
-    engine.publisher = publisher_for(runtime.actor)
+    engine.publisher = publisher_for(runtime.actor, settings.step_batch)
     engine.bulk_publisher = bulk_publisher_for(runtime.bulk_actor)
     return runtime

@@ -1,5 +1,6 @@
 """The Dramatiq broker: Redis in the distributed mode, in-process for the embedded one,
-and its two actors: ``run_step`` (a step id) and ``run_bulk`` (a bulk job id).
+and its two actors: ``run_step`` (step ids: one message carries up to
+``COOPFLOW_STEP_BATCH`` steps) and ``run_bulk`` (a bulk job id).
 
 Retries are the engine's business (step rows with backoff and leases, bulk jobs with
 leases), so the broker runs without Dramatiq's Retries middleware.
@@ -18,7 +19,7 @@ from dramatiq.middleware.prometheus import Prometheus
 
 from workers.bulk import run_bulk
 from workers.context import Services
-from workers.runner import run_step
+from workers.runner import run_steps
 
 #: Steps and bulk jobs share one queue: a bulk job takes one batch per message, so the
 #: steps it queues (and everyone else's) interleave with its batches.
@@ -91,15 +92,16 @@ class WorkerPrometheus(Prometheus):
 
 @dataclass(frozen=True)
 class Actors:
-    run_step: dramatiq.Actor[[int], None]
+    run_step: dramatiq.Actor[[int | list[int]], None]
     run_bulk: dramatiq.Actor[[int], None]
 
 
 def declare_actors(broker: dramatiq.Broker, services: Services) -> Actors:
     """Declare the ``run_step`` and ``run_bulk`` actors on ``broker``, bound to ``services``."""
 
-    def run_step_actor(step_id: int) -> None:
-        run_step(services, step_id)
+    def run_step_actor(step_ids: int | list[int]) -> None:
+        # A single id: a message published before steps travelled in batches.
+        run_steps(services, [step_ids] if isinstance(step_ids, int) else step_ids)
 
     def run_bulk_actor(job_id: int) -> None:
         run_bulk(services, job_id)
@@ -114,12 +116,17 @@ def declare_actors(broker: dramatiq.Broker, services: Services) -> Actors:
     )
 
 
-def publisher_for(actor: dramatiq.Actor) -> Callable[[list[int], int], None]:
-    """The engine's publisher: one message per step id, delayed when asked."""
+def publisher_for(actor: dramatiq.Actor, batch: int = 1) -> Callable[[list[int], int], None]:
+    """The engine's publisher: one message per ``batch`` step ids, delayed when asked.
+
+    The steps of one message run one after the other in one worker thread: a batch
+    trades a little latency for far fewer messages, claims and commits (a wave of
+    invitations, a chain of automated steps)."""
 
     def publish(step_ids: list[int], delay_ms: int) -> None:
-        for step_id in step_ids:
-            actor.send_with_options(args=(step_id,), delay=delay_ms or None)
+        for start in range(0, len(step_ids), batch):
+            chunk = step_ids[start : start + batch]
+            actor.send_with_options(args=(chunk,), delay=delay_ms or None)
 
     return publish
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from workflows.clock import Clock, SystemClock
@@ -34,7 +34,17 @@ from workflows.definition import (
     Transition,
 )
 from workflows.errors import CaseNotFound, GuardFailed, TransitionNotAllowed, VersionConflict
-from workflows.models import Case, CaseEvent, Coop, Step, StepStatus, Task, TaskStatus, Timer
+from workflows.models import (
+    Case,
+    CaseEvent,
+    Coop,
+    Step,
+    StepStatus,
+    Task,
+    TaskStatus,
+    Timer,
+    table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -176,17 +186,59 @@ class UnitOfWork:
         #: Steps queued by this transaction, flushed together at its end (their ids are
         #: known then): starting a thousand cases is a few batched INSERTs.
         self._queued: list[Step] = []
+        #: The same, by case (the key is the case object's ``id()``).
+        self._queued_of: dict[int, list[Step]] = {}
         #: Bulk jobs to hand to a worker once this transaction commits.
         self.new_bulk_jobs: list[int] = []
         #: The cases this transaction holds the row lock of: nobody else can change
         #: them until it ends, so locking one again needs no round trip.
         self._locked: dict[int, Case] = {}
+        #: The cases that left a state in this transaction: their unfinished steps are
+        #: cancelled when it settles.
+        self._left: set[int] = set()
+        #: The audit events of this transaction, written when it settles.
+        self._events: list[tuple[Case, dict[str, Any]]] = []
 
     def settle(self) -> None:
         """Write what is pending and learn the ids of the queued steps (before commit)."""
+        if self._left:
+            self._drop_steps_of_left_states()
         self.session.flush()
-        self.new_steps.extend(step.id for step in self._queued)
+        if self._events:
+            # After the flush: the cases created by this transaction have their ids.
+            self.session.execute(
+                insert(table(CaseEvent)),
+                [{"case_id": case.id, **fields} for case, fields in self._events],
+            )
+            self._events = []
+        self.new_steps.extend(
+            step.id for step in self._queued if step.status == StepStatus.PENDING.value
+        )
         self._queued = []
+        self._queued_of = {}
+
+    def _drop_steps_of_left_states(self) -> None:
+        """Cancel the unfinished steps of the cases that left a state in this transaction:
+        one statement for all of them (steps complete in batches, and each completion
+        moves a case), run before the final flush and without it. The steps this
+        transaction queued are not touched (they belong to the states entered; those
+        for a state it left again are dropped in memory by ``_leave``), and the steps it
+        finished are written by the flush over this update."""
+        queued = [step.id for step in self._queued if step.id is not None]
+        steps = table(Step)
+        statement = (
+            update(steps)
+            .where(
+                steps.c.case_id.in_(sorted(self._left)),
+                steps.c.status.in_([StepStatus.PENDING.value, StepStatus.RUNNING.value]),
+            )
+            .values(status=StepStatus.CANCELLED.value, updated_at=self.now, finished_at=self.now)
+        )
+        if queued:
+            statement = statement.where(steps.c.id.not_in(queued))
+        with self.session.no_autoflush:
+            self.session.execute(statement)
+        self._left = set()
 
     # Reading ------------------------------------------------------------------------
 
@@ -204,6 +256,22 @@ class UnitOfWork:
             raise CaseNotFound(f"Dossier {case_id} introuvable.")
         self._locked[case_id] = case
         return case
+
+    def lock_many(self, case_ids: Iterable[int]) -> dict[int, Case]:
+        """Load and lock several cases in one statement, in the order of their ids (the
+        one lock order of every transaction that locks several: no deadlock). Cases
+        that do not exist are left out."""
+        wanted = sorted(set(case_ids) - self._locked.keys())
+        if wanted:
+            for case in self.session.scalars(
+                select(Case)
+                .where(Case.id.in_(wanted))
+                .order_by(Case.id)
+                .with_for_update(of=Case)
+                .execution_options(populate_existing=True)
+            ):
+                self._locked[case.id] = case
+        return {i: self._locked[i] for i in case_ids if i in self._locked}
 
     # Starting and firing ------------------------------------------------------------
 
@@ -397,15 +465,14 @@ class UnitOfWork:
                 .values(closed_at=self.now)
                 .execution_options(synchronize_session=False)
             )
-        self.session.execute(
-            update(Step)
-            .where(
-                Step.case_id == case.id,
-                Step.status.in_([StepStatus.PENDING.value, StepStatus.RUNNING.value]),
-            )
-            .values(status=StepStatus.CANCELLED.value, updated_at=self.now, finished_at=self.now)
-            .execution_options(synchronize_session=False)
-        )
+        # Its unfinished steps are dropped by one statement for all the cases this
+        # transaction moves, just before its final flush (see settle).
+        self._left.add(case.id)
+        # Steps queued by this transaction for the state left are dropped before written.
+        for step in self._queued_of.pop(id(case), ()):
+            if step.status == StepStatus.PENDING.value:
+                step.status = StepStatus.CANCELLED.value
+                step.finished_at = self.now
         self.clear_stuck(case)
 
     def _enter(
@@ -519,6 +586,7 @@ class UnitOfWork:
             )
             self.session.add(step)
             self._queued.append(step)
+            self._queued_of.setdefault(id(case), []).append(step)
 
     # Stuck, comments ----------------------------------------------------------------
 
@@ -546,14 +614,19 @@ class UnitOfWork:
         self.record(case, actor, kind="comment", comment=text)
 
     def record(self, case: Case, actor: Actor, *, kind: str = "transition", **fields: Any) -> None:
-        # Every column given, even when empty: the ORM batches INSERTs of rows with the
-        # same columns only, and a transaction's events are written together.
-        self.session.add(
-            CaseEvent(
-                case=case,
-                at=self.now,
-                actor=str(actor),
-                kind=kind,
-                **{**_EVENT_FIELDS, "payload": {}, **fields},
+        """Add a line to the case's audit trail, written when the transaction settles:
+        the events of a transaction go in one batched ``INSERT``, in the order they
+        happened, without an ORM object each (every transition writes one)."""
+        self._events.append(
+            (
+                case,
+                {
+                    "at": self.now,
+                    "actor": str(actor),
+                    "kind": kind,
+                    **_EVENT_FIELDS,
+                    "payload": {},
+                    **fields,
+                },
             )
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -532,3 +533,9 @@ __all__ = [
     "WebhookEvent",
     "utcnow",
 ]
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a model, for the statements of the hot paths (a step's
+    completion, the audit trail) that need no ORM object per row."""
+    return cast(Table, model.__table__)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from workflows.engine import BACKOFF_BASE, BACKOFF_MAX, Actor, Engine, UnitOfWork
 from workflows.errors import ConflictError, TransitionNotAllowed
-from workflows.models import Case, Step, StepStatus
+from workflows.models import Case, Step, StepStatus, table
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +56,25 @@ def backoff(
 
 def claim(engine: Engine, step_id: int) -> ClaimedStep | None:
     """Take the step for this delivery, or ``None`` when it is done, cancelled, not yet
-    due, or owned by a live run elsewhere.
+    due, or owned by a live run elsewhere."""
+    claimed = claim_many(engine, [step_id])
+    return claimed[0] if claimed else None
 
-    One statement takes it and reads what the run needs (``UPDATE … RETURNING``, the
+
+def claim_many(engine: Engine, step_ids: list[int]) -> list[ClaimedStep]:
+    """Take the steps of one delivery that are still to run, in the order given.
+
+    One statement takes them and reads what the runs need (``UPDATE … RETURNING``, the
     case's columns by subqueries, which SQLite allows there and a join it does not): a
-    claim is on every step's path."""
+    claim is on every step's path, and a message may carry many steps."""
+    if not step_ids:
+        return []
     with engine.transaction() as tx:
         now = tx.now
-        row = tx.session.execute(
+        rows = tx.session.execute(
             update(Step)
             .where(
-                Step.id == step_id,
+                Step.id.in_(step_ids),
                 Step.not_before <= now,
                 or_(
                     Step.status == StepStatus.PENDING.value,
@@ -80,6 +88,7 @@ def claim(engine: Engine, step_id: int) -> ClaimedStep | None:
                 updated_at=now,
             )
             .returning(
+                Step.id,
                 Step.case_id,
                 Step.name,
                 Step.args,
@@ -88,25 +97,57 @@ def claim(engine: Engine, step_id: int) -> ClaimedStep | None:
                 *(_of_case(column) for column in (Case.process, Case.state, Case.coop_id)),
             )
             .execution_options(synchronize_session=False)
-        ).one_or_none()
-        if row is None:
-            return None
-        if row.state != row.args.get("state"):
-            # Dropped on leaving the state; a late message finds it here.
-            step = tx.session.get(Step, step_id, populate_existing=True)
-            assert step is not None
-            _finish(tx, step, StepStatus.CANCELLED)
-            return None
-        return ClaimedStep(
-            step_id,
-            row.case_id,
-            row.name,
-            row.process,
-            dict(row.args),
-            row.attempts,
-            row.idempotency_key,
-            row.coop_id,
+        ).all()
+        claimed: dict[int, ClaimedStep] = {}
+        for row in rows:
+            if row.state != row.args.get("state"):
+                # Dropped on leaving the state; a late message finds it here.
+                step = tx.session.get(Step, row.id, populate_existing=True)
+                assert step is not None
+                _finish(tx, step, StepStatus.CANCELLED)
+                continue
+            claimed[row.id] = ClaimedStep(
+                row.id,
+                row.case_id,
+                row.name,
+                row.process,
+                dict(row.args),
+                row.attempts,
+                row.idempotency_key,
+                row.coop_id,
+            )
+        return [claimed[i] for i in dict.fromkeys(step_ids) if i in claimed]
+
+
+def extend_leases(engine: Engine, claimed: list[ClaimedStep]) -> None:
+    """Steps claimed together and not run yet keep their run lease a while longer."""
+    if not claimed:
+        return
+    with engine.transaction() as tx:
+        tx.session.execute(
+            update(Step)
+            .where(
+                Step.id.in_([c.id for c in claimed]),
+                Step.status == StepStatus.RUNNING.value,
+            )
+            .values(lease_until=tx.now + engine.timing.run_lease)
+            .execution_options(synchronize_session=False)
         )
+
+
+def release(engine: Engine, claimed: list[ClaimedStep]) -> list[int]:
+    """Hand back steps claimed together and not run: pending again, the attempt unused.
+    Returns the ids to publish again."""
+    released = []
+    with engine.transaction() as tx:
+        for step in _owned_many(tx, claimed).values():
+            step.status = StepStatus.PENDING.value
+            step.attempts -= 1
+            step.not_before = tx.now
+            step.lease_until = tx.now + engine.timing.publish_lease
+            step.updated_at = tx.now
+            released.append(step.id)
+    return released
 
 
 def _of_case(column: Any) -> Any:
@@ -116,30 +157,91 @@ def _of_case(column: Any) -> Any:
 
 def complete(engine: Engine, claimed: ClaimedStep, outcome: Outcome) -> None:
     """Record success and fire the next trigger, in one transaction."""
+    complete_many(engine, [(claimed, outcome)])
+
+
+def complete_many(engine: Engine, results: list[tuple[ClaimedStep, Outcome]]) -> None:
+    """Record the success of steps run together and fire their next triggers, in one
+    transaction: their cases locked in one statement, their rows checked in another and
+    finished in a third, the events, case updates and next steps of all of them written
+    together when the transaction settles."""
+    if not results:
+        return
     with engine.transaction() as tx:
-        step = _owned(tx, claimed)
-        if step is None:
-            return
-        _finish(tx, step, StepStatus.DONE)
-        step.result = outcome.result
-        rule = engine.definition(claimed.process).step_by_name[claimed.name]
-        trigger = outcome.trigger or rule.on_done
-        if trigger is None:
-            return
-        try:
-            # A conflict is raised before fire writes anything: no savepoint needed.
-            tx.fire(
-                claimed.case_id,
-                trigger,
-                actor=Actor.system(f"étape {claimed.name}"),
-                payload=outcome.payload,
-            )
-        except ConflictError as exc:
-            # The case moved on meanwhile (cancelled by staff...): the result is kept.
-            log.warning(
-                "step outcome not applied",
-                extra={"case_id": claimed.case_id, "step": claimed.name, "reason": str(exc)},
-            )
+        owned = _still_owned(tx, [claimed for claimed, _ in results])
+        finished: list[dict[str, Any]] = []
+        for claimed, outcome in results:
+            if claimed.id not in owned:
+                continue
+            case = tx.lock(claimed.case_id)  # locked by _still_owned: no round trip
+            if case.state != claimed.args.get("state"):
+                # An earlier step of the same case, completed just before in this
+                # transaction, moved the case on: this one is dropped, as on leaving.
+                finished.append(_finished(claimed, StepStatus.CANCELLED, None))
+                continue
+            finished.append(_finished(claimed, StepStatus.DONE, outcome.result))
+            rule = engine.definition(claimed.process).step_by_name[claimed.name]
+            trigger = outcome.trigger or rule.on_done
+            if trigger is None:
+                continue
+            try:
+                # A conflict is raised before fire writes anything: no savepoint needed.
+                tx.fire(
+                    claimed.case_id,
+                    trigger,
+                    actor=Actor.system(f"étape {claimed.name}"),
+                    payload=outcome.payload,
+                )
+            except ConflictError as exc:
+                # The case moved on meanwhile (cancelled by staff...): the result is kept.
+                log.warning(
+                    "step outcome not applied",
+                    extra={"case_id": claimed.case_id, "step": claimed.name, "reason": str(exc)},
+                )
+        if finished:
+            # Before the transaction settles: its update of the steps of the states left
+            # only takes unfinished ones.
+            with tx.session.no_autoflush:
+                tx.session.execute(_FINISH.values(finished_at=tx.now, updated_at=tx.now), finished)
+
+
+_STEPS = table(Step)
+_FINISH = (
+    update(_STEPS)
+    .where(_STEPS.c.id == bindparam("step_id"))
+    .values(
+        status=bindparam("new_status"),
+        result=bindparam("new_result", type_=_STEPS.c.result.type),
+        lease_until=None,
+    )
+)
+
+
+def _finished(claimed: ClaimedStep, status: StepStatus, result: Any) -> dict[str, Any]:
+    return {"step_id": claimed.id, "new_status": status.value, "new_result": result}
+
+
+def _still_owned(tx: UnitOfWork, claimed: list[ClaimedStep]) -> set[int]:
+    """The ids of the steps this run still owns, their cases and rows locked (the cases
+    first, in the order of their ids: one lock order, no deadlock), read without loading
+    them as objects (they are finished by one statement)."""
+    tx.lock_many({c.case_id for c in claimed})
+    rows = {
+        row.id: row
+        for row in tx.session.execute(
+            select(_STEPS.c.id, _STEPS.c.status, _STEPS.c.attempts)
+            .where(_STEPS.c.id.in_([c.id for c in claimed]))
+            .with_for_update()
+        )
+    }
+    owned = set()
+    for c in claimed:
+        row = rows.get(c.id)
+        if row is None or row.status != StepStatus.RUNNING.value or row.attempts != c.attempt:
+            log.warning("step no longer owned", extra={"case_id": c.case_id, "step": c.id})
+            continue
+        owned.add(c.id)
+    return owned
 
 
 def postpone(engine: Engine, claimed: ClaimedStep, reason: str, delay: timedelta) -> int | None:
@@ -218,12 +320,31 @@ def retry(tx: UnitOfWork, step_id: int, actor: Actor, comment: str | None = None
 
 def _owned(tx: UnitOfWork, claimed: ClaimedStep) -> Step | None:
     """The step row, if this run still owns it (its lease was not taken over)."""
-    tx.lock(claimed.case_id)  # the case first, always: one lock order, no deadlock
-    step = tx.session.get(Step, claimed.id, with_for_update=True, populate_existing=True)
-    if step is None or step.status != StepStatus.RUNNING.value or step.attempts != claimed.attempt:
-        log.warning("step no longer owned", extra={"case_id": claimed.case_id, "step": claimed.id})
-        return None
-    return step
+    return _owned_many(tx, [claimed]).get(claimed.id)
+
+
+def _owned_many(tx: UnitOfWork, claimed: list[ClaimedStep]) -> dict[int, Step]:
+    """The step rows this run still owns (their lease was not taken over), by id, locked
+    with their cases: the cases first, always, in the order of their ids (one lock order,
+    no deadlock), then the steps."""
+    tx.lock_many({c.case_id for c in claimed})
+    steps = {
+        step.id: step
+        for step in tx.session.scalars(
+            select(Step)
+            .where(Step.id.in_([c.id for c in claimed]))
+            .with_for_update(of=Step)
+            .execution_options(populate_existing=True)
+        )
+    }
+    owned = {}
+    for c in claimed:
+        step = steps.get(c.id)
+        if step is None or step.status != StepStatus.RUNNING.value or step.attempts != c.attempt:
+            log.warning("step no longer owned", extra={"case_id": c.case_id, "step": c.id})
+            continue
+        owned[c.id] = step
+    return owned
 
 
 def _pending_again(tx: UnitOfWork, step: Step, delay: timedelta) -> int:
