@@ -7,7 +7,6 @@ last write. Target: the engine reaches at least 0.7× the baseline's throughput.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -135,15 +134,15 @@ def _engine(coops: int, seed: int) -> float:
             definitions={**DEFINITIONS, pipeline.NAME: pipeline.DEFINITION},
         )
         coop_ids = seed_coops(runtime.db, coops, seed=seed)
-        env = environment(url, broker_url, step_batch=os.environ.get("B1_BATCH", "20"))
-        _workers(processes, "bench.b1_engine_worker", "steps", env)
+        _workers(processes, "bench.b1_engine_worker", "steps", environment(url, broker_url))
         _ready(broker_url)
         actor = Actor.system("bench")
         started = time.perf_counter()
         for chunk in range(0, coops, BATCH):
+            # As an import starts its cases: a few batched statements per transaction.
             with runtime.engine.transaction() as tx:
-                for coop_id in coop_ids[chunk : chunk + BATCH]:
-                    tx.start(pipeline.NAME, coop_id, actor=actor, trigger="start")
+                starts = [(coop_id, {}) for coop_id in coop_ids[chunk : chunk + BATCH]]
+                tx.start_many(pipeline.NAME, starts, actor=actor, trigger="start")
         wait_until(lambda: _cases_done(runtime.db) == coops, 600, "moteur terminé")
         elapsed = time.perf_counter() - started
         assert _coops_done(runtime.db) == coops

@@ -20,6 +20,10 @@ from workflows.models import Case, Step, StepStatus, table
 
 log = logging.getLogger(__name__)
 
+#: The Core tables of the hot path: a claim and a completion build no ORM object per step.
+_STEPS = table(Step)
+_CASES = table(Case)
+
 # The leases (RUN_LEASE: how long a running step owns its row before another delivery
 # may take it over; PUBLISH_LEASE) and the backoff are the engine's ``timing``: production
 # defaults in workflows.engine, shortened by the COOPFLOW_STEP_* settings if asked.
@@ -71,32 +75,32 @@ def claim_many(engine: Engine, step_ids: list[int]) -> list[ClaimedStep]:
         return []
     with engine.transaction() as tx:
         now = tx.now
+        steps = _STEPS.c
         rows = tx.session.execute(
-            update(Step)
+            update(_STEPS)
             .where(
-                Step.id.in_(step_ids),
-                Step.not_before <= now,
+                steps.id.in_(step_ids),
+                steps.not_before <= now,
                 or_(
-                    Step.status == StepStatus.PENDING.value,
-                    (Step.status == StepStatus.RUNNING.value) & (Step.lease_until < now),
+                    steps.status == StepStatus.PENDING.value,
+                    (steps.status == StepStatus.RUNNING.value) & (steps.lease_until < now),
                 ),
             )
             .values(
                 status=StepStatus.RUNNING.value,
-                attempts=Step.attempts + 1,
+                attempts=steps.attempts + 1,
                 lease_until=now + engine.timing.run_lease,
                 updated_at=now,
             )
             .returning(
-                Step.id,
-                Step.case_id,
-                Step.name,
-                Step.args,
-                Step.attempts,
-                Step.idempotency_key,
-                *(_of_case(column) for column in (Case.process, Case.state, Case.coop_id)),
+                steps.id,
+                steps.case_id,
+                steps.name,
+                steps.args,
+                steps.attempts,
+                steps.idempotency_key,
+                *(_of_case(column) for column in ("process", "state", "coop_id")),
             )
-            .execution_options(synchronize_session=False)
         ).all()
         claimed: dict[int, ClaimedStep] = {}
         for row in rows:
@@ -150,9 +154,10 @@ def release(engine: Engine, claimed: list[ClaimedStep]) -> list[int]:
     return released
 
 
-def _of_case(column: Any) -> Any:
+def _of_case(column: str) -> Any:
     """A column of the step's case, as a subquery a ``RETURNING`` clause can hold."""
-    return select(column).where(Case.id == Step.case_id).scalar_subquery().label(column.key)
+    cases = _CASES.c
+    return select(cases[column]).where(cases.id == _STEPS.c.case_id).scalar_subquery().label(column)
 
 
 def complete(engine: Engine, claimed: ClaimedStep, outcome: Outcome) -> None:
@@ -205,7 +210,6 @@ def complete_many(engine: Engine, results: list[tuple[ClaimedStep, Outcome]]) ->
                 tx.session.execute(_FINISH.values(finished_at=tx.now, updated_at=tx.now), finished)
 
 
-_STEPS = table(Step)
 _FINISH = (
     update(_STEPS)
     .where(_STEPS.c.id == bindparam("step_id"))
