@@ -161,3 +161,39 @@ def test_guards_refuse_with_their_french_reason_and_sla_makes_stuck(db, clock, a
     with engine.db.read() as s:
         done = s.get(Case, case.id)
     assert done.state == "done" and done.stuck_reason is None
+
+
+def test_a_state_left_in_the_transaction_that_entered_it_drops_its_steps(
+    engine, publisher, case_id
+):
+    """Its step is written cancelled and never published; an older step of the case,
+    still pending, is cancelled with it when the transaction settles."""
+    with engine.transaction() as tx:
+        tx.fire(case_id, "invite", actor=STAFF)
+    [older] = publisher.ids
+    publisher.published.clear()
+    with engine.transaction() as tx:
+        tx.fire(case_id, "cancel", actor=STAFF, comment="doublon")
+    with engine.db.read() as s:
+        steps = s.scalars(select(Step).where(Step.case_id == case_id)).all()
+        assert [(st.id, st.status) for st in steps] == [(older, "cancelled")]
+        assert s.get(Case, case_id).state == "cancelled"
+    assert publisher.ids == []
+
+
+def test_steps_queued_then_dropped_in_one_transaction_are_never_published(engine, publisher, ad):
+    mandataire = MandataireFactory(coop__ad=ad)
+    with engine.transaction() as tx:
+        case = tx.start(
+            "invitation",
+            mandataire.coop_id,
+            actor=STAFF,
+            data={"mandataire_id": mandataire.id},
+            trigger="invite",
+        )
+        tx.fire(case.id, "cancel", actor=STAFF)
+    with engine.db.read() as s:
+        steps = s.scalars(select(Step).where(Step.case_id == case.id)).all()
+    assert [(st.name, st.status) for st in steps] == [("send_invitation", "cancelled")]
+    assert steps[0].finished_at is not None
+    assert publisher.ids == []
