@@ -502,9 +502,14 @@ class UnitOfWork:
         details: dict[str, Any] | None = None,
     ) -> None:
         state = definition.state_by_name[case.state]
-        for timer in definition.timers_for(case.state):
-            due = self.now + definition.duration(timer, case, self.session)
-            self.session.add(Timer(case_id=case.id, name=timer.name, state=case.state, due_at=due))
+        # A duration reads settings (an AD's validity), never what this transaction
+        # changed: no flush, so the transitions of a batch stay written together.
+        with self.session.no_autoflush:
+            for timer in definition.timers_for(case.state):
+                due = self.now + definition.duration(timer, case, self.session)
+                self.session.add(
+                    Timer(case_id=case.id, name=timer.name, state=case.state, due_at=due)
+                )
         if state.task is not None:
             note = (details or {}).get(state.task.note_from) if state.task.note_from else None
             self.open_task(

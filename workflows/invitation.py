@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from workflows.definition import (
     MANDATAIRE,
     STAFF,
@@ -112,10 +110,11 @@ TRANSITIONS = [
 
 
 def _validity(case: Case, session: Session) -> timedelta:
-    # One column, not the coop and its AD as objects: this runs on every invitation sent.
-    days = session.scalar(select(AD.invitation_validity_days).where(AD.id == case.ad_id))
-    assert days is not None, f"AD {case.ad_id} introuvable"
-    return timedelta(days=days)
+    # The AD by its key: read once per transaction (the session keeps it), however many
+    # invitations a batch of steps completes.
+    ad = session.get(AD, case.ad_id)
+    assert ad is not None, f"AD {case.ad_id} introuvable"
+    return timedelta(days=ad.invitation_validity_days)
 
 
 TIMERS = [

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from workflows.errors import CoopflowError
-from workflows.models import Token
+from workflows.models import Token, table
 
 #: argon2id, RFC 9106 second recommendation: t=3, m=64 MiB, p=4.
 hasher = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
@@ -39,16 +39,16 @@ class TokenInvalid(CoopflowError):
 
 def revoke_links(session: Session, *, mandataire_id: int, purpose: str, now: datetime) -> None:
     """Make every unused link of this purpose for this person unusable."""
+    tokens = table(Token).c  # a Core statement: this runs for every invitation sent
     session.execute(
-        update(Token)
+        update(table(Token))
         .where(
-            Token.mandataire_id == mandataire_id,
-            Token.purpose == purpose,
-            Token.used_at.is_(None),
-            Token.revoked_at.is_(None),
+            tokens.mandataire_id == mandataire_id,
+            tokens.purpose == purpose,
+            tokens.used_at.is_(None),
+            tokens.revoked_at.is_(None),
         )
         .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
     )
 
 

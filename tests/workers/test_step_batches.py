@@ -170,7 +170,9 @@ def test_a_delivery_twice_of_the_same_batch_runs_nothing_again(lot_engine, publi
     assert handled == ids
     with lot_engine.db.read() as s:
         events = s.scalar(
-            select(func.count()).where(CaseEvent.case_id.in_(case_ids), CaseEvent.trigger == "worked")
+            select(func.count()).where(
+                CaseEvent.case_id.in_(case_ids), CaseEvent.trigger == "worked"
+            )
         )
     assert events == 3
 
@@ -185,7 +187,12 @@ def test_two_steps_of_one_case_in_one_message_act_as_if_run_apart(
     run_steps(Services(lot_engine), [left.id, right.id])
     assert _states(lot_engine, [case_id]) == ["done"]
     left, right = _steps(lot_engine, [case_id])
-    assert (left.name, left.status, right.name, right.status) == ("left", "done", "right", "cancelled")
+    assert (left.name, left.status, right.name, right.status) == (
+        "left",
+        "done",
+        "right",
+        "cancelled",
+    )
     with lot_engine.db.read() as s:
         triggers = s.scalars(
             select(CaseEvent.trigger).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)

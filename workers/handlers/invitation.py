@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from workers.context import StepContext
 from workers.emails import Composed, compose, deliver_for_step
@@ -27,7 +27,11 @@ RESET_KIND = "password_reset"
 
 
 def _case_and_mandataire(session: Session, case_id: int) -> tuple[Case, Mandataire]:
-    case = session.get(Case, case_id)
+    """The case and its mandataire; the case's coop and AD come with it in the same
+    statement (every email shows them)."""
+    case = session.scalars(
+        select(Case).where(Case.id == case_id).options(joinedload(Case.coop))
+    ).one_or_none()
     assert case is not None
     mandataire = session.get(Mandataire, case.data.get("mandataire_id"))
     if mandataire is None:
