@@ -11,10 +11,14 @@ database of its own (``coopflow_bench_*``, dropped afterwards) and Redis databas
 from __future__ import annotations
 
 import argparse
+import fcntl
 import importlib
 import logging
 import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import TextIO
 
 from bench.report import Report
 from bench.services import Unavailable, require_servers
@@ -38,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"benchmark inconnu : {', '.join(unknown)} (connus : {', '.join(BENCHMARKS)})")
     logging.basicConfig(level=logging.WARNING)
+    lock = _one_run_at_a_time()
+    if lock is None:
+        print(
+            "make bench : un autre banc d'essai tourne déjà sur cette machine "
+            "(mêmes bases coopflow_bench_* et même base Redis : les chiffres seraient faux).",
+            file=sys.stderr,
+        )
+        return 1
     try:
         require_servers()
     except Unavailable as exc:
@@ -53,6 +65,19 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table())
     print(f"\nRésultats : {report.write()}")
     return 0
+
+
+def _one_run_at_a_time() -> TextIO | None:
+    """An exclusive lock held until this process ends: two runs would share their
+    databases and Redis queue (and the machine's two cores)."""
+    path = Path(tempfile.gettempdir()) / "coopflow-bench.lock"
+    handle = path.open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 if __name__ == "__main__":
