@@ -82,7 +82,7 @@ def serve(host: str, port: int) -> None:
 
 @main.command(with_appcontext=False)
 @click.option("--processes", default=2, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
 def worker(processes: int, threads: int) -> None:
     """Dramatiq worker processes running steps (distributed mode, Redis broker)."""
     if load_settings().broker_url.startswith("stub:"):
