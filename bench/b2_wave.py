@@ -2,7 +2,7 @@
 and the 10,000 invitation emails reach an SMTP server on loopback.
 
 Distributed, as the Procfile runs it: ``coopflow import-coops --invite`` (a process),
-``coopflow worker`` (2 processes × 8 threads, the defaults) and ``coopflow scheduler``,
+``coopflow worker`` (2 processes × 4 threads, the defaults) and ``coopflow scheduler``,
 on PostgreSQL + Redis. Timed from the start of the import to the last email received,
 everything included. Target: ≤ 60 s on this 2-core machine; peak memory of each worker
 process ≤ 150 MB. Also on the embedded default (SQLite, in-process worker) at 1,000 coops.
