@@ -140,22 +140,22 @@ def import_coops_command(path: Path, ad_code: str, invite: bool) -> None:
     """Import cooperatives from a CSV file (UTF-8, ';' or ',')."""
     from sqlalchemy import select
 
-    from workflows.coop_import import import_coops
+    from workflows.coop_import import import_coops_in_parts
     from workflows.engine import Actor
     from workflows.models import AD
 
     rt = _runtime()
-    with rt.engine.transaction() as tx:
-        ad = tx.session.scalars(select(AD).where(AD.code == ad_code.upper())).one_or_none()
-        if ad is None:
-            raise click.ClickException(f"AD inconnue : {ad_code}")
-        report = import_coops(
-            tx,
-            ad,
-            path.read_bytes(),
-            invite=invite,
-            actor=Actor.system("import en ligne de commande"),
-        )
+    with rt.db.read() as session:
+        ad_id = session.scalar(select(AD.id).where(AD.code == ad_code.upper()))
+    if ad_id is None:
+        raise click.ClickException(f"AD inconnue : {ad_code}")
+    report = import_coops_in_parts(
+        rt.engine,
+        ad_id,
+        path.read_bytes(),
+        invite=invite,
+        actor=Actor.system("import en ligne de commande"),
+    )
     for message in report.file_errors:
         click.echo(f"Fichier refusé : {message}", err=True)
     for error in report.errors:

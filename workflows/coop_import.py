@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import select
@@ -25,10 +25,12 @@ from workflows.models import AD, Case, Coop, Mandataire
 from workflows.security import revoke_links
 
 if TYPE_CHECKING:
-    from workflows.engine import Actor, UnitOfWork
+    from workflows.engine import Actor, Engine, UnitOfWork
 
 #: Values per ``IN (...)`` query, and new coops per batch of inserts.
 CHUNK = 500
+#: Lines per transaction of an import at the command line.
+PART = 1_000
 INVITATION = "invitation"
 #: Invitation states whose link went out: an email change sends a new one.
 RESENDABLE = ("invited", "expired", "bounced")
@@ -73,6 +75,38 @@ def import_coops(
 ) -> ImportReport:
     """Create or update the file's coops in ``tx``; nothing is written if the file is refused."""
     return _Import(tx, ad, invite=invite, actor=actor).run(parse_coops(content, ad))
+
+
+def import_coops_in_parts(
+    engine: Engine, ad_id: int, content: bytes, *, invite: bool, actor: Actor, part: int = PART
+) -> ImportReport:
+    """The same import, for a whole AD's file at the command line: checked whole first (a
+    refused file writes nothing), then written ``part`` lines per transaction, so the
+    invitations of the first lines leave while the next ones are imported. Lines are
+    independent (a file's duplicates are refused by the check), and a run stopped midway
+    is finished by running it again: the import is keyed on (AD, affiliation number)."""
+    with engine.db.read() as session:
+        ad = session.get(AD, ad_id)
+        assert ad is not None, f"AD {ad_id} introuvable"
+        parsed = parse_coops(content, ad)
+    report = ImportReport(errors=list(parsed.errors), file_errors=list(parsed.file_errors))
+    if parsed.file_errors:
+        return report
+    for start in range(0, len(parsed.rows), part):
+        rows = parsed.rows[start : start + part]
+        with engine.transaction() as tx:
+            ad = tx.session.get(AD, ad_id)
+            assert ad is not None
+            done = _Import(tx, ad, invite=invite, actor=actor).run(
+                replace(parsed, rows=rows, errors=[])
+            )
+        report.created += done.created
+        report.updated += done.updated
+        report.unchanged += done.unchanged
+        report.invited += done.invited
+        report.errors.extend(done.errors)
+    report.errors.sort(key=lambda e: e.line)
+    return report
 
 
 class _Import:
