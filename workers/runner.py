@@ -58,7 +58,7 @@ def run_steps(services: Services, step_ids: list[int]) -> None:
         for index, step in enumerate(claimed):
             if index and time.perf_counter() - batch_started > budget:
                 left = claimed[index:]
-                complete_many(engine, done)
+                _complete(services, done)
                 done = []
                 engine.publish(release(engine, left))
                 log.warning("step batch over its time budget", extra={"released": len(left)})
@@ -69,7 +69,11 @@ def run_steps(services: Services, step_ids: list[int]) -> None:
     finally:
         # Even when a handler raised past _run_one (the time limit), what succeeded is
         # recorded; the rest waits for its lease.
-        complete_many(engine, done)
+        _complete(services, done)
+
+
+def _complete(services: Services, done: list[tuple[ClaimedStep, Outcome]]) -> None:
+    complete_many(services.engine, done)
     for step, _ in done:
         log.info("step done", extra=StepContext(step, services).log_extra)
 

@@ -328,27 +328,17 @@ def _owned(tx: UnitOfWork, claimed: ClaimedStep) -> Step | None:
 
 
 def _owned_many(tx: UnitOfWork, claimed: list[ClaimedStep]) -> dict[int, Step]:
-    """The step rows this run still owns (their lease was not taken over), by id, locked
-    with their cases: the cases first, always, in the order of their ids (one lock order,
-    no deadlock), then the steps."""
-    tx.lock_many({c.case_id for c in claimed})
-    steps = {
+    """The step rows this run still owns, by id, as objects (to fail, postpone or hand
+    back; a completion needs only :func:`_still_owned`)."""
+    owned = _still_owned(tx, claimed)
+    if not owned:
+        return {}
+    return {
         step.id: step
         for step in tx.session.scalars(
-            select(Step)
-            .where(Step.id.in_([c.id for c in claimed]))
-            .with_for_update(of=Step)
-            .execution_options(populate_existing=True)
+            select(Step).where(Step.id.in_(owned)).execution_options(populate_existing=True)
         )
     }
-    owned = {}
-    for c in claimed:
-        step = steps.get(c.id)
-        if step is None or step.status != StepStatus.RUNNING.value or step.attempts != c.attempt:
-            log.warning("step no longer owned", extra={"case_id": c.case_id, "step": c.id})
-            continue
-        owned[c.id] = step
-    return owned
 
 
 def _pending_again(tx: UnitOfWork, step: Step, delay: timedelta) -> int:

@@ -4,6 +4,7 @@ steps of one case in the same message keep the meaning a step has alone."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -201,7 +202,7 @@ def test_two_steps_of_one_case_in_one_message_act_as_if_run_apart(
 
 
 def test_a_batch_over_its_time_budget_hands_back_the_steps_not_started(
-    db, clock, publisher, ad, monkeypatch
+    db, clock, publisher, ad, monkeypatch, caplog
 ):
     """Half the run lease is the budget of a batch: the steps it could not start go back
     to the queue, their attempt unused, before their lease could run out."""
@@ -221,7 +222,11 @@ def test_a_batch_over_its_time_budget_hands_back_the_steps_not_started(
     case_ids = _start(engine, ad, 3)
     ids = [step.id for step in _steps(engine, case_ids)]
     publisher.published.clear()
-    run_steps(Services(engine), ids)
+    with caplog.at_level(logging.INFO, logger="workers.runner"):
+        run_steps(Services(engine), ids)
+    assert [(r.message, r.step_id) for r in caplog.records if r.message == "step done"] == [
+        ("step done", ids[0])
+    ]
     assert _states(engine, case_ids) == ["done", "working", "working"]
     steps = _steps(engine, case_ids)
     assert [(s.status, s.attempts) for s in steps] == [("done", 1), ("pending", 0), ("pending", 0)]
