@@ -262,6 +262,7 @@ class UnitOfWork:
         """Load and lock several cases in one statement, in the order of their ids (the
         one lock order of every transaction that locks several: no deadlock). Cases
         that do not exist are left out."""
+        case_ids = list(case_ids)  # read twice below: a generator would be spent
         wanted = sorted(set(case_ids) - self._locked.keys())
         if wanted:
             for case in self.session.scalars(

@@ -123,22 +123,6 @@ def claim_many(engine: Engine, step_ids: list[int]) -> list[ClaimedStep]:
         return [claimed[i] for i in dict.fromkeys(step_ids) if i in claimed]
 
 
-def extend_leases(engine: Engine, claimed: list[ClaimedStep]) -> None:
-    """Steps claimed together and not run yet keep their run lease a while longer."""
-    if not claimed:
-        return
-    with engine.transaction() as tx:
-        tx.session.execute(
-            update(Step)
-            .where(
-                Step.id.in_([c.id for c in claimed]),
-                Step.status == StepStatus.RUNNING.value,
-            )
-            .values(lease_until=tx.now + engine.timing.run_lease)
-            .execution_options(synchronize_session=False)
-        )
-
-
 def release(engine: Engine, claimed: list[ClaimedStep]) -> list[int]:
     """Hand back steps claimed together and not run: pending again, the attempt unused.
     Returns the ids to publish again."""
