@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from workflows.steps import ClaimedStep
+from workflows.steps import ClaimedStep, Outcome
 
 if TYPE_CHECKING:
     from coopflow.config import Settings
@@ -33,3 +34,30 @@ class StepContext:
     @property
     def log_extra(self) -> dict[str, object]:
         return {"case_id": self.step.case_id, "step": self.step.name, "step_id": self.step.id}
+
+
+#: Runs the steps of one kind given together, before ``deadline`` (``time.monotonic``):
+#: for each, its outcome, the error its step raises, or ``None`` when it was not started
+#: (it goes back to the queue).
+BatchHandler = Callable[[list[StepContext], float | None], list[Outcome | Exception | None]]
+
+
+def batched(batch: BatchHandler) -> Callable[[StepContext], Outcome]:
+    """The handler of one step made of a batch handler; the runner finds the batch
+    handler on it (``batch_of``) and hands it consecutive steps of its kind together."""
+
+    def handle(ctx: StepContext) -> Outcome:
+        (result,) = batch([ctx], None)
+        if isinstance(result, Exception):
+            raise result
+        assert result is not None  # no deadline: started
+        return result
+
+    handle.__doc__ = batch.__doc__
+    handle.batch = batch  # type: ignore[attr-defined]
+    return handle
+
+
+def batch_of(handler: Callable[[StepContext], Outcome] | None) -> BatchHandler | None:
+    """The batch handler behind ``handler``, if it was made by :func:`batched`."""
+    return getattr(handler, "batch", None)

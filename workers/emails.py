@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from workers.errors import MailRefused, MailRejected, MailUnavailable
+from workers.errors import MailDeferred, MailRefused, MailRejected, MailUnavailable
 from workers.mail import Mailer
 from workflows.engine import Engine
 from workflows.errors import StepPostponed
 from workflows.formatting import date_fr, datetime_fr
-from workflows.models import Email, EmailStatus
+from workflows.models import Email, EmailStatus, table
 
 if TYPE_CHECKING:
     from workers.context import StepContext
@@ -84,6 +84,15 @@ class Delivery:
         return self.status == EmailStatus.REFUSED.value
 
 
+#: What :func:`deliver_many` makes of one key: its delivery, the error its step raises
+#: (postponed, server unavailable, composing failed…), or ``None`` when the batch ran
+#: out of time before trying it (the step goes back to the queue untouched).
+#: Composes the emails of the keys given (those not stored yet), in the transaction
+#: that stores them: an email, or the error of its step when it cannot be composed (and
+#: nothing was written for it). Raising fails the whole batch, written nothing.
+BuildMany = Callable[[Session, list[str]], dict[str, "Composed | Exception"]]
+
+
 def deliver_for_step(ctx: StepContext, build: Callable[[Session], Composed]) -> Delivery:
     """:func:`deliver` the email of the running step (its idempotency key)."""
     settings = ctx.services.settings
@@ -97,11 +106,29 @@ def deliver_for_step(ctx: StepContext, build: Callable[[Session], Composed]) -> 
     )
 
 
+def deliver_for_steps(
+    ctxs: list[StepContext], build: BuildMany, deadline: float | None = None
+) -> list[Delivery | Exception | None]:
+    """:func:`deliver_many` the emails of steps run together, in their order."""
+    services = ctxs[0].services
+    return deliver_many(
+        services.engine,
+        services.mailer,
+        keys=[ctx.step.idempotency_key for ctx in ctxs],
+        sender=services.settings.mail_from,
+        build=build,
+        report_wait=timedelta(seconds=services.settings.mail_report_wait_seconds),
+        deadline=deadline,
+    )
+
+
 #: Shown on a step waiting for the relay's report of a message it may have sent.
 UNCERTAIN = (
     "Envoi incertain : l'envoi précédent a été interrompu pendant la remise du message au "
     "serveur de messagerie ; en attente du rapport du serveur avant de le renvoyer."
 )
+
+_EMAILS = table(Email)
 
 
 def deliver(
@@ -113,70 +140,189 @@ def deliver(
     build: Callable[[Session], Composed],
     report_wait: timedelta = timedelta(0),
 ) -> Delivery:
-    """Send the email of idempotency ``key`` once. ``build`` runs (in the transaction
-    that stores the message) only the first time.
+    """Send the email of idempotency ``key`` once (:func:`deliver_many` of one key);
+    ``build`` runs in the transaction that stores the message, only the first time, and
+    what it raises is raised here, nothing written."""
+    (result,) = deliver_many(
+        engine,
+        mailer,
+        keys=[key],
+        sender=sender,
+        build=lambda session, keys: {key: build(session)},
+        report_wait=report_wait,
+    )
+    if isinstance(result, Exception):
+        raise result
+    assert result is not None  # no deadline: tried
+    return result
 
-    ``handed_at`` is committed before the server is contacted and cleared when the
-    server certainly did not keep the message. Found still set by a later run, it means
-    the previous run died (or lost the connection) while handing it over: the server
-    may have it. That run then waits up to ``report_wait`` for the relay's report on
-    the Message-ID (``workflows.mail_events`` marks the email sent), and sends again
-    only if none came: the relay never had the message. Without reports
+
+def deliver_many(
+    engine: Engine,
+    mailer: Mailer,
+    *,
+    keys: list[str],
+    sender: str,
+    build: BuildMany,
+    report_wait: timedelta = timedelta(0),
+    deadline: float | None = None,
+) -> list[Delivery | Exception | None]:
+    """Send the emails of idempotency ``keys`` once each; one result per key, in order.
+
+    One transaction reads the emails already stored, stores the others (``build``
+    composes them, only the first time) and marks every one about to go out
+    ``handed_at``; then each is handed to the server; then one transaction records the
+    server's answers. ``handed_at`` committed before the server is contacted, and
+    cleared when the server certainly did not keep the message, means, found still set
+    by a later run, that an earlier one died (or lost the connection) while handing it
+    over: the server may have it. That run then waits up to ``report_wait`` for the
+    relay's report on the Message-ID (``workflows.mail_events`` marks the email sent),
+    and sends again only if none came: the relay never had the message. Without reports
     (``report_wait`` zero) it sends again at once, and the receiver may get the same
     message (same Message-ID) twice.
+
+    Once the server is unavailable (anything but one recipient put off), the emails
+    left are not tried: their steps retry later. Past ``deadline`` (``time.monotonic``)
+    the ones left are not tried either, and their result is ``None``.
     """
+    results: dict[str, Delivery | Exception | None] = {}
     with engine.transaction() as tx:
-        row = tx.session.scalars(select(Email).where(Email.idempotency_key == key)).one_or_none()
-        if row is None:
-            composed = build(tx.session)
-            row = Email(
-                idempotency_key=key,
-                kind=composed.kind,
-                case_id=composed.case_id,
-                coop_id=composed.coop_id,
-                to_address=composed.to,
-                subject=composed.subject,
-                text_body=composed.text,
-                html_body=composed.html,
-                message_id=make_msgid(domain="coopflow.occe.coop"),
-                status=EmailStatus.SENDING.value,
-                created_at=tx.now,
-            )
-            tx.session.add(row)
-        elif row.status == EmailStatus.SENDING.value and row.handed_at is not None:
-            _wait_for_report(row, tx.now, report_wait)
-        if row.status == EmailStatus.SENDING.value:
-            row.handed_at = tx.now
-        tx.session.flush()
-        email_id, status = row.id, row.status
-        message = _message(row, sender)
-    if status != EmailStatus.SENDING.value:
-        return Delivery(status, row.to_address, row.error)
-
-    try:
-        mailer.send(message)
-    except MailRefused as exc:
-        _record_after_send(engine, email_id, EmailStatus.REFUSED.value, str(exc))
-        log.warning("email refused", extra={"email_id": email_id, "case_id": row.case_id})
-        return Delivery(EmailStatus.REFUSED.value, row.to_address, str(exc))
-    except (MailUnavailable, MailRejected) as exc:
-        if not (isinstance(exc, MailUnavailable) and exc.uncertain):
-            _not_handed(engine, email_id)  # the server answered: it does not have it
-        raise
-    _record_after_send(engine, email_id, mailer.delivered_status, None)
-    log.info("email delivered", extra={"email_id": email_id, "case_id": row.case_id})
-    return Delivery(mailer.delivered_status, row.to_address)
+        outgoing = _store(tx.session, tx.now, keys, build, report_wait, results)
+    answers: list[dict[str, Any]] = []
+    not_handed: list[int] = []
+    unavailable: MailUnavailable | None = None
+    for index, email in enumerate(outgoing):
+        key = email["idempotency_key"]
+        if unavailable is not None or (
+            index and deadline is not None and time.monotonic() > deadline
+        ):
+            not_handed.append(email["id"])
+            results[key] = _not_tried(unavailable)
+            continue
+        try:
+            mailer.send(_message(email, sender))
+        except MailRefused as exc:
+            answers.append(_answer(email, EmailStatus.REFUSED.value, str(exc)))
+            log.warning("email refused", extra=_log_extra(email))
+            results[key] = Delivery(EmailStatus.REFUSED.value, email["to_address"], str(exc))
+        except (MailUnavailable, MailRejected) as exc:
+            if not (isinstance(exc, MailUnavailable) and exc.uncertain):
+                not_handed.append(email["id"])  # the server answered: it does not have it
+            if isinstance(exc, MailUnavailable) and not isinstance(exc, MailDeferred):
+                unavailable = exc
+            results[key] = exc
+        except Exception as exc:
+            # Whatever else broke, the server may have the message: kept handed.
+            results[key] = exc
+        else:
+            answers.append(_answer(email, mailer.delivered_status, None))
+            log.info("email delivered", extra=_log_extra(email))
+            results[key] = Delivery(mailer.delivered_status, email["to_address"])
+    if answers or not_handed:
+        _record_after_send(engine, answers, not_handed)
+    return [results[key] for key in keys]
 
 
-def _wait_for_report(row: Email, now: datetime, report_wait: timedelta) -> None:
+def _store(
+    session: Session,
+    now: datetime,
+    keys: list[str],
+    build: BuildMany,
+    report_wait: timedelta,
+    results: dict[str, Delivery | Exception | None],
+) -> list[dict[str, Any]]:
+    """Read or store the emails of ``keys``; those to send now, marked handed.
+    The others' results are set: their status, or the error of their step."""
+    emails = _EMAILS.c
+    found = {
+        row.idempotency_key: dict(row._mapping)
+        for row in session.execute(select(_EMAILS).where(emails.idempotency_key.in_(keys)))
+    }
+    missing = [key for key in dict.fromkeys(keys) if key not in found]
+    stored_now = set()
+    if missing:
+        built = build(session, missing)
+        new = []
+        for key in missing:
+            composed = built[key]
+            if isinstance(composed, Exception):
+                results[key] = composed
+                continue
+            new.append(_new_email(key, composed, now))
+        if new:
+            ids = session.execute(
+                insert(_EMAILS).returning(emails.id, sort_by_parameter_order=True), new
+            ).scalars()
+            for email, email_id in zip(new, ids, strict=True):
+                found[email["idempotency_key"]] = {**email, "id": email_id}
+                stored_now.add(email["idempotency_key"])
+    outgoing, again = [], []
+    for key in dict.fromkeys(keys):
+        if key not in found:
+            continue  # its build failed
+        email = found[key]
+        if key in stored_now:
+            pass  # stored handed
+        elif email["status"] == EmailStatus.SENDING.value:
+            if email["handed_at"] is not None:
+                try:
+                    _wait_for_report(email, now, report_wait)
+                except StepPostponed as waiting:
+                    results[key] = waiting
+                    continue
+            again.append(email["id"])
+        else:
+            results[key] = Delivery(email["status"], email["to_address"], email["error"])
+            continue
+        outgoing.append(email)
+    if again:
+        session.execute(update(_EMAILS).where(emails.id.in_(again)).values(handed_at=now))
+    return outgoing
+
+
+def _new_email(key: str, composed: Composed, now: datetime) -> dict[str, Any]:
+    return {
+        "idempotency_key": key,
+        "kind": composed.kind,
+        "case_id": composed.case_id,
+        "coop_id": composed.coop_id,
+        "to_address": composed.to,
+        "subject": composed.subject,
+        "text_body": composed.text,
+        "html_body": composed.html,
+        "message_id": make_msgid(domain="coopflow.occe.coop"),
+        "status": EmailStatus.SENDING.value,
+        "handed_at": now,
+        "error": None,
+        "created_at": now,
+        "sent_at": None,
+    }
+
+
+def _not_tried(unavailable: MailUnavailable | None) -> MailUnavailable | None:
+    if unavailable is None:
+        return None
+    return MailUnavailable(
+        f"non envoyé, le serveur a échoué sur un message précédent : {unavailable}"
+    )
+
+
+def _answer(email: dict[str, Any], status: str, error: str | None) -> dict[str, Any]:
+    return {"email_id": email["id"], "answer": status, "answer_error": error}
+
+
+def _log_extra(email: dict[str, Any]) -> dict[str, Any]:
+    return {"email_id": email["id"], "case_id": email["case_id"]}
+
+
+def _wait_for_report(email: dict[str, Any], now: datetime, report_wait: timedelta) -> None:
     """Postpone the step while the relay may still report the message handed over."""
-    assert row.handed_at is not None
-    waited = now - row.handed_at
+    waited = now - email["handed_at"]
     if waited < report_wait:
         raise StepPostponed(UNCERTAIN, min(report_wait - waited, report_poll(report_wait)))
     log.warning(
         "email sent again: no report of the previous attempt",
-        extra={"email_id": row.id, "case_id": row.case_id, "waited_s": waited.total_seconds()},
+        extra={**_log_extra(email), "waited_s": waited.total_seconds()},
     )
 
 
@@ -185,64 +331,70 @@ def report_poll(report_wait: timedelta) -> timedelta:
     return min(max(report_wait / 10, timedelta(seconds=1)), timedelta(seconds=60))
 
 
-def _not_handed(engine: Engine, email_id: int) -> None:
-    """The server refused or never got the message: a later run sends it without waiting.
-    (If this cannot be recorded, that run waits for a report that will not come, then
-    sends: late, never twice.)"""
-    with engine.transaction() as tx:
-        tx.session.execute(
-            update(Email)
-            .where(Email.id == email_id, Email.status == EmailStatus.SENDING.value)
-            .values(handed_at=None)
-            .execution_options(synchronize_session=False)
-        )
-
-
 #: Pause between two attempts at recording what the mail server answered.
 RECORD_RETRY_SECONDS = 0.5
 
 
-def _record_after_send(engine: Engine, email_id: int, status: str, error: str | None) -> None:
-    """Record the server's answer, waiting out a database outage (restart, failover).
+def _record_after_send(
+    engine: Engine, answers: list[dict[str, Any]], not_handed: list[int]
+) -> None:
+    """Record the server's answers, waiting out a database outage (restart, failover).
 
-    The server has the message now: if recording failed for good, the step would be
-    delivered again, find the email still ``sending`` and send it a second time (found
-    by the fault-injection suite: a PostgreSQL restart re-sent the emails in flight).
-    Nobody can take the step over while the database is down, so trying for as long as
-    this run's lease covers it closes that window but for a crash of the process.
+    The server has the messages now: if recording failed for good, their steps would be
+    delivered again, find the emails still ``sending`` and send them a second time
+    (found by the fault-injection suite: a PostgreSQL restart re-sent the emails in
+    flight). Nobody can take the steps over while the database is down, so trying for as
+    long as this run's lease covers it closes that window but for a crash of the process.
+    (If the ``not_handed`` ones cannot be recorded, their next run waits for a report
+    that will not come, then sends: late, never twice.)
     """
     deadline = time.monotonic() + engine.timing.run_lease.total_seconds()
     while True:
         try:
-            _record(engine, email_id, status, error)
+            _record(engine, answers, not_handed)
             return
         except (OperationalError, InterfaceError):
             if time.monotonic() + RECORD_RETRY_SECONDS > deadline:
                 raise
-            log.warning("recording a sent email failed, retrying", extra={"email_id": email_id})
+            log.warning(
+                "recording sent emails failed, retrying",
+                extra={"email_ids": [answer["email_id"] for answer in answers]},
+            )
             time.sleep(RECORD_RETRY_SECONDS)
 
 
-def _record(engine: Engine, email_id: int, status: str, error: str | None) -> None:
-    """One conditional UPDATE: a relay report (webhook) that came first and says more
-    (delivered, bounced) is never overwritten, even one committed meanwhile."""
+_emails = _EMAILS.c
+#: One conditional UPDATE per answer: a relay report (webhook) that came first and says
+#: more (delivered, bounced) is never overwritten, even one committed meanwhile.
+_ANSWER = (
+    update(_EMAILS)
+    .where(_emails.id == bindparam("email_id"), _emails.status == EmailStatus.SENDING.value)
+    .values(status=bindparam("answer"), error=bindparam("answer_error"))
+)
+
+
+def _record(engine: Engine, answers: list[dict[str, Any]], not_handed: list[int]) -> None:
     with engine.transaction() as tx:
-        tx.session.execute(
-            update(Email)
-            .where(Email.id == email_id, Email.status == EmailStatus.SENDING.value)
-            .values(status=status, error=error, sent_at=tx.now if error is None else None)
-            .execution_options(synchronize_session=False)
-        )
+        if answers:
+            sent = [{**a, "sent": tx.now if a["answer_error"] is None else None} for a in answers]
+            tx.session.execute(_ANSWER.values(sent_at=bindparam("sent")), sent)
+        if not_handed:
+            # The server refused or never got these: a later run sends without waiting.
+            tx.session.execute(
+                update(_EMAILS)
+                .where(_emails.id.in_(not_handed), _emails.status == EmailStatus.SENDING.value)
+                .values(handed_at=None)
+            )
 
 
-def _message(row: Email, sender: str) -> EmailMessage:
+def _message(email: dict[str, Any], sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = row.to_address
-    message["Subject"] = row.subject
-    message["Message-ID"] = row.message_id
-    message["Date"] = format_datetime(row.created_at)
+    message["To"] = email["to_address"]
+    message["Subject"] = email["subject"]
+    message["Message-ID"] = email["message_id"]
+    message["Date"] = format_datetime(email["created_at"])
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(row.text_body)
-    message.add_alternative(row.html_body, subtype="html")
+    message.set_content(email["text_body"])
+    message.add_alternative(email["html_body"], subtype="html")
     return message

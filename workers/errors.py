@@ -20,5 +20,9 @@ class MailUnavailable(TransientStepError):
         self.uncertain = uncertain
 
 
+class MailDeferred(MailUnavailable):
+    """The mail server put off this recipient (4xx on ``RCPT``): the others may go."""
+
+
 class MailRejected(PermanentStepError):
     """The mail server refused the message itself (5xx on sender or content)."""

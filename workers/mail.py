@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
-from workers.errors import MailRefused, MailRejected, MailUnavailable
+from workers.errors import MailDeferred, MailRefused, MailRejected, MailUnavailable
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -123,7 +123,7 @@ class SMTPMailer:
             code, reply = next(iter(exc.recipients.values()))
             text = f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
             if 400 <= code < 500:
-                raise MailUnavailable(f"refus temporaire : {text}") from exc
+                raise MailDeferred(f"refus temporaire : {text}") from exc
             raise MailRefused(text) from exc
         except smtplib.SMTPResponseException as exc:
             self._drop()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from coopflow.observability import step_duration
-from workers.context import Services, StepContext
+from workers.context import Services, StepContext, batch_of
 from workers.handlers import HANDLERS
 from workflows.errors import PermanentStepError, StepPostponed
 from workflows.models import Step
@@ -40,9 +40,11 @@ def run_step(services: Services, step_id: int) -> None:
 
 
 def run_steps(services: Services, step_ids: list[int]) -> None:
-    """Run the steps of one message, in order: claimed together, each handler run on its
-    own, the successes completed together (:func:`workflows.steps.complete_many`); a
-    failure or a postponement is recorded for its step alone, at once.
+    """Run the steps of one message, in order: claimed together, their handlers run, the
+    successes completed together (:func:`workflows.steps.complete_many`); a failure or a
+    postponement is recorded for its step alone, at once. Consecutive steps of a kind
+    that has a batch handler (:func:`workers.context.batched`: the invitation emails) are
+    handed to it together; the others run one by one.
 
     Idempotent like a single step: the steps done, cancelled or owned by a live run
     elsewhere are skipped. A batch that runs longer than half the run lease hands its
@@ -51,64 +53,99 @@ def run_steps(services: Services, step_ids: list[int]) -> None:
     claimed = claim_many(engine, step_ids)
     if len(claimed) < len(set(step_ids)) and log.isEnabledFor(logging.DEBUG):
         _log_skipped(engine, set(step_ids) - {c.id for c in claimed})
-    budget = engine.timing.run_lease.total_seconds() / 2
-    batch_started = time.perf_counter()
+    deadline = time.monotonic() + engine.timing.run_lease.total_seconds() / 2
     done: list[tuple[ClaimedStep, Outcome]] = []
+    left: list[ClaimedStep] = []
     try:
-        for index, step in enumerate(claimed):
-            if index and time.perf_counter() - batch_started > budget:
-                left = claimed[index:]
-                _complete(services, done)
-                done = []
-                engine.publish(release(engine, left))
-                log.warning("step batch over its time budget", extra={"released": len(left)})
-                return
-            outcome = _run_one(services, step)
-            if outcome is not None:
-                done.append((step, outcome))
+        for number, group in enumerate(_groups(claimed)):
+            if number and time.monotonic() > deadline:
+                left.extend(group)
+                continue
+            started = time.perf_counter()
+            ctxs = [StepContext(step, services) for step in group]
+            for ctx in ctxs:
+                log.info("step started", extra={**ctx.log_extra, "attempt": ctx.step.attempt})
+            for ctx, result in zip(ctxs, _run(ctxs, deadline), strict=True):
+                if result is None:
+                    left.append(ctx.step)
+                    continue
+                outcome = _settle(ctx, result, started, len(group))
+                if outcome is not None:
+                    done.append((ctx.step, outcome))
     finally:
-        # Even when a handler raised past _run_one (the time limit), what succeeded is
+        # Even when a handler raised past _run (the time limit), what succeeded is
         # recorded; the rest waits for its lease.
-        _complete(services, done)
+        complete_many(engine, done)
+        for step, _ in done:
+            log.info("step done", extra=StepContext(step, services).log_extra)
+    if left:
+        engine.publish(release(engine, left))
+        log.warning("step batch over its time budget", extra={"released": len(left)})
 
 
-def _complete(services: Services, done: list[tuple[ClaimedStep, Outcome]]) -> None:
-    complete_many(services.engine, done)
-    for step, _ in done:
-        log.info("step done", extra=StepContext(step, services).log_extra)
+def _groups(claimed: list[ClaimedStep]) -> list[list[ClaimedStep]]:
+    """Consecutive steps of one batch handler together; every other step alone."""
+    groups: list[list[ClaimedStep]] = []
+    for step in claimed:
+        key = (step.process, step.name)
+        previous = groups[-1][-1] if groups else None
+        if (
+            previous is not None
+            and (previous.process, previous.name) == key
+            and batch_of(HANDLERS.get(key)) is not None
+        ):
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return groups
 
 
-def _run_one(services: Services, claimed: ClaimedStep) -> Outcome | None:
-    """Run one claimed step's handler: its outcome, or ``None`` when it failed or was
-    postponed (recorded here, its next run published)."""
-    engine = services.engine
-    started = time.perf_counter()
-    ctx = StepContext(claimed, services)
-    log.info("step started", extra={**ctx.log_extra, "attempt": claimed.attempt})
-    handler = HANDLERS.get((claimed.process, claimed.name))
+def _run(ctxs: list[StepContext], deadline: float) -> list[Outcome | Exception | None]:
+    """The handler's result for each step: an outcome, the error it raised, or ``None``
+    when a batch handler ran out of time before starting it."""
+    step = ctxs[0].step
+    handler = HANDLERS.get((step.process, step.name))
+    batch = batch_of(handler)
+    if batch is not None:
+        try:
+            return batch(ctxs, deadline)
+        except Exception as exc:
+            return [exc] * len(ctxs)
     try:
         if handler is None:
-            raise PermanentStepError(f"aucun programme pour l'étape {claimed.name}")
-        outcome = handler(ctx)
-    except StepPostponed as waiting:
-        delay = postpone(engine, claimed, str(waiting), waiting.delay)
-        _observe(claimed.process, claimed.name, "postponed", started)
-        log.info("step postponed", extra={**ctx.log_extra, "reason": str(waiting)})
+            raise PermanentStepError(f"aucun programme pour l'étape {step.name}")
+        return [handler(ctxs[0])]
+    except Exception as exc:
+        return [exc]
+
+
+def _settle(
+    ctx: StepContext, result: Outcome | Exception, started: float, batch_size: int
+) -> Outcome | None:
+    """The outcome of a step that succeeded; ``None`` when it failed or was postponed
+    (recorded here, its next run published)."""
+    engine = ctx.engine
+    claimed = ctx.step
+    if isinstance(result, StepPostponed):
+        delay = postpone(engine, claimed, str(result), result.delay)
+        _observe(claimed, "postponed", started, batch_size)
+        log.info("step postponed", extra={**ctx.log_extra, "reason": str(result)})
         if delay is not None:
             engine.publish([claimed.id], delay)
         return None
-    except Exception as exc:
-        permanent = isinstance(exc, PermanentStepError)
-        error = str(exc) or exc.__class__.__name__
-        delay = fail(engine, claimed, error, traceback.format_exc(), permanent=permanent)
-        _observe(claimed.process, claimed.name, "retry" if delay is not None else "failed", started)
+    if isinstance(result, Exception):
+        permanent = isinstance(result, PermanentStepError)
+        error = str(result) or result.__class__.__name__
+        trace = "".join(traceback.format_exception(result))
+        delay = fail(engine, claimed, error, trace, permanent=permanent)
+        _observe(claimed, "retry" if delay is not None else "failed", started, batch_size)
         level = logging.WARNING if delay is not None else logging.ERROR
         log.log(level, "step failed", extra={**ctx.log_extra, "error": error, "retry_ms": delay})
         if delay is not None:
             engine.publish([claimed.id], delay)
         return None
-    _observe(claimed.process, claimed.name, "done", started)
-    return outcome
+    _observe(claimed, "done", started, batch_size)
+    return result
 
 
 def _log_skipped(engine: Engine, step_ids: set[int]) -> None:
@@ -119,6 +156,7 @@ def _log_skipped(engine: Engine, step_ids: set[int]) -> None:
             log.debug("step skipped", extra={"case_id": case_id, "step_id": step_id})
 
 
-def _observe(process: str, step: str, outcome: str, started: float) -> None:
-    seconds = time.perf_counter() - started
-    step_duration().labels(process=process, step=step, outcome=outcome).observe(seconds)
+def _observe(step: ClaimedStep, outcome: str, started: float, batch_size: int) -> None:
+    """The handler's time; a batch handler's shared by the steps it ran."""
+    seconds = (time.perf_counter() - started) / batch_size
+    step_duration().labels(process=step.process, step=step.name, outcome=outcome).observe(seconds)

@@ -110,11 +110,15 @@ TRANSITIONS = [
 
 
 def _validity(case: Case, session: Session) -> timedelta:
-    # The AD by its key: read once per transaction (the session keeps it), however many
-    # invitations a batch of steps completes.
-    ad = session.get(AD, case.ad_id)
-    assert ad is not None, f"AD {case.ad_id} introuvable"
-    return timedelta(days=ad.invitation_validity_days)
+    # Each AD read once per transaction, however many invitations a batch of steps
+    # completes: kept here, as the session's identity map lets go of an object nothing
+    # else holds (it was read again for every case).
+    days: dict[int, int] = session.info.setdefault("invitation_validity_days", {})
+    if case.ad_id not in days:
+        ad = session.get(AD, case.ad_id)
+        assert ad is not None, f"AD {case.ad_id} introuvable"
+        days[case.ad_id] = ad.invitation_validity_days
+    return timedelta(days=days[case.ad_id])
 
 
 TIMERS = [

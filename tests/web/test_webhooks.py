@@ -375,5 +375,7 @@ def test_a_report_faster_than_our_own_record_is_kept(client, runtime, ad):
 
     _, email = invited(runtime, ad)
     post(client, event(email, "evt-fast", "bounced"))
-    _record_after_send(runtime.engine, email.id, "sent", None)
+    _record_after_send(
+        runtime.engine, [{"email_id": email.id, "answer": "sent", "answer_error": None}], []
+    )
     assert email_status(runtime, email.id) == "bounced"

@@ -25,7 +25,7 @@ from tests.smtp import SMTPServer, _free_port
 from workers.emails import UNCERTAIN, report_poll
 from workers.errors import MailUnavailable
 from workers.mail import SMTPMailer
-from workers.runner import run_step
+from workers.runner import run_step, run_steps
 from workflows.mail_events import MailEvent, MailEventType, apply
 from workflows.models import Case, Email, Step
 
@@ -253,3 +253,44 @@ def test_a_temporary_refusal_certainly_kept_nothing(smtp_server: SMTPServer):
     with pytest.raises(MailUnavailable) as raised:
         SMTPMailer(smtp_server.url).send(_message())
     assert not raised.value.uncertain and "451" in str(raised.value)
+
+
+class DiesAfterSendingTwo(DiesAfterSending):
+    """The process dies once the server has accepted the second message of a batch."""
+
+    sent = 0
+
+    def send(self, message: EmailMessage) -> None:
+        self.mailer.send(message)
+        self.sent += 1
+        if self.sent == 2:
+            raise WorkerKilled
+
+
+def test_a_worker_dying_midway_through_a_batch_sends_each_email_once(
+    make_runtime, smtp_server: SMTPServer, clock, ad
+):
+    """The emails of a batch are all marked handed before the first goes out: after a
+    death midway, the ones the relay reports finish without a copy, and the one never
+    handed over waits out the report's wait before it goes (late, never twice)."""
+    rt = make_runtime(WAIT)
+    invited = [start_invitation(rt.engine, ad) for _ in range(3)]
+    step_ids = [step_id for _, step_id, _ in invited]
+    addresses = [mandataire.email for _, _, mandataire in invited]
+    real, rt.mailer = rt.mailer, DiesAfterSendingTwo(rt.mailer)
+    with pytest.raises(WorkerKilled):
+        run_steps(rt, step_ids)
+    rt.mailer = real
+    assert [len(smtp_server.to(a)) for a in addresses] == [1, 1, 0]
+    for case_id, _, _ in invited[:2]:
+        _report(rt, _email(rt, case_id), MailEventType.DELIVERED, clock)
+
+    clock.advance(rt.engine.timing.run_lease + timedelta(seconds=1))
+    run_steps(rt, step_ids)
+    assert [_row(rt, Step, i).status for i in step_ids] == ["done", "done", "pending"]
+    assert _row(rt, Step, step_ids[2]).last_error == UNCERTAIN
+    while (step := _row(rt, Step, step_ids[2])).status == "pending":
+        clock.advance(step.not_before - clock.now())
+        run_steps(rt, [step_ids[2]])
+    assert [len(smtp_server.to(a)) for a in addresses] == [1, 1, 1]
+    assert [_row(rt, Case, case_id).state for case_id, _, _ in invited] == ["invited"] * 3

@@ -1,4 +1,8 @@
-"""Step handlers by (process, step name). Each is idempotent and returns an Outcome."""
+"""Step handlers by (process, step name). Each is idempotent and returns an Outcome.
+
+A kind of step whose runs share work (reading their rows, storing their emails) has a
+handler made by ``workers.context.batched``: the runner gives its batch handler the
+steps of that kind a message carries together."""
 
 from __future__ import annotations
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
-from workers.context import StepContext
-from workers.emails import Composed, compose, deliver_for_step
+from workers.context import StepContext, batched
+from workers.emails import Composed, Delivery, compose, deliver_for_step, deliver_for_steps
 from workflows.errors import PermanentStepError
 from workflows.models import Case, Email, Mandataire, Token
+from workflows.security import IssuedLink, NewLink
 from workflows.steps import Outcome
 
 log = logging.getLogger(__name__)
@@ -39,42 +41,91 @@ def _case_and_mandataire(session: Session, case_id: int) -> tuple[Case, Mandatai
     return case, mandataire
 
 
-def link_for(ctx: StepContext, token: Token) -> str:
+def link_for(ctx: StepContext, token: Token | IssuedLink) -> str:
     return f"{ctx.services.settings.base_url}/invitation/{ctx.services.links.dumps(token)}"
 
 
-def send_invitation(ctx: StepContext) -> Outcome:
-    """Issue a new single-use link (older ones stop working) and email it."""
+def send_invitations(
+    ctxs: list[StepContext], deadline: float | None
+) -> list[Outcome | Exception | None]:
+    """Issue a new single-use link per step (older ones stop working) and email it: the
+    emails of the steps run together stored in one transaction (their cases, coops,
+    ADs and mandataires read in two statements, their links issued in two)."""
+    services = ctxs[0].services
+    case_of = {ctx.step.idempotency_key: ctx.step.case_id for ctx in ctxs}
 
-    def build(session: Session) -> Composed:
-        case, mandataire = _case_and_mandataire(session, ctx.step.case_id)
-        coop = case.coop
-        now = ctx.engine.clock.now()
-        token = ctx.services.links.issue(
+    def build(session: Session, keys: list[str]) -> dict[str, Composed | Exception]:
+        cases = {
+            case.id: case
+            for case in session.scalars(
+                select(Case)
+                .where(Case.id.in_({case_of[key] for key in keys}))
+                .options(joinedload(Case.coop))
+            )
+        }
+        mandataire_of: dict[int, Any] = {
+            case.id: case.data.get("mandataire_id") for case in cases.values()
+        }
+        mandataires = {
+            mandataire.id: mandataire
+            for mandataire in session.scalars(
+                select(Mandataire)
+                .where(Mandataire.id.in_(set(mandataire_of.values())))
+                .options(lazyload(Mandataire.coop))
+            )
+        }
+        built: dict[str, Composed | Exception] = {}
+        now = ctxs[0].engine.clock.now()
+        wanted: list[tuple[str, Case, Mandataire]] = []
+        for key in keys:
+            case = cases[case_of[key]]
+            mandataire = mandataires.get(mandataire_of[case.id])
+            if mandataire is None:
+                built[key] = PermanentStepError("Aucun mandataire n'est rattaché à ce dossier.")
+            else:
+                wanted.append((key, case, mandataire))
+        issued = services.links.issue_many(
             session,
             purpose=PURPOSE,
-            mandataire_id=mandataire.id,
-            case_id=case.id,
+            links=[
+                NewLink(
+                    mandataire.id,
+                    case.id,
+                    now + timedelta(days=case.coop.ad.invitation_validity_days),
+                )
+                for _, case, mandataire in wanted
+            ],
             now=now,
-            expires_at=now + timedelta(days=coop.ad.invitation_validity_days),
         )
-        return compose(
-            "invitation",
-            mandataire.email,
-            f"Compte sur {coop.ad.name} : configurez votre mot de passe",
-            mandataire=mandataire,
-            coop=coop,
-            ad=coop.ad,
-            link=link_for(ctx, token),
-            expires_at=token.expires_at,
-            case_id=case.id,
-            coop_id=coop.id,
-        )
+        for (key, case, mandataire), link in zip(wanted, issued, strict=True):
+            coop = case.coop
+            built[key] = compose(
+                "invitation",
+                mandataire.email,
+                f"Compte sur {coop.ad.name} : configurez votre mot de passe",
+                mandataire=mandataire,
+                coop=coop,
+                ad=coop.ad,
+                link=link_for(ctxs[0], link),
+                expires_at=link.expires_at,
+                case_id=case.id,
+                coop_id=coop.id,
+            )
+        return built
 
-    delivery = deliver_for_step(ctx, build)
+    return [
+        _invitation_outcome(delivery) if isinstance(delivery, Delivery) else delivery
+        for delivery in deliver_for_steps(ctxs, build, deadline)
+    ]
+
+
+def _invitation_outcome(delivery: Delivery) -> Outcome:
     if delivery.refused:
         return Outcome("bounce", payload={"email": delivery.to, "error": delivery.error or ""})
     return Outcome(result={"email_status": delivery.status})
+
+
+send_invitation = batched(send_invitations)
 
 
 def send_reminder(ctx: StepContext) -> Outcome:
