@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from workflows.clock import Clock, SystemClock
-from workflows.db import Database
+from workflows.db import Database, preassign_ids
 from workflows.definition import (
     MANDATAIRE,
     STAFF,
@@ -204,6 +204,7 @@ class UnitOfWork:
         """Write what is pending and learn the ids of the queued steps (before commit)."""
         if self._left:
             self._drop_steps_of_left_states()
+        preassign_ids(self.session, [step for step in self._queued if step.id is None])
         self.session.flush()
         if self._events:
             # After the flush: the cases created by this transaction have their ids.
@@ -326,6 +327,7 @@ class UnitOfWork:
                     state_entered_at=self.now,
                 )
             )
+        preassign_ids(self.session, cases)
         self.session.add_all(cases)
         self.session.flush()
         for case in cases:
@@ -337,6 +339,8 @@ class UnitOfWork:
                 # Passing straight through the initial state: nothing to set up or to leave.
                 transition = self._choose(case, definition, trigger, actor, {})
                 self._apply(case, definition, transition, actor, {}, comment, fresh=True)
+        # Now: the next flush (the caller's, or settle's) may come before settle.
+        preassign_ids(self.session, [step for step in self._queued if step.id is None])
         return cases
 
     def _ads_of(self, coop_ids: list[int]) -> dict[int, int]:

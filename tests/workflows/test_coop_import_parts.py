@@ -65,3 +65,43 @@ def test_a_run_stopped_midway_is_finished_by_running_it_again(engine, ad):
         (5, "L'email du mandataire doit être sur un domaine académique de l'AD06 (ac-nice.fr)")
     ]
     assert _coops(engine) == 4
+
+
+def test_many_new_rows_are_written_with_their_ids_drawn_first(engine, ad, publisher):
+    """On PostgreSQL, 120 new coops, mandataires, cases and steps are inserted by
+    ``executemany`` with ids drawn from their sequences (one short statement per table,
+    no ``INSERT … RETURNING`` of thousands of placeholders), and everything links up."""
+    from sqlalchemy import event
+
+    from workflows.models import Mandataire, Step
+
+    inserts: list[tuple[str, bool]] = []
+
+    def seen(_conn, _cursor, statement, _params, _context, executemany):
+        if statement.startswith("INSERT INTO"):
+            inserts.append((statement.split()[2], "RETURNING" in statement))
+
+    rows = [line(n) for n in range(1, 121)]
+    target = engine.db.engine
+    event.listen(target, "before_cursor_execute", seen)
+    try:
+        report = import_coops_in_parts(engine, ad.id, csv_file(*rows), invite=True, actor=STAFF)
+    finally:
+        event.remove(target, "before_cursor_execute", seen)
+    assert report.created == 120 and report.invited == 120
+    returning = {table for table, with_returning in inserts if with_returning}
+    if engine.db.engine.dialect.name == "postgresql":
+        assert returning == set(), inserts
+        assert len(inserts) == len(set(inserts)), inserts  # one statement per table
+    else:
+        assert {"coops", "mandataires", "cases", "steps"} <= returning  # SQLite's way
+    with engine.db.read() as s:
+        linked = s.execute(
+            select(func.count())
+            .select_from(Step)
+            .join(Case, Case.id == Step.case_id)
+            .join(Coop, Coop.id == Case.coop_id)
+            .join(Mandataire, Mandataire.coop_id == Coop.id)
+            .where(Step.id.in_(publisher.ids), Step.name == "send_invitation")
+        ).scalar()
+    assert linked == 120 and len(set(publisher.ids)) == 120
