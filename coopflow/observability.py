@@ -100,7 +100,8 @@ def init_sentry(settings: Settings, *, transport: Any = None) -> None:
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.environment,
-        send_default_pii=False,
+        # No personal data: the SDK's default. Not ``send_default_pii=False`` (deprecated)
+        # nor ``data_collection`` (given, it turns the SDK's event scrubber off).
         before_send=scrub_event,  # type: ignore[arg-type]
         integrations=[FlaskIntegration(), DramatiqIntegration(), SqlalchemyIntegration()],
         transport=transport,

@@ -130,7 +130,8 @@ def test_sentry_is_on_with_its_integrations_and_without_personal_data(sentry):
     assert client.is_active()
     for integration in (FlaskIntegration, DramatiqIntegration, SqlalchemyIntegration):
         assert client.get_integration(integration) is not None, integration
-    assert client.options["send_default_pii"] is False
+    assert client.should_send_default_pii() is False
+    assert client.options["event_scrubber"] is not None  # the SDK's own denylist
     assert client.options["before_send"] is scrub_event
 
 
