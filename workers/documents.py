@@ -9,26 +9,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workers.templating import environment
 from workflows.engine import Engine
-from workflows.formatting import date_fr, datetime_fr
 from workflows.models import Document
 
-TEMPLATES = Path(__file__).parent / "templates" / "documents"
-
-_templates = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html"]),
-    keep_trailing_newline=True,
+_templates = environment(
+    "documents", autoescape=select_autoescape(["html"]), keep_trailing_newline=True
 )
-_templates.filters["date_fr"] = date_fr
-_templates.filters["datetime_fr"] = datetime_fr
 
 
 @dataclass(frozen=True)

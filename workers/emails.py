@@ -1,4 +1,4 @@
-"""Composing and delivering emails exactly once per step.
+"""Delivering emails exactly once per step (what they say: :mod:`workers.compose`).
 
 The message is written to the ``emails`` table (status ``sending``) in the same
 transaction as whatever it links to, before the mail server is contacted; a
@@ -14,63 +14,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
-from pathlib import Path
+from email.utils import make_msgid
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from workers.compose import Composed, mime_message
 from workers.errors import MailDeferred, MailRefused, MailRejected, MailUnavailable
 from workers.mail import Mailer
 from workflows.engine import Engine
 from workflows.errors import StepPostponed
-from workflows.formatting import date_fr, datetime_fr
 from workflows.models import Email, EmailStatus, table
 
 if TYPE_CHECKING:
     from workers.context import StepContext
 
 log = logging.getLogger(__name__)
-
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates" / "emails"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_templates.filters["date_fr"] = date_fr
-_templates.filters["datetime_fr"] = datetime_fr
-
-
-@dataclass(frozen=True)
-class Composed:
-    """An email ready to be stored: who, what, and both bodies."""
-
-    kind: str
-    to: str
-    subject: str
-    text: str
-    html: str
-    case_id: int | None = None
-    coop_id: int | None = None
-
-
-def compose(kind: str, to: str, subject: str, **context: Any) -> Composed:
-    """Render ``<kind>.txt`` and ``<kind>.html`` with the same context."""
-    context = {"subject": subject, **context}
-    return Composed(
-        kind=kind,
-        to=to,
-        subject=subject,
-        text=_templates.get_template(f"{kind}.txt").render(context),
-        html=_templates.get_template(f"{kind}.html").render(context),
-        case_id=context.get("case_id"),
-        coop_id=context.get("coop_id"),
-    )
 
 
 @dataclass(frozen=True)
@@ -200,7 +161,7 @@ def deliver_many(
             results[key] = _not_tried(unavailable)
             continue
         try:
-            mailer.send(_message(email, sender))
+            mailer.send(mime_message(email, sender))
         except MailRefused as exc:
             answers.append(_answer(email, EmailStatus.REFUSED.value, str(exc)))
             log.warning("email refused", extra=_log_extra(email))
@@ -385,16 +346,3 @@ def _record(engine: Engine, answers: list[dict[str, Any]], not_handed: list[int]
                 .where(_emails.id.in_(not_handed), _emails.status == EmailStatus.SENDING.value)
                 .values(handed_at=None)
             )
-
-
-def _message(email: dict[str, Any], sender: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = email["to_address"]
-    message["Subject"] = email["subject"]
-    message["Message-ID"] = email["message_id"]
-    message["Date"] = format_datetime(email["created_at"])
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(email["text_body"])
-    message.add_alternative(email["html_body"], subtype="html")
-    return message

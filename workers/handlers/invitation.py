@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
+from workers.compose import Composed, compose
 from workers.context import StepContext, batched
-from workers.emails import Composed, Delivery, compose, deliver_for_step, deliver_for_steps
+from workers.emails import Delivery, deliver_for_step, deliver_for_steps
 from workflows.errors import PermanentStepError
 from workflows.models import Case, Email, Mandataire, Token
 from workflows.security import IssuedLink, NewLink

@@ -12,8 +12,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workers.compose import Composed, compose
 from workers.context import StepContext
-from workers.emails import Composed, compose, deliver_for_step
+from workers.emails import deliver_for_step
 from workflows.models import Case, Coop, Email, Mandataire
 from workflows.steps import Outcome
 

@@ -1,0 +1,21 @@
+"""The Jinja environments of emails and documents (``workers/templates/<folder>``), with
+the French date filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader
+
+from workflows.formatting import date_fr, datetime_fr
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def environment(folder: str, **options: Any) -> Environment:
+    """Templates of ``folder``; ``options`` are Jinja's (autoescaping, whitespace)."""
+    templates = Environment(loader=FileSystemLoader(TEMPLATES / folder), **options)
+    templates.filters["date_fr"] = date_fr
+    templates.filters["datetime_fr"] = datetime_fr
+    return templates
