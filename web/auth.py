@@ -22,6 +22,7 @@ from flask_login import UserMixin, current_user
 from sqlalchemy import select
 
 from web.extensions import login_manager
+from web.guards import MAX_ID
 from web.runtime import runtime
 from workflows.models import Mandataire, StaffRole, StaffUser, Token
 
@@ -88,7 +89,9 @@ def principal_for(user: Mandataire | StaffUser) -> MandatairePrincipal | StaffPr
 def load_user(user_id: str) -> MandatairePrincipal | StaffPrincipal | None:
     kind, _, rest = user_id.partition(":")
     raw, has_stamp, stamp = rest.partition(":")
-    if not raw.isdigit():
+    # ASCII digits of an id a row can have (``str.isdigit`` also takes « ² » or « ٣ »,
+    # which ``int`` refuses: the session is signed, but a 500 is no answer).
+    if not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_ID):
         return None
     with runtime().db.read() as session:
         if kind == "m":

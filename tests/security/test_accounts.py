@@ -159,3 +159,14 @@ def test_the_eleventh_login_in_a_minute_is_refused_in_french(app, staff, make_co
     assert refused.status_code == 429
     page = text(refused)
     assert TOO_MANY_LOGINS in page and 'name="password"' in page  # the form, still there
+
+
+@pytest.mark.parametrize("user_id", ["m:²", "m:٣", "s:99999999999999999999", "m:", "x:1", "m:-1"])
+def test_a_session_naming_no_possible_row_is_anonymous(app, user_id):
+    """The session is signed, so only our own cookies reach the user loader; one naming
+    an id no row can have (Unicode digits, past the id range) is a visitor, not a 500."""
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = user_id
+    answer = client.get("/mon-espace")
+    assert answer.status_code == 302 and "/connexion" in answer.headers["Location"]
