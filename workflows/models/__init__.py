@@ -1,0 +1,42 @@
+"""The tables: cooperatives and people, cases with their audit trail, steps, timers, tasks,
+links, emails, webhooks, bulk jobs, documents. One module per family; everything is
+imported from here (``from workflows.models import Case``).
+
+Times are stored in UTC (timezone-aware in Python, on both SQLite and PostgreSQL).
+"""
+
+from workflows.models.base import Base, JSONData, UTCDateTime, table, utcnow
+from workflows.models.bulk import BulkItem, BulkItemStatus, BulkJob, BulkStatus
+from workflows.models.cases import Case, CaseEvent, Step, StepStatus, Task, TaskStatus, Timer
+from workflows.models.documents import Document
+from workflows.models.messages import Email, EmailStatus, Token, WebhookEvent
+from workflows.models.people import AD, Coop, Mandataire, StaffRole, StaffUser
+
+__all__ = [
+    "AD",
+    "Base",
+    "BulkItem",
+    "BulkItemStatus",
+    "BulkJob",
+    "BulkStatus",
+    "Case",
+    "CaseEvent",
+    "Coop",
+    "Document",
+    "Email",
+    "EmailStatus",
+    "JSONData",
+    "Mandataire",
+    "StaffRole",
+    "StaffUser",
+    "Step",
+    "StepStatus",
+    "Task",
+    "TaskStatus",
+    "Timer",
+    "Token",
+    "UTCDateTime",
+    "WebhookEvent",
+    "table",
+    "utcnow",
+]

@@ -1,0 +1,112 @@
+"""Who: the ADs, their cooperatives and mandataires, and OCCE staff."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflows.models.base import Base, utcnow
+
+
+class StaffRole(enum.StrEnum):
+    NATIONAL = "national"
+    AD = "ad"
+    READONLY = "readonly"
+
+
+class AD(Base):
+    """An association départementale (AD06, AD35, AD50...) and its own settings."""
+
+    __tablename__ = "ads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    #: The academies' domains a mandataire's login email must belong to.
+    academic_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    invitation_validity_days: Mapped[int] = mapped_column(Integer, default=7)
+    password_min_length: Mapped[int] = mapped_column(Integer, default=8)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Coop(Base):
+    """A coopérative scolaire, keyed by its AD and affiliation number."""
+
+    __tablename__ = "coops"
+    __table_args__ = (
+        UniqueConstraint("ad_id", "affiliation_number", name="uq_coops_ad_affiliation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ads.id"), index=True)
+    affiliation_number: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    school_name: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(String(300), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    school_email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    ad: Mapped[AD] = relationship(lazy="joined")
+    mandataires: Mapped[list[Mandataire]] = relationship(back_populates="coop")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.affiliation_number})"
+
+
+class Mandataire(Base):
+    """The teacher who runs a coop and logs in to the portal with their academic email."""
+
+    __tablename__ = "mandataires"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coop_id: Mapped[int] = mapped_column(ForeignKey("coops.id"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    password_set_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    coop: Mapped[Coop] = relationship(back_populates="mandataires", lazy="joined")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+
+class StaffUser(Base):
+    """An OCCE staff member using the back-office."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default=StaffRole.AD.value)
+    ad_id: Mapped[int | None] = mapped_column(ForeignKey("ads.id"), default=None)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    ad: Mapped[AD | None] = relationship(lazy="joined")
+
+    def __str__(self) -> str:
+        return self.full_name
