@@ -21,7 +21,6 @@ from workflows.coop_csv import (
     fold,
     parse_coops,
 )
-from workflows.db import preassign_ids
 from workflows.models import AD, Case, Coop, Mandataire
 from workflows.security import revoke_links
 
@@ -191,14 +190,12 @@ class _Import:
             )
             for r in rows
         ]
-        preassign_ids(tx.session, coops)
         tx.session.add_all(coops)
         tx.session.flush()
         people = [
             Mandataire(coop_id=c.id, created_at=tx.now, **r.person)
             for c, r in zip(coops, rows, strict=True)
         ]
-        preassign_ids(tx.session, people)
         tx.session.add_all(people)
         tx.session.flush()
         tx.start_many(

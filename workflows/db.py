@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +29,9 @@ class Database:
         write_bind = self.engine.execution_options(**{IMMEDIATE: True})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessions = sessionmaker(write_bind, expire_on_commit=False)
+        if not self.is_sqlite:
+            for sessions in (self.sessions, self.write_sessions):
+                event.listen(sessions, "before_flush", _draw_ids)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -111,23 +114,27 @@ _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM gene
 PREASSIGN_FROM = 50
 
 
-def preassign_ids(session: Session, objects: Sequence[Any]) -> None:
-    """Give many new rows of one table their ids before the flush (PostgreSQL).
+def _draw_ids(session: Session, _flush_context: Any, _instances: Any) -> None:
+    """Give the new rows of a flush their ids first, table by table, where there are many
+    (PostgreSQL; a ``before_flush`` hook of every session, autoflushes included).
 
     Without ids, the ORM inserts them by one ``INSERT … RETURNING`` per thousand rows
     (SQLAlchemy's « insertmanyvalues »): a statement of thousands of placeholders that
     psycopg converts in Python every time (it caches only short ones), the biggest cost
     of an import. With their ids, the same rows go by ``executemany``: one short
     statement, converted once, its rows pipelined. The ids come from the table's own
-    sequence in one statement; SQLite, embedded, keeps the ``RETURNING`` way.
+    sequence in one statement, in the order the rows were added; SQLite, embedded,
+    keeps the ``RETURNING`` way.
     """
-    if len(objects) < PREASSIGN_FROM or session.get_bind().dialect.name != "postgresql":
-        return
-    assert all(obj.id is None for obj in objects), "rows already written"
-    with session.no_autoflush:  # the rows may be pending already: not written before
-        ids = session.execute(
-            _NEXT_IDS,
-            {"table": objects[0].__table__.name, "n": len(objects)},
-        ).scalars()
-    for obj, new_id in zip(objects, sorted(ids), strict=True):
-        obj.id = new_id
+    new: dict[str, list[Any]] = {}
+    for obj in session.new:
+        if getattr(obj, "id", 0) is None:
+            new.setdefault(obj.__table__.name, []).append(obj)
+    connection = session.connection()
+    for table_name, objects in new.items():
+        if len(objects) < PREASSIGN_FROM:
+            continue
+        objects.sort(key=lambda obj: inspect(obj).insert_order)
+        ids = connection.execute(_NEXT_IDS, {"table": table_name, "n": len(objects)}).scalars()
+        for obj, new_id in zip(objects, sorted(ids), strict=True):
+            obj.id = new_id

@@ -18,7 +18,6 @@ from sqlalchemy.orm.util import identity_key
 
 from workflows.actor import Actor
 from workflows.case_records import CaseRecords
-from workflows.db import preassign_ids
 from workflows.definition import Definition, GuardContext, Transition
 from workflows.errors import CaseNotFound, GuardFailed, TransitionNotAllowed, VersionConflict
 from workflows.models import Case, CaseEvent, Coop, Step, StepStatus, Task, TaskStatus, Timer, table
@@ -59,7 +58,6 @@ class UnitOfWork(CaseRecords):
         """Write what is pending and learn the ids of the queued steps (before commit)."""
         if self._left:
             self._drop_steps_of_left_states()
-        preassign_ids(self.session, [step for step in self._queued if step.id is None])
         self.session.flush()
         if self._events:
             # After the flush: the cases created by this transaction have their ids.
@@ -182,7 +180,6 @@ class UnitOfWork(CaseRecords):
                     state_entered_at=self.now,
                 )
             )
-        preassign_ids(self.session, cases)
         self.session.add_all(cases)
         self.session.flush()
         for case in cases:
@@ -194,8 +191,6 @@ class UnitOfWork(CaseRecords):
                 # Passing straight through the initial state: nothing to set up or to leave.
                 transition = self._choose(case, definition, trigger, actor, {})
                 self._apply(case, definition, transition, actor, {}, comment, fresh=True)
-        # Now: the next flush (the caller's, or settle's) may come before settle.
-        preassign_ids(self.session, [step for step in self._queued if step.id is None])
         return cases
 
     def _ads_of(self, coop_ids: list[int]) -> dict[int, int]:
