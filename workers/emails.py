@@ -3,7 +3,7 @@
 The message is written to the ``emails`` table (status ``sending``) in the same
 transaction as whatever it links to, before the mail server is contacted; a
 redelivered step finds that row and never composes a second, different message. If the
-first attempt may have reached the server (see :func:`deliver`), the relay's report on
+first attempt may have reached the server (see :func:`deliver_many`), the relay's report on
 its Message-ID decides whether the very same message goes out again.
 """
 
@@ -45,9 +45,6 @@ class Delivery:
         return self.status == EmailStatus.REFUSED.value
 
 
-#: What :func:`deliver_many` makes of one key: its delivery, the error its step raises
-#: (postponed, server unavailable, composing failed…), or ``None`` when the batch ran
-#: out of time before trying it (the step goes back to the queue untouched).
 #: Composes the emails of the keys given (those not stored yet), in the transaction
 #: that stores them: an email, or the error of its step when it cannot be composed (and
 #: nothing was written for it). Raising fails the whole batch, written nothing.
@@ -55,16 +52,14 @@ BuildMany = Callable[[Session, list[str]], dict[str, "Composed | Exception"]]
 
 
 def deliver_for_step(ctx: StepContext, build: Callable[[Session], Composed]) -> Delivery:
-    """:func:`deliver` the email of the running step (its idempotency key)."""
-    settings = ctx.services.settings
-    return deliver(
-        ctx.engine,
-        ctx.services.mailer,
-        key=ctx.step.idempotency_key,
-        sender=settings.mail_from,
-        build=build,
-        report_wait=timedelta(seconds=settings.mail_report_wait_seconds),
-    )
+    """Send the email of the running step once (its idempotency key): ``build`` runs in
+    the transaction that stores the message, only the first time, and what it raises
+    is raised here, nothing written; so is the error of the sending."""
+    (result,) = deliver_for_steps([ctx], lambda session, keys: {keys[0]: build(session)})
+    if isinstance(result, Exception):
+        raise result
+    assert result is not None  # no deadline: tried
+    return result
 
 
 def deliver_for_steps(
@@ -90,32 +85,6 @@ UNCERTAIN = (
 )
 
 _EMAILS = table(Email)
-
-
-def deliver(
-    engine: Engine,
-    mailer: Mailer,
-    *,
-    key: str,
-    sender: str,
-    build: Callable[[Session], Composed],
-    report_wait: timedelta = timedelta(0),
-) -> Delivery:
-    """Send the email of idempotency ``key`` once (:func:`deliver_many` of one key);
-    ``build`` runs in the transaction that stores the message, only the first time, and
-    what it raises is raised here, nothing written."""
-    (result,) = deliver_many(
-        engine,
-        mailer,
-        keys=[key],
-        sender=sender,
-        build=lambda session, keys: {key: build(session)},
-        report_wait=report_wait,
-    )
-    if isinstance(result, Exception):
-        raise result
-    assert result is not None  # no deadline: tried
-    return result
 
 
 def deliver_many(
@@ -195,12 +164,12 @@ def _store(
     """Read or store the emails of ``keys``; those to send now, marked handed.
     The others' results are set: their status, or the error of their step."""
     emails = _EMAILS.c
-    found = {
+    found: dict[str, dict[str, Any]] = {
         row.idempotency_key: dict(row._mapping)
         for row in session.execute(select(_EMAILS).where(emails.idempotency_key.in_(keys)))
     }
     missing = [key for key in dict.fromkeys(keys) if key not in found]
-    stored_now = set()
+    stored_now: set[str] = set()
     if missing:
         built = build(session, missing)
         new = []
@@ -214,17 +183,18 @@ def _store(
             ids = session.execute(
                 insert(_EMAILS).returning(emails.id, sort_by_parameter_order=True), new
             ).scalars()
-            for email, email_id in zip(new, ids, strict=True):
-                found[email["idempotency_key"]] = {**email, "id": email_id}
-                stored_now.add(email["idempotency_key"])
+            for row, email_id in zip(new, ids, strict=True):
+                found[row["idempotency_key"]] = {**row, "id": email_id}
+                stored_now.add(row["idempotency_key"])
     outgoing, again = [], []
     for key in dict.fromkeys(keys):
-        if key not in found:
+        email = found.get(key)
+        if email is None:
             continue  # its build failed
-        email = found[key]
-        if key in stored_now:
-            pass  # stored handed
-        elif email["status"] == EmailStatus.SENDING.value:
+        if email["status"] != EmailStatus.SENDING.value:
+            results[key] = Delivery(email["status"], email["to_address"], email["error"])
+            continue
+        if key not in stored_now:  # stored by an earlier run: marked handed again
             if email["handed_at"] is not None:
                 try:
                     _wait_for_report(email, now, report_wait)
@@ -232,9 +202,6 @@ def _store(
                     results[key] = waiting
                     continue
             again.append(email["id"])
-        else:
-            results[key] = Delivery(email["status"], email["to_address"], email["error"])
-            continue
         outgoing.append(email)
     if again:
         session.execute(update(_EMAILS).where(emails.id.in_(again)).values(handed_at=now))

@@ -108,14 +108,12 @@ class Links:
         case_id: int | None,
         now: datetime,
         expires_at: datetime,
-    ) -> Token:
+    ) -> IssuedLink:
         """A new link; earlier ones of the same purpose for this person stop working."""
         (issued,) = self.issue_many(
             session, purpose=purpose, links=[NewLink(mandataire_id, case_id, expires_at)], now=now
         )
-        token = session.get(Token, issued.id)
-        assert token is not None
-        return token
+        return issued
 
     def issue_many(
         self, session: Session, *, purpose: str, links: list[NewLink], now: datetime

@@ -27,6 +27,7 @@ RESET_VALIDITY = timedelta(hours=1)
 #: At most one reset email per mandataire in this window, however often it is asked.
 RESET_INTERVAL = timedelta(minutes=10)
 RESET_KIND = "password_reset"
+NO_MANDATAIRE = "Aucun mandataire n'est rattaché à ce dossier."
 
 
 def _case_and_mandataire(session: Session, case_id: int) -> tuple[Case, Mandataire]:
@@ -38,7 +39,7 @@ def _case_and_mandataire(session: Session, case_id: int) -> tuple[Case, Mandatai
     assert case is not None
     mandataire = session.get(Mandataire, case.data.get("mandataire_id"))
     if mandataire is None:
-        raise PermanentStepError("Aucun mandataire n'est rattaché à ce dossier.")
+        raise PermanentStepError(NO_MANDATAIRE)
     return case, mandataire
 
 
@@ -82,7 +83,7 @@ def send_invitations(
             case = cases[case_of[key]]
             mandataire = mandataires.get(mandataire_of[case.id])
             if mandataire is None:
-                built[key] = PermanentStepError("Aucun mandataire n'est rattaché à ce dossier.")
+                built[key] = PermanentStepError(NO_MANDATAIRE)
             else:
                 wanted.append((key, case, mandataire))
         issued = services.links.issue_many(
