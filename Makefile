@@ -75,6 +75,7 @@ check: install ## Lint, format check and type check (ruff, mypy)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install ## Format the code and apply ruff's automatic fixes
 	$(BIN)/ruff format .

@@ -26,7 +26,7 @@ from admin.emails import EmailView
 from admin.home import HomeView
 from admin.imports import ImportView
 from admin.tasks import TaskView
-from coopflow.runtime import Runtime
+from web.runtime import Runtime
 from workflows.formatting import date_fr, datetime_fr
 from workflows.models import Coop, Email
 

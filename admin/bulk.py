@@ -1,7 +1,7 @@
 """« Actions groupées »: one action over the ticked cases or over a whole filter.
 
 The case lists hold the form (macro ``bulk_form`` of ``_bulk.html``). Posting it
-snapshots the selection as a draft job (:mod:`workflows.bulk`) and shows what would be
+snapshots the selection as a draft job (:mod:`workflows.engine.bulk`) and shows what would be
 done; « Confirmer » hands the job to a worker, and its page follows the progress (a
 small script polls ``/progression``; without it, the page shows the figures and a link
 to refresh), then reports each case: done, or skipped and why.
@@ -27,9 +27,9 @@ from admin.access import StaffView, acting_staff, safe_next, staff
 from admin.queries import ME, NOBODY, CaseFilters, as_id, matching
 from web.auth import StaffPrincipal, current_staff
 from web.runtime import runtime
-from workflows import bulk, bulk_actions
-from workflows.definition import Definition
-from workflows.errors import BulkJobNotFound, ConflictError, ValidationError
+from workflows.engine import bulk, bulk_actions
+from workflows.engine.definition import Definition
+from workflows.engine.errors import BulkJobNotFound, ConflictError, ValidationError
 from workflows.models import (
     BulkItem,
     BulkItemStatus,
@@ -122,7 +122,7 @@ def parse_action(
     value: str, assignee: str, principal: StaffPrincipal
 ) -> tuple[str, dict[str, Any]]:
     """``fire:resend``, ``retry_step`` or ``assign`` (with ``moi``, ``personne`` or an
-    id) as the action and parameters of :func:`workflows.bulk.create`."""
+    id) as the action and parameters of :func:`workflows.engine.bulk.create`."""
     action, _, trigger = value.partition(":")
     if action == bulk_actions.FIRE:
         return action, {"trigger": trigger}

@@ -14,13 +14,18 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from admin.access import can_see_ad
-from coopflow.runtime import Runtime
 from web.auth import StaffPrincipal
-from workflows import steps
-from workflows.engine import Actor, UnitOfWork
-from workflows.errors import CaseNotFound, TransitionNotAllowed, ValidationError, VersionConflict
-from workflows.invitation import PROCESS as INVITATION
+from web.runtime import Runtime
+from workflows.engine import steps
+from workflows.engine.engine import Actor, UnitOfWork
+from workflows.engine.errors import (
+    CaseNotFound,
+    TransitionNotAllowed,
+    ValidationError,
+    VersionConflict,
+)
 from workflows.models import Case, Mandataire, StaffRole, StaffUser, Step, Task, TaskStatus
+from workflows.processes.invitation.definition import PROCESS as INVITATION
 
 STALE = (
     "Ce dossier vient d'être modifié par quelqu'un d'autre. "

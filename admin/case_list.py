@@ -19,7 +19,7 @@ from admin import queries
 from admin.queries import AGE_CHOICES, ME, NOBODY, CaseFilters
 from web.auth import StaffPrincipal
 from web.runtime import runtime
-from workflows.definition import Definition, StuckRule
+from workflows.engine.definition import Definition, StuckRule
 from workflows.models import AD, Case, StaffRole, StaffUser
 
 

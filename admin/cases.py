@@ -28,12 +28,12 @@ from admin.forms import (
 from admin.presenters import CasePresenter
 from admin.queries import CaseFilters, as_id, scope
 from web.runtime import runtime
-from workflows.definition import STAFF, Definition
-from workflows.engine import UnitOfWork
-from workflows.errors import CaseNotFound, ConflictError, CoopflowError, ValidationError
+from workflows.engine.definition import STAFF, Definition
+from workflows.engine.engine import UnitOfWork
+from workflows.engine.errors import CaseNotFound, ConflictError, CoopflowError, ValidationError
 from workflows.formatting import PARIS
-from workflows.invitation import PROCESS as INVITATION
 from workflows.models import Case, Coop, Email, Mandataire, StepStatus, Task
+from workflows.processes.invitation.definition import PROCESS as INVITATION
 
 #: The forms every case page has for staff who may act (the others depend on the state).
 ALWAYS_OFFERED = ("assign", "comment", "task")

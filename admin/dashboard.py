@@ -26,7 +26,7 @@ from admin.diagrams import is_wildcard
 from admin.queries import scope, stuck_rules
 from web.auth import StaffPrincipal
 from web.runtime import runtime
-from workflows.definition import Definition
+from workflows.engine.definition import Definition
 from workflows.models import AD, Case, Task, TaskStatus
 
 #: How many rows the « oldest waiting » lists show.

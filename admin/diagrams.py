@@ -1,7 +1,7 @@
 """Process diagrams drawn from the definitions themselves, with Graphviz's ``dot``.
 
 The diagram is never drawn by hand: states, transitions and timers come from the same
-:class:`~workflows.definition.Definition` the engine runs, so a change to a process shows
+:class:`~workflows.engine.definition.Definition` the engine runs, so a change to a process shows
 on its diagram at once. The SVG is inlined in the back-office pages: it carries no
 reference to anything outside itself, and renders are cached (``dot`` takes ~30 ms).
 """
@@ -17,7 +17,7 @@ from functools import lru_cache
 import graphviz
 from markupsafe import Markup, escape
 
-from workflows.definition import Definition, TimerRule, Transition
+from workflows.engine.definition import Definition, TimerRule, Transition
 
 FONT = "DejaVu Sans, Arial, sans-serif"
 #: Bootstrap's palette, so the diagram matches the pages around it.

@@ -32,7 +32,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from admin.access import StaffView, safe_next, staff
 from admin.queries import CaseFilters, matching, stuck_rules
 from web.runtime import runtime
-from workflows.definition import Definition
+from workflows.engine.definition import Definition
 from workflows.formatting import paris
 from workflows.models import Case
 

@@ -19,7 +19,7 @@ from web.auth import principal_for
 from web.extensions import limiter
 from web.runtime import runtime
 from workflows.models import StaffRole, StaffUser
-from workflows.security import verify_password
+from workflows.password_hashing import verify_password
 
 BAD_CREDENTIALS = "Adresse email ou mot de passe incorrect."
 ROLES = {

@@ -22,7 +22,7 @@ from admin.forms import ConfirmImportForm, ImportForm
 from web.auth import current_staff
 from web.runtime import runtime
 from workflows.coop_import import import_coops, parse_coops
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 from workflows.models import AD
 
 MAX_BYTES = 5 * 1024 * 1024

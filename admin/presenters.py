@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflows.definition import DO_TASK, RETRY_STEP, Definition
-from workflows.invitation import FIX_EMAIL
+from workflows.engine.definition import DO_TASK, RETRY_STEP, Definition
 from workflows.models import Case, CaseEvent, Step, StepStatus
+from workflows.processes.invitation.definition import FIX_EMAIL
 
 EVENT_KINDS = {
     "created": "Création",

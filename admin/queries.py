@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, tr
 
 from web.auth import StaffPrincipal
 from web.guards import MAX_ID
-from workflows.definition import Definition, StuckRule
+from workflows.engine.definition import Definition, StuckRule
 from workflows.models import AD, Case, Coop, Mandataire
 
 PAGE_SIZE = 50

@@ -15,7 +15,7 @@ from admin.access import StaffView, acting_staff, can_see_ad, staff
 from admin.forms import CloseTaskForm
 from web.auth import StaffPrincipal
 from web.runtime import runtime
-from workflows.errors import CaseNotFound, ConflictError
+from workflows.engine.errors import CaseNotFound, ConflictError
 from workflows.models import Case, Task, TaskStatus
 
 PAGE_SIZE = 100

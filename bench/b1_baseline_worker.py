@@ -6,7 +6,7 @@ from __future__ import annotations
 from bench import pipeline
 from coopflow.config import load_settings
 from workers.broker import make_broker
-from workflows.db import Database
+from workflows.engine.db import Database
 
 settings = load_settings()
 broker = make_broker(settings.broker_url)

@@ -32,8 +32,8 @@ from bench.services import (
 from coopflow.config import Settings
 from coopflow.runtime import build_runtime
 from workers.broker import make_broker
-from workflows.db import Database
-from workflows.engine import Actor
+from workflows.engine.db import Database
+from workflows.engine.engine import Actor
 from workflows.models import Case, Coop
 from workflows.processes import DEFINITIONS
 

@@ -1,4 +1,4 @@
-"""``dramatiq bench.b1_engine_worker``: coopflow's worker (as ``workers.main``: its
+"""``dramatiq bench.b1_engine_worker``: coopflow's worker (as ``coopflow.worker_entry``: its
 logging set up from the settings) with B1's process added."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from bench import pipeline
 from coopflow.config import load_settings
 from coopflow.observability import configure_logging
 from coopflow.runtime import build_runtime
-from workers.handlers import HANDLERS
+from workers.steps import HANDLERS
 from workflows.processes import DEFINITIONS
 
 configure_logging(load_settings().log_level)

@@ -30,12 +30,12 @@ from bench.services import (
     postgres_database,
     wait_until,
 )
-from coopflow import schema
+from coopflow import db_migrations
 from coopflow.config import Settings
 from coopflow.runtime import build_runtime
 from workflows.coop_import import import_coops
-from workflows.db import Database
-from workflows.engine import Actor
+from workflows.engine.db import Database
+from workflows.engine.engine import Actor
 from workflows.models import AD
 
 NAME = "B2"
@@ -115,7 +115,7 @@ def _distributed(report: Report, count: int) -> None:
 def _embedded(report: Report, count: int) -> None:
     with TemporaryDirectory() as tmp, SMTPSink() as smtp:
         url = f"sqlite:///{tmp}/coopflow.sqlite3"
-        schema.upgrade(url)
+        db_migrations.upgrade(url)
         runtime = build_runtime(
             Settings(database_url=url, smtp_url=smtp.url, secret_key=SECRET_KEY)
         )

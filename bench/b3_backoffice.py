@@ -85,7 +85,7 @@ def run(report: Report, *, quick: bool = False) -> None:
             "web",
             [
                 str(BIN / "gunicorn"),
-                "web:create_app()",
+                "coopflow.app:create_app()",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",

@@ -17,7 +17,7 @@ from bench.seed import seed_coops
 from bench.services import SECRET_KEY, flush_redis, postgres_database
 from coopflow.config import Settings
 from coopflow.runtime import build_runtime
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 
 NAME = "B4"
 SYSTEM = Actor.system("bench")

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 import dramatiq
 from sqlalchemy import update
 
-from workflows.definition import Definition, State, StepRule
-from workflows.definition import Transition as T
+from workflows.engine.definition import Definition, State, StepRule
+from workflows.engine.definition import Transition as T
+from workflows.engine.steps import Outcome
 from workflows.models import Coop
-from workflows.steps import Outcome
 
 if TYPE_CHECKING:
     from workers.context import StepContext
-    from workflows.db import Database
+    from workflows.engine.db import Database
 
 NAME = "bench_pipeline"
 STEP_NAMES = ("step_one", "step_two", "step_three")

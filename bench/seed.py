@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 
-from workflows.db import Database
+from workflows.engine.db import Database
 from workflows.models import AD, Coop, Mandataire
 
 BATCH = 5_000

@@ -31,9 +31,9 @@ import psycopg
 from sqlalchemy import make_url
 
 from workflows.formatting import date_fr
-from workflows.invitation import DEFINITION as INVITATION
-from workflows.security import hash_password
-from workflows.space_check import DEFINITION as SPACE_CHECK
+from workflows.password_hashing import hash_password
+from workflows.processes.invitation.definition import DEFINITION as INVITATION
+from workflows.processes.space_check.definition import DEFINITION as SPACE_CHECK
 
 DAY = 86_400
 PASSWORD = "Bench*Occe2026"
@@ -91,7 +91,8 @@ PROBLEMS = (
     "L'adresse de l'école est erronée.",
 )
 TRACEBACK = (
-    'Traceback (most recent call last):\n  File "workers/mail.py", line 88, in send\n'
+    "Traceback (most recent call last):\n"
+    '  File "workers/providers/mail/client.py", line 88, in send\n'
     "    smtp.connect(self.host, self.port)\nConnectionRefusedError: {error}"
 )
 

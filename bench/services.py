@@ -21,7 +21,7 @@ import redis
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, make_url, pool, text
 
-from coopflow import schema
+from coopflow import db_migrations
 from coopflow.config import PROJECT_ROOT
 
 #: The server's maintenance database; each benchmark makes a database of its own.
@@ -62,7 +62,7 @@ def postgres_database(name: str) -> Iterator[str]:
         conn.execute(text(f'CREATE DATABASE "{database}"'))
     url = make_url(POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
     try:
-        schema.upgrade(url)
+        db_migrations.upgrade(url)
         yield url
     finally:
         with admin.connect() as conn:

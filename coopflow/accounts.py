@@ -7,10 +7,10 @@ import re
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
-from workflows.engine import Engine
+from workflows.engine.engine import Engine
 from workflows.models import AD, StaffRole, StaffUser
-from workflows.passwords import Person, check_password
-from workflows.security import hash_password
+from workflows.password_hashing import hash_password
+from workflows.processes.invitation.password_rules import Person, check_password
 
 STAFF_PASSWORD_MINIMUM = 12
 

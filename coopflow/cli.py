@@ -18,7 +18,7 @@ from coopflow.observability import configure_logging
 
 
 def _create_app() -> Flask:
-    from web import create_app
+    from coopflow.app import create_app
 
     return create_app()
 
@@ -92,7 +92,7 @@ def worker(processes: int, threads: int) -> None:
     dramatiq = Path(sys.executable).with_name("dramatiq")
     args = [
         str(dramatiq),
-        "workers.main",
+        "coopflow.worker_entry",
         "--processes",
         str(processes),
         "--threads",
@@ -124,7 +124,7 @@ def db() -> None:
 @db.command("upgrade", with_appcontext=False)
 def db_upgrade() -> None:
     """Apply every migration not applied yet."""
-    from coopflow.schema import upgrade
+    from coopflow.db_migrations import upgrade
 
     url = load_settings().database_url
     upgrade(url)
@@ -141,7 +141,7 @@ def import_coops_command(path: Path, ad_code: str, invite: bool) -> None:
     from sqlalchemy import select
 
     from workflows.coop_import import import_coops_in_parts
-    from workflows.engine import Actor
+    from workflows.engine.engine import Actor
     from workflows.models import AD
 
     rt = _runtime()

@@ -13,14 +13,14 @@ from sqlalchemy import func, select
 
 from coopflow.accounts import create_staff
 from coopflow.runtime import Runtime
-from workers.mail import Mailer, SandboxMailer
+from workers.providers.mail import Mailer, SandboxMailer
 from workers.runner import run_step
-from workflows.clock import MovableClock
 from workflows.coop_import import import_coops
-from workflows.engine import Actor, Engine
+from workflows.engine.clock import MovableClock
+from workflows.engine.engine import Actor, Engine
+from workflows.engine.scheduling import tick
 from workflows.models import AD, Case, Coop, Mandataire, StaffUser, Step, StepStatus
-from workflows.scheduling import tick
-from workflows.security import hash_password
+from workflows.password_hashing import hash_password
 
 #: (email, password, role, AD, what the account sees)
 DEMO_STAFF = [

@@ -10,20 +10,23 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import dramatiq
 
 from coopflow.config import Settings, load_settings
+from coopflow.db_migrations import alembic_head
 from coopflow.observability import init_sentry
 from workers.broker import bulk_publisher_for, declare_actors, make_broker, publisher_for
-from workers.mail import Mailer, make_mailer
+from workers.metrics import step_duration_if_used
+from workers.providers.mail import Mailer, make_mailer
 from workers.scheduler import Scheduler
-from workflows.clock import Clock, SystemClock
-from workflows.db import Database
-from workflows.definition import Definition
-from workflows.engine import Engine, StepTiming
+from workflows.engine.clock import Clock, SystemClock
+from workflows.engine.db import Database
+from workflows.engine.definition import Definition
+from workflows.engine.engine import Engine, StepTiming
+from workflows.links import Links
 from workflows.processes import DEFINITIONS
-from workflows.security import Links
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,26 @@ class Runtime:
         self.broker.join(QUEUE, timeout=timeout_ms)
         if self._worker is not None:
             self._worker.join()
+
+    def ping_broker(self) -> None:
+        client = getattr(self.broker, "client", None)
+        if client is not None:
+            client.ping()
+
+    def schema_revisions(self) -> tuple[str | None, str | None]:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.db.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        return current, alembic_head()
+
+    def embedded_worker_alive(self) -> bool:
+        worker = self._worker
+        return worker is not None and any(thread.is_alive() for thread in worker.workers)
+
+    def worker_metrics(self) -> list[Any]:
+        histogram = step_duration_if_used()
+        return [] if histogram is None else [histogram]
 
     def stop(self) -> None:
         if self._scheduler is not None:

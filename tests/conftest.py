@@ -16,16 +16,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
 
-from coopflow import schema
+from coopflow import db_migrations
+from coopflow.app import create_app
 from coopflow.config import Settings
 from coopflow.runtime import Runtime, build_runtime
 from tests import factories
 from tests.services import POSTGRES_URL, REDIS_URL, require_postgres, require_redis
 from tests.smtp import SMTPServer
-from web import create_app
-from workflows.clock import MovableClock
-from workflows.db import Database
-from workflows.engine import Engine
+from workflows.engine.clock import MovableClock
+from workflows.engine.db import Database
+from workflows.engine.engine import Engine
 from workflows.models import Base
 from workflows.processes import DEFINITIONS
 
@@ -38,7 +38,7 @@ T0 = datetime(2026, 9, 7, 7, 30, tzinfo=UTC)
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file, copied for each test (migrating takes longer)."""
     path = tmp_path_factory.mktemp("schema") / "template.sqlite3"
-    schema.upgrade(f"sqlite:///{path}")
+    db_migrations.upgrade(f"sqlite:///{path}")
     return path
 
 
@@ -57,7 +57,7 @@ def _postgres_url() -> str:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        schema.upgrade(url)
+        db_migrations.upgrade(url)
         _postgres_run_url = url
         atexit.register(_drop_postgres, name)
     return _postgres_run_url

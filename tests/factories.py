@@ -6,7 +6,7 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from workflows.models import AD, Coop, Mandataire, StaffRole, StaffUser
-from workflows.security import hash_password
+from workflows.password_hashing import hash_password
 
 STAFF_PASSWORD = "Bureau*2026!occe"
 

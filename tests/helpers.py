@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workflows.engine import Engine
+    from workflows.engine.engine import Engine
     from workflows.models import AD, Mandataire
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -37,7 +37,7 @@ def start_invitation(engine: Engine, ad: AD) -> tuple[int, int, Mandataire]:
     from sqlalchemy import select
 
     from tests.factories import MandataireFactory
-    from workflows.engine import Actor
+    from workflows.engine.engine import Actor
     from workflows.models import Step
 
     mandataire = MandataireFactory(coop__ad=ad)

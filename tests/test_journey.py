@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from tests.helpers import csrf_token, invitation_link, text_body
 from workflows.coop_import import import_coops
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
+from workflows.engine.scheduling import tick
 from workflows.models import AD, Case, CaseEvent, Email, Mandataire
-from workflows.scheduling import tick
 
 CSV = (
     "numero_affiliation;nom_cooperative;ecole;adresse;code_postal;commune;email_ecole;"

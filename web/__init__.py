@@ -1,13 +1,15 @@
-"""The Flask application: portal for mandataires, back-office for staff, health."""
+"""The web layer: the mandataires' portal, login, webhooks, health and metrics.
+
+The application itself is built by the composition root (``coopflow.app.create_app``),
+which hands it the runtime and calls :func:`init_app`, then the back-office's."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, current_app, render_template, request
 
-from coopflow.config import Settings, load_settings
-from coopflow.runtime import Runtime, build_runtime
 from web.extensions import csrf, limiter, login_manager
 from web.forms import LoginForm
 from web.log_redaction import install as install_log_redaction
@@ -18,13 +20,10 @@ log = logging.getLogger(__name__)
 TOO_MANY_LOGINS = "Trop de tentatives de connexion. Réessayez dans quelques minutes."
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
-    """Build the app; ``runtime`` is shared with in-process workers in ``coopflow serve``."""
-    if runtime is None:
-        runtime = build_runtime(settings or load_settings())
+def init_app(app: Flask, runtime: Any) -> None:
+    """Configure ``app`` for the web layer and register its pages; ``runtime`` (the
+    composition root's) is what every view reaches through :func:`web.runtime.runtime`."""
     settings = runtime.settings
-
-    app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -48,38 +47,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app.jinja_env.filters.update(date_fr=date_fr, datetime_fr=datetime_fr, euros=euros)
 
-    from web import (
-        auth_views,
-        guards,
-        headers,
-        health,
-        invitation,
-        metrics,
-        password_reset,
-        portal,
-        webhooks,
-    )
+    from web import guards, headers, health, login, metrics, portal, webhooks
 
     install_log_redaction()  # no link token in the access logs
     guards.init_app(app)  # before the routes: it changes how their ids are read
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(invitation.bp)
-    app.register_blueprint(password_reset.bp)
-    app.register_blueprint(portal.bp)
+    app.register_blueprint(login.bp)
+    portal.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(webhooks.bp)
     headers.init_app(app)
     _register_errors(app)
 
-    from admin import init_admin
-
-    init_admin(app)
-    return app
-
 
 def _register_errors(app: Flask) -> None:
-    from workflows.errors import ConflictError
+    from workflows.engine.errors import ConflictError
 
     messages = {
         400: "La demande n'a pas pu être traitée (formulaire expiré ? rechargez la page).",

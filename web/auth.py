@@ -26,7 +26,7 @@ from web.guards import MAX_ID
 from web.runtime import runtime
 from workflows.models import Mandataire, StaffRole, StaffUser, Token
 
-#: Tokens of this purpose, once used, mean the password changed (``web/password_reset.py``).
+#: Tokens of this purpose, once used, mean the password changed (``web/portal/password_reset.py``).
 RESET_PURPOSE = "reset"
 
 

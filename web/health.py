@@ -9,14 +9,12 @@ or 503 with a JSON body naming each check and what fails.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from coopflow.runtime import Runtime
 from web.extensions import csrf
-from web.runtime import runtime
+from web.runtime import Runtime, runtime
 
 bp = Blueprint("health", __name__)
 csrf.exempt(bp)
@@ -61,34 +59,17 @@ def _database(rt: Runtime) -> None:
 
 
 def _broker(rt: Runtime) -> None:
-    client = getattr(rt.broker, "client", None)
-    if client is not None:
-        client.ping()
+    rt.ping_broker()
 
 
 def _schema(rt: Runtime) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with rt.db.engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    head = _alembic_head()
+    current, head = rt.schema_revisions()
     if current != head:
         return f"erreur : schéma {current or 'vide'}, attendu {head} (coopflow db upgrade)"
     return None
 
 
-@cache
-def _alembic_head() -> str | None:
-    """The head revision of the migrations shipped with this code (read once)."""
-    from alembic.script import ScriptDirectory
-
-    from coopflow.schema import alembic_config
-
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-
-
 def _embedded_worker(rt: Runtime) -> str | None:
-    worker = rt._worker
-    if worker is None or not any(thread.is_alive() for thread in worker.workers):
+    if not rt.embedded_worker_alive():
         return "erreur : les workers intégrés ne tournent pas"
     return None

@@ -21,10 +21,8 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from coopflow.observability import step_duration_if_used
-from coopflow.runtime import Runtime
 from web.extensions import csrf
-from web.runtime import runtime
+from web.runtime import Runtime, runtime
 from workflows.models import Case, Step, StepStatus
 
 bp = Blueprint("metrics", __name__)
@@ -47,9 +45,8 @@ def metrics() -> Response:
         )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(rt))
-    histogram = step_duration_if_used()
-    if histogram is not None:
-        registry.register(histogram)
+    for collector in rt.worker_metrics():
+        registry.register(collector)
     body = generate_latest(registry)
     return Response(body, mimetype=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from workers.context import Services
-from workflows import bulk
+from workflows.engine import bulk
 
 log = logging.getLogger(__name__)
 

@@ -6,17 +6,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from workflows.steps import ClaimedStep, Outcome
+from workflows.engine.steps import ClaimedStep, Outcome
 
 if TYPE_CHECKING:
-    from coopflow.config import Settings
-    from workers.mail import Mailer
-    from workflows.engine import Engine
-    from workflows.security import Links
+    from workers.providers.mail import Mailer
+    from workflows.engine.engine import Engine
+    from workflows.links import Links
+
+
+class StepSettings(Protocol):
+    """The settings steps read (``coopflow.config.Settings`` has them)."""
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def mail_from(self) -> str: ...
+    @property
+    def mail_report_wait_seconds(self) -> float: ...
 
 
 class Services(Protocol):
-    settings: Settings
+    settings: StepSettings
     engine: Engine
     mailer: Mailer
     links: Links

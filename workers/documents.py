@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workers.templating import environment
-from workflows.engine import Engine
+from workflows.engine.engine import Engine
 from workflows.models import Document
 
 _templates = environment(

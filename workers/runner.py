@@ -1,7 +1,7 @@
 """Running one step: claim it, call its handler, record the outcome or the failure.
 
 Every log line carries the case id; every run is timed in
-``coopflow_step_duration_seconds`` (see :func:`coopflow.observability.step_duration`).
+``coopflow_step_duration_seconds`` (see :func:`workers.metrics.step_duration`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from coopflow.observability import step_duration
 from workers.context import Services, StepContext, batch_of
-from workers.handlers import HANDLERS
-from workflows.errors import PermanentStepError, StepPostponed
-from workflows.models import Step
-from workflows.steps import (
+from workers.metrics import step_duration
+from workers.steps import HANDLERS
+from workflows.engine.errors import PermanentStepError, StepPostponed
+from workflows.engine.steps import (
     ClaimedStep,
     Outcome,
     claim_many,
@@ -27,9 +26,10 @@ from workflows.steps import (
     postpone,
     release,
 )
+from workflows.models import Step
 
 if TYPE_CHECKING:
-    from workflows.engine import Engine
+    from workflows.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def run_step(services: Services, step_id: int) -> None:
 
 def run_steps(services: Services, step_ids: list[int]) -> None:
     """Run the steps of one message, in order: claimed together, their handlers run, the
-    successes completed together (:func:`workflows.steps.complete_many`); a failure or a
+    successes completed together (:func:`workflows.engine.steps.complete_many`); a failure or a
     postponement is recorded for its step alone, at once. Consecutive steps of a kind
     that has a batch handler (:func:`workers.context.batched`: the invitation emails) are
     handed to it together; the others run one by one.

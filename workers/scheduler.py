@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from workflows.engine import Engine
-from workflows.scheduling import tick
+from workflows.engine.engine import Engine
+from workflows.engine.scheduling import tick
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from workflows.coop_csv import (
     fold,
     parse_coops,
 )
+from workflows.links import revoke_links
 from workflows.models import AD, Case, Coop, Mandataire
-from workflows.security import revoke_links
 
 if TYPE_CHECKING:
-    from workflows.engine import Actor, Engine, UnitOfWork
+    from workflows.engine.engine import Actor, Engine, UnitOfWork
 
 #: Values per ``IN (...)`` query, and new coops per batch of inserts.
 CHUNK = 500

@@ -13,12 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import joinedload
 
+from coopflow.app import create_app
 from coopflow.runtime import Runtime, build_runtime
 from tests import factories
-from web import create_app
-from workflows import steps
-from workflows.clock import MovableClock
-from workflows.engine import Actor
+from workflows.engine import steps
+from workflows.engine.clock import MovableClock
+from workflows.engine.engine import Actor
 from workflows.models import AD, Case, Mandataire, StaffRole
 
 _CSRF = re.compile(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"')

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from tests import factories
 from tests.admin.conftest import csrf_token, log_in, text
 from workflows.models import Case, CaseEvent, StaffUser
-from workflows.security import hash_password
+from workflows.password_hashing import hash_password
 
 
 def test_staff_login_with_the_right_password(client, rt, staff06):

@@ -20,8 +20,8 @@ from werkzeug.routing import Rule
 
 from tests import factories
 from tests.admin.conftest import log_in
-from workflows import bulk
-from workflows.engine import Actor
+from workflows.engine import bulk
+from workflows.engine.engine import Actor
 from workflows.models import Case, Email, Mandataire, StaffRole, Step
 
 #: Reachable without a staff session (the login form and its static files).

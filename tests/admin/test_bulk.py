@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from tests.admin.conftest import csrf_token, log_in, text
 from web.auth import principal_for
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 from workflows.models import BulkItem, BulkJob, Case, CaseEvent, Email
 
 EXPIRED_AD06 = {"bloques": "1", "motif": "invitation_expired", "ad": "AD06"}

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.admin.conftest import csrf_token, log_in, text
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
+from workflows.engine.scheduling import tick
 from workflows.models import Case, CaseEvent, Task, TaskStatus
-from workflows.scheduling import tick
 
 
 def _case(rt, case_id: int) -> Case:

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from admin.dashboard import funnel_order, happy_path
 from tests.admin.conftest import log_in, text
-from workflows.definition import Definition, State, Transition
+from workflows.engine.definition import Definition, State, Transition
 from workflows.formatting import datetime_fr
-from workflows.invitation import DEFINITION as INVITATION
 from workflows.models import Case, Task
+from workflows.processes.invitation.definition import DEFINITION as INVITATION
 
 URL = "/admin/tableau-de-bord/"
 #: The invitation's funnel as staff read it: the happy path, then the ways off it.

@@ -9,8 +9,8 @@ import pytest
 
 from admin import diagrams
 from admin.diagrams import RED, duration_fr, process_svg
-from workflows.definition import STAFF, Definition, State, StuckRule, TimerRule, Transition
-from workflows.invitation import DEFINITION as INVITATION
+from workflows.engine.definition import STAFF, Definition, State, StuckRule, TimerRule, Transition
+from workflows.processes.invitation.definition import DEFINITION as INVITATION
 
 
 def _parse(svg: str) -> ET.Element:

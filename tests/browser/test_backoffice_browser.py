@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from tests import factories
-from workflows import steps
-from workflows.engine import Actor, Engine
+from workflows.engine import steps
+from workflows.engine.engine import Actor, Engine
 from workflows.models import AD, Case, CaseEvent
 
 pytestmark = [

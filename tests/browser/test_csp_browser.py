@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.web.conftest import make_coop, settle
-from workflows import bulk
+from workflows.engine import bulk
 from workflows.models import Document, Email, Mandataire
-from workflows.security import hash_password
+from workflows.password_hashing import hash_password
 
 __all__ = ["make_coop"]  # the fixture
 

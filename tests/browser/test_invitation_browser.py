@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.helpers import invitation_link
 from workflows.coop_import import import_coops
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 from workflows.models import AD, Case
 
 pytestmark = [

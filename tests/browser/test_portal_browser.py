@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests import factories
 from tests.helpers import invitation_link
 from workflows.coop_import import import_coops
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 from workflows.models import AD, Case, Task
 
 pytestmark = [

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from coopflow.app import create_app
 from coopflow.config import Settings
 from coopflow.runtime import Runtime, build_runtime
-from web import create_app
 
 BROKEN_REDIS = "redis://127.0.0.1:1/0"
 

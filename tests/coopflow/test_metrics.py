@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from coopflow.config import Settings
 from tests.conftest import T0
 from tests.factories import CoopFactory, MandataireFactory
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 from workflows.models import Case, Step
 
 TOKEN = "scrape-token-of-the-test"

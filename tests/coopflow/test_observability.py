@@ -17,15 +17,15 @@ from sentry_sdk.integrations.flask import FlaskIntegration
 from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration
 from sentry_sdk.transport import Transport
 
+from coopflow.app import create_app
 from coopflow.config import Settings
 from coopflow.observability import KeyValueFormatter, init_sentry, scrub_event
 from coopflow.runtime import Runtime, build_runtime
 from tests.helpers import start_invitation
-from web import create_app
 from workers.broker import QUEUE
-from workers.handlers import HANDLERS
 from workers.runner import run_step
-from workflows.errors import PermanentStepError
+from workers.steps import HANDLERS
+from workflows.engine.errors import PermanentStepError
 
 
 def test_log_lines_carry_the_case_id():

@@ -182,7 +182,7 @@ class Cluster:
                 env={"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"},
                 command=[
                     str(Path(sys.executable).with_name("gunicorn")),
-                    "web:create_app()",
+                    "coopflow.app:create_app()",
                     "--bind",
                     f"127.0.0.1:{port}",
                     "--workers",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from coopflow import schema
+from coopflow import db_migrations
 from tests.faults.cluster import COOPFLOW, STAFF_EMAIL, Cluster, _env
 from tests.faults.servers import PostgresServer, RedisServer, admin_execute, postgres_bindir
 from tests.services import require_postgres, require_redis
@@ -58,7 +58,7 @@ def template_database(
     name = "coopflow_faults_template"
     admin_execute(postgres_server, f'CREATE DATABASE "{name}"')
     url = postgres_server.url(name)
-    schema.upgrade(url)
+    db_migrations.upgrade(url)
     env = _env(url, "redis://127.0.0.1:1/0", None)
     cwd = tmp_path_factory.mktemp("template")
     for command in (

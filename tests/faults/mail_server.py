@@ -17,7 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.smtp import Handler as SMTPHandler
 from tests.smtp import SMTPServer
-from web.webhooks import SIGNATURE_HEADER, signature
+from web.webhooks.mail import SIGNATURE_HEADER, signature
 
 
 class _Handler(SMTPHandler):

@@ -23,8 +23,8 @@ from tests.faults.cluster import (
     Cluster,
     Figures,
 )
-from workflows import bulk
-from workflows.bulk_actions import RETRY_STEP
+from workflows.engine import bulk
+from workflows.engine.bulk_actions import RETRY_STEP
 from workflows.models import BulkJob, StaffUser
 
 pytestmark = [pytest.mark.fault, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300)]

@@ -25,8 +25,8 @@ from tests.web.conftest import (
     text,
 )
 from web.auth import RESET_PURPOSE
-from workflows import bulk
-from workflows.engine import Actor
+from workflows.engine import bulk
+from workflows.engine.engine import Actor
 from workflows.models import AD, Base, Document, Email, Step
 
 __all__ = ["make_coop"]  # the fixture, for the tests of this package

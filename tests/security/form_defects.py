@@ -28,7 +28,7 @@ from tests.security.bad_input import (
     not_an_integer,
     too_long,
 )
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 
 SYSTEM = Actor.system("test")
 Values = dict[str, Any]

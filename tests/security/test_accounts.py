@@ -7,14 +7,15 @@ from datetime import timedelta
 import pytest
 from argon2 import extract_parameters
 
+from coopflow.app import create_app
 from tests import factories
 from tests.helpers import csrf_token
 from tests.security.conftest import issue_link
 from tests.web.conftest import text
-from web import TOO_MANY_LOGINS, create_app
+from web import TOO_MANY_LOGINS
 from web.auth import RESET_PURPOSE
 from workflows.models import Mandataire
-from workflows.security import hash_password, hasher
+from workflows.password_hashing import hash_password, hasher
 
 PASSWORD = "Choisi*Secret-7315"
 #: What ``make_coop`` stores: any new password would replace it.

@@ -53,7 +53,7 @@ from tests.security.form_defects import (
 from tests.web.conftest import PortalCoop, log_in_mandataire, settle, text
 from web.extensions import limiter
 from web.guards import MAX_ID, NUL_REFUSED
-from workflows import steps
+from workflows.engine import steps
 from workflows.models import Case, Step
 
 #: The fixtures are costly: one backend is enough for what a page answers.
@@ -268,7 +268,7 @@ def test_every_state_changing_route_has_its_bad_input(app):
         rule.endpoint
         for rule in app.url_map.iter_rules()
         if (rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}
-        # Signed calls of the mail relay, not forms: tests/web/test_webhooks.py.
+        # Signed calls of the mail relay, not forms: tests/web/webhooks/test_mail.py.
         and not rule.rule.startswith("/webhooks")
     }
     missing = sorted(writing - set(FORMS) - NO_INPUT)

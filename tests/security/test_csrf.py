@@ -18,7 +18,7 @@ from tests.web.conftest import settle, text
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: Called by machines and authenticated by a signature of their body, never by a session
-#: cookie, so a forged page cannot use them: ``tests/web/test_webhooks.py`` proves an
+#: cookie, so a forged page cannot use them: ``tests/web/webhooks/test_mail.py`` proves an
 #: unsigned request is refused before its body is read.
 SIGNED = {"webhooks.mail"}
 CSRF_REFUSED = "La demande n'a pas pu être traitée (formulaire expiré ? rechargez la page)."

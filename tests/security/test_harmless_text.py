@@ -28,7 +28,7 @@ from tests.security.bad_input import errors_shown
 from tests.security.conftest import World, database_rows, token_of
 from tests.web.conftest import log_in_mandataire, settle
 from workflows.coop_csv import COLUMNS
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 from workflows.models import (
     Base,
     BulkJob,

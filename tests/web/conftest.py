@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 
 from tests import factories
 from web.auth import principal_for
-from workflows.coop_space import space_case
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 from workflows.models import AD, Case, Mandataire, Step, StepStatus
+from workflows.processes.space_check.coop_details import space_case
 
 SYSTEM = Actor.system("test")
 #: The stages of a coop, in order, as the checklist tests name them.

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from coopflow.runtime import build_runtime
 from tests import factories
-from workflows import bulk
-from workflows.engine import Actor
+from workflows.engine import bulk
+from workflows.engine.engine import Actor
+from workflows.engine.scheduling import tick
 from workflows.models import BulkJob, Case
-from workflows.scheduling import tick
 
 SYSTEM = Actor.system("test")
 

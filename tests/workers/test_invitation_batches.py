@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import event, select
 
 from tests.factories import MandataireFactory
-from workers.errors import MailUnavailable
-from workers.mail import make_mailer
+from workers.providers.mail import make_mailer
+from workers.providers.mail.errors import MailUnavailable
 from workers.runner import run_steps
-from workflows.engine import Actor, Engine, StepTiming
+from workflows.engine.engine import Actor, Engine, StepTiming
+from workflows.links import Links, NewLink
 from workflows.models import Case, Email, Step, Token
 from workflows.processes import DEFINITIONS
-from workflows.security import Links, NewLink
 
 SYSTEM = Actor.system("test")
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from coopflow.runtime import build_runtime
 from tests.helpers import start_invitation
+from workflows.engine.scheduling import tick
+from workflows.engine.steps import claim
 from workflows.models import Case, Step
-from workflows.scheduling import tick
-from workflows.steps import claim
 
 
 @pytest.fixture

@@ -15,14 +15,14 @@ from sqlalchemy import event, func, select
 
 from tests.factories import CoopFactory
 from workers.broker import QUEUE, make_broker, publisher_for
-from workers.handlers import HANDLERS
 from workers.runner import run_steps
-from workflows.definition import Definition, State, StepRule
-from workflows.definition import Transition as T
-from workflows.engine import Actor, Engine, StepTiming
+from workers.steps import HANDLERS
+from workflows.engine.definition import Definition, State, StepRule
+from workflows.engine.definition import Transition as T
+from workflows.engine.engine import Actor, Engine, StepTiming
+from workflows.engine.steps import Outcome
 from workflows.models import Case, CaseEvent, Step
 from workflows.processes import DEFINITIONS
-from workflows.steps import Outcome
 
 LOT = Definition(
     name="lot",

@@ -22,11 +22,11 @@ from sqlalchemy import select
 from coopflow.runtime import Runtime, build_runtime
 from tests.helpers import start_invitation
 from tests.smtp import SMTPServer, _free_port
-from workers.emails import UNCERTAIN, report_poll
-from workers.errors import MailUnavailable
-from workers.mail import SMTPMailer
+from workers.email_delivery import UNCERTAIN, report_poll
+from workers.providers.mail import SMTPMailer
+from workers.providers.mail.errors import MailUnavailable
 from workers.runner import run_step, run_steps
-from workflows.mail_events import MailEvent, MailEventType, apply
+from workflows.delivery_reports import MailEvent, MailEventType, apply
 from workflows.models import Case, Email, Step
 
 WAIT = timedelta(minutes=15)

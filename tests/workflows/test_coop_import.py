@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from tests.factories import ADFactory, MandataireFactory
 from workflows.coop_import import ImportReport, RowError, import_coops, parse_coops
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 from workflows.models import AD, Case, CaseEvent, Coop, Mandataire, Step
 
 STAFF = Actor("staff", 1, "Claire Agent")
@@ -408,8 +408,8 @@ def test_the_ad_settings_and_column_widths_are_checked():
 def test_a_new_email_for_an_invited_mandataire_revokes_the_old_link_and_resends(
     engine, ad, publisher
 ):
+    from workflows.links import Links
     from workflows.models import Token
-    from workflows.security import Links
 
     run_import(engine, ad, csv_file(line(1)), invite=True)
     with engine.transaction() as tx:  # the invitation step ran: a link went out

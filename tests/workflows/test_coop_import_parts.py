@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from tests.workflows.test_coop_import import csv_file, line
 from workflows.coop_import import import_coops, import_coops_in_parts
-from workflows.engine import Actor
+from workflows.engine.engine import Actor
 from workflows.models import Case, Coop
 
 STAFF = Actor("staff", 1, "Claire Agent")

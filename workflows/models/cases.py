@@ -48,6 +48,8 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     process: Mapped[str] = mapped_column(String(40))
     definition_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Yearly processes: the school year, by the year it starts in (2026: 2026-2027).
+    school_year: Mapped[int | None] = mapped_column(Integer, default=None)
     coop_id: Mapped[int] = mapped_column(ForeignKey("coops.id"))
     #: The coop's AD, copied here (a coop never changes AD) so that scoping and the
     #: back-office filters use one index instead of a join on every list.

@@ -1,0 +1,78 @@
+"""« Configuration du mot de passe »: the page behind the invitation link."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+
+from web.forms import PasswordSetupForm
+from web.runtime import runtime
+from workflows.engine.engine import Actor
+from workflows.engine.errors import ConflictError
+from workflows.links import TokenInvalid
+from workflows.models import Case, Mandataire, Token
+from workflows.password_hashing import hash_password
+from workflows.processes.invitation.password_rules import Person, check_password, requirements
+
+bp = Blueprint("invitation", __name__)
+
+PURPOSE = "invitation"
+
+
+def _page(form: PasswordSetupForm, mandataire: Mandataire, errors: list[str], status: int = 200):  # type: ignore[no-untyped-def]
+    minimum = mandataire.coop.ad.password_min_length
+    return (
+        render_template(
+            "portal/invitation/password_setup.html",
+            form=form,
+            mandataire=mandataire,
+            rules=requirements(minimum),
+            errors=errors,
+        ),
+        status,
+    )
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def setup_password(token: str):  # type: ignore[no-untyped-def]
+    rt = runtime()
+    with rt.db.read() as session:
+        try:
+            found = rt.links.resolve(
+                session, token, purpose=PURPOSE, now=rt.engine.clock.now(), lock=False
+            )
+        except TokenInvalid as exc:
+            return render_template("portal/invitation/link_invalid.html", message=str(exc)), 410
+        mandataire = found.mandataire
+        person = Person(mandataire.first_name, mandataire.last_name, mandataire.email)
+        minimum = mandataire.coop.ad.password_min_length
+
+    form = PasswordSetupForm()
+    if not form.validate_on_submit():
+        errors = [e for field in form for e in field.errors]
+        return _page(form, mandataire, errors, 422 if form.is_submitted() else 200)
+
+    errors = check_password(form.password.data or "", person, minimum=minimum)
+    if errors:
+        return _page(form, mandataire, errors, 422)
+
+    password_hash = hash_password(form.password.data or "")
+    try:
+        with rt.engine.transaction() as tx:
+            live: Token = rt.links.resolve(tx.session, token, purpose=PURPOSE, now=tx.now)
+            row = tx.session.get(Mandataire, live.mandataire_id)
+            assert row is not None
+            case = tx.session.get(Case, live.case_id) if live.case_id else None
+            if case is None:
+                raise TokenInvalid("Ce lien n'est rattaché à aucune invitation.")
+            tx.fire(case.id, "set_password", actor=Actor.mandataire(row))
+            live.used_at = tx.now
+            row.password_hash = password_hash
+            row.password_set_at = tx.now
+    except (TokenInvalid, ConflictError) as exc:
+        return render_template("portal/invitation/link_invalid.html", message=str(exc)), 409
+    flash(
+        "Votre mot de passe est enregistré. Connectez-vous avec votre adresse email "
+        "et ce mot de passe.",
+        "success",
+    )
+    return redirect(url_for("auth.login", email=mandataire.email))

@@ -1,0 +1,2 @@
+"""Adapters of the outside systems, one package per provider: its interface, sandbox,
+real client and errors (permanent or retryable)."""

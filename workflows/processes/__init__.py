@@ -1,0 +1,18 @@
+"""The registry of process definitions: one line per process, by name.
+
+Each process is a package beside this one (``invitation/``, ``space_check/``...) whose
+``definition.py`` declares its states, transitions, timers, steps and stuck rules."""
+
+from __future__ import annotations
+
+from workflows.engine.definition import Definition
+from workflows.processes.invitation.definition import DEFINITION as invitation
+from workflows.processes.space_check.definition import DEFINITION as space_check
+
+DEFINITIONS: dict[str, Definition] = {
+    d.name: d
+    for d in (
+        invitation,
+        space_check,
+    )
+}

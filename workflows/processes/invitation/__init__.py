@@ -1,0 +1,1 @@
+"""Process 1, ``invitation``: account invitation and password setup (PROCESSES.md §1)."""

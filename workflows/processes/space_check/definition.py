@@ -1,0 +1,110 @@
+"""Process ``space_check``: the mandataire checks their space (seed 000, step 3).
+
+Once the account is active, the mandataire looks at the group information, the
+administrators and the bank account as the platform has them, and answers « Tout est
+correct » (a summary PDF is kept in their documents) or « Signaler un problème » with a
+message, which becomes a task for the AD's staff. When staff have fixed it, the
+mandataire is asked to check again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from workflows.engine.cross_process import Prerequisite
+from workflows.engine.definition import (
+    MANDATAIRE,
+    STAFF,
+    Definition,
+    GuardContext,
+    State,
+    StepRule,
+    TaskRule,
+    TimerRule,
+)
+from workflows.engine.definition import Transition as T
+
+PROCESS = "space_check"
+#: Longest message a mandataire may send with « Signaler un problème ».
+MESSAGE_MAX = 2000
+
+STATES = [
+    State(
+        "to_check",
+        "À vérifier par le mandataire",
+        steps=("notify_mandataire",),
+        mandataire_action="Vérifier mon espace",
+    ),
+    State(
+        "problem_reported",
+        "Problème signalé, en attente de l'équipe de l'AD",
+        task=TaskRule(
+            "space_problem",
+            "Traiter le problème signalé sur l'espace",
+            timedelta(days=3),
+            note_from="message",
+        ),
+    ),
+    State("confirmed", "Espace vérifié", steps=("render_space_summary",), final=True),
+    State("cancelled", "Annulée", final=True, failed=True),
+]
+
+
+def _has_message(ctx: GuardContext) -> str | None:
+    message = str(ctx.payload.get("message") or "").strip()
+    if not message:
+        return "Décrivez le problème constaté : votre message est vide."
+    if len(message) > MESSAGE_MAX:
+        return f"Votre message est trop long ({MESSAGE_MAX} caractères au plus)."
+    return None
+
+
+TRANSITIONS = [
+    T("confirm", "to_check", "confirmed", "Tout est correct", by=frozenset({MANDATAIRE})),
+    T(
+        "report_problem",
+        "to_check",
+        "problem_reported",
+        "Signaler un problème",
+        by=frozenset({MANDATAIRE}),
+        guards=("has_message",),
+    ),
+    T(
+        "ask_again",
+        "problem_reported",
+        "to_check",
+        "Problème corrigé : redemander la vérification",
+        by=frozenset({STAFF}),
+    ),
+    T("remind", "to_check", None, "Rappel", steps=("notify_mandataire",)),
+    T("cancel", "*", "cancelled", "Annuler", by=frozenset({STAFF})),
+]
+
+TIMERS = [
+    # A weekly nudge while it waits; the notification itself sends at most one email a
+    # day per coop, whatever the processes.
+    TimerRule("reminder_1", "to_check", timedelta(days=7), trigger="remind"),
+    TimerRule("reminder_2", "to_check", timedelta(days=14), trigger="remind"),
+]
+
+STEPS = [
+    StepRule("notify_mandataire", "Email au mandataire : une vérification l'attend"),
+    StepRule("render_space_summary", "Récapitulatif de l'espace (PDF)"),
+]
+
+DEFINITION = Definition(
+    name=PROCESS,
+    version=1,
+    title="Vérification de l'espace",
+    initial="to_check",
+    states=STATES,
+    transitions=TRANSITIONS,
+    timers=TIMERS,
+    steps=STEPS,
+    guards={"has_message": _has_message},
+    prerequisites=(
+        Prerequisite("invitation", ("active",), "Disponible dès votre première connexion."),
+    ),
+    checklist_position=2,
+    portal_path="/mon-espace/verification",
+)
