@@ -239,3 +239,28 @@ def demo_data() -> None:
     click.echo(
         "Données de démonstration chargées." if created else "Base déjà remplie : rien à faire."
     )
+
+
+@main.command("migrate-cases")
+@click.option("--process", "processes", multiple=True, help="Un processus (tous par défaut).")
+@click.option("--dry-run", is_flag=True, help="Compter sans rien changer.")
+@with_appcontext
+def migrate_cases_command(processes: tuple[str, ...], dry_run: bool) -> None:
+    """Bring the cases of earlier definition versions to the current one (audited)."""
+    from workflows.engine.versions import migrate_cases, pending
+
+    rt = _runtime()
+    unknown = sorted(set(processes) - set(rt.engine.definitions))
+    if unknown:
+        raise click.ClickException(f"Processus inconnu : {', '.join(unknown)}")
+    waiting = {p: n for p, n in pending(rt.engine).items() if not processes or p in processes}
+    if dry_run or not waiting:
+        for process, n in sorted(waiting.items()):
+            click.echo(f"{process} : {n} dossier(s) à migrer.")
+        if not waiting:
+            click.echo("Aucun dossier à migrer.")
+        return
+    report = migrate_cases(rt.engine, processes or None)
+    for process, n in sorted(report.migrated.items()):
+        renamed = report.renamed.get(process, 0)
+        click.echo(f"{process} : {n} dossier(s) migré(s), dont {renamed} changé(s) d'état.")

@@ -1,6 +1,7 @@
 """Step handlers, one module per process (``invitation.py``, ``space_check.py``...), each
-with its ``STEPS``: the handler of each step of its definition. Each handler is
-idempotent and returns an Outcome.
+with its ``STEPS`` (the handler of each step of its definition), and the ``EMAILS`` and
+``DOCUMENTS`` it sends and renders (templates in ``templates/emails/<process>/`` and
+``templates/documents/<process>/``). Each handler is idempotent and returns an Outcome.
 
 :data:`PROCESS_STEPS` is the workers' registry, one line per process; the registries of
 every layer are checked against each other at start (``coopflow.house``).
@@ -11,22 +12,25 @@ steps of that kind a message carries together."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from types import ModuleType
 
 from workers.context import StepContext
-from workers.steps import invitation, space_check
+from workers.steps import invitation, notifications, space_check
 from workflows.engine.steps import Outcome
 
 Handler = Callable[[StepContext], Outcome]
 
-PROCESS_STEPS: dict[str, Mapping[str, Handler]] = {
-    "invitation": invitation.STEPS,
-    "space_check": space_check.STEPS,
+PROCESS_STEPS: dict[str, ModuleType] = {
+    "invitation": invitation,
+    "space_check": space_check,
 }
+#: Steps any process may use (« Une démarche vous attend »).
+SHARED_STEPS: tuple[ModuleType, ...] = (notifications,)
 
 #: By ``(process, step name)``: what the runner looks up.
 HANDLERS: dict[tuple[str, str], Handler] = {
     (process, name): handler
-    for process, steps in PROCESS_STEPS.items()
-    for name, handler in steps.items()
+    for process, module in PROCESS_STEPS.items()
+    for name, handler in module.STEPS.items()
 }

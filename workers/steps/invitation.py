@@ -239,3 +239,6 @@ STEPS = {
     "send_reminder": send_reminder,
     "send_password_reset": send_password_reset,
 }
+
+#: What this process sends (``templates/emails/invitation/``).
+EMAILS = ("invitation", "reminder", RESET_KIND)

@@ -78,3 +78,7 @@ def _mandataire(session: Session, coop_id: int) -> Mandataire | None:
         .order_by(Mandataire.password_set_at.desc(), Mandataire.id.desc())
         .limit(1)
     ).first()
+
+
+#: Sent for any process (``templates/emails/notification.*``).
+EMAILS = (KIND,)

@@ -57,3 +57,6 @@ STEPS = {
     "notify_mandataire": notify_mandataire,
     "render_space_summary": render_space_summary,
 }
+
+#: What this process renders (``templates/documents/space_check/``).
+DOCUMENTS = ("space_summary",)

@@ -113,6 +113,16 @@ class StepRule:
     max_attempts: int = 5
 
 
+@dataclass(frozen=True)
+class StateMapping:
+    """How the states of the cases of ``from_version`` read in the next version: each
+    state renamed or removed, to the state its cases go to (the others keep theirs).
+    Applied by ``coopflow migrate-cases`` (:mod:`workflows.engine.versions`)."""
+
+    from_version: int
+    states: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class GuardContext:
     """What a guard may look at: the locked case, the session, the payload, the time."""
@@ -155,6 +165,8 @@ class Definition:
     effects: tuple[Effect, ...] = ()
     #: One case per coop and school year (``Case.school_year``).
     yearly: bool = False
+    #: What the earlier versions' cases become (a version renamed or removed states).
+    mappings: tuple[StateMapping, ...] = ()
     #: The portal's checklist: position, title for the mandataire (the process title
     #: when empty).
     checklist_position: int = 99
@@ -218,6 +230,7 @@ class Definition:
         }
         if self.start_trigger is not None and not self.candidates(self.start_trigger, self.initial):
             raise ValueError(f"{self.name}: no {self.start_trigger!r} from {self.initial!r}")
+        self._check_mappings()
 
     def _expand(self, sources: Iterable[str]) -> tuple[str, ...]:
         """``*`` means every state that is not final."""
@@ -251,7 +264,29 @@ class Definition:
             if isinstance(timer.after, str) and timer.after not in self.durations:
                 raise ValueError(f"{self.name}.{timer.name}: unknown duration {timer.after}")
 
+    def _check_mappings(self) -> None:
+        for mapping in self.mappings:
+            if not 1 <= mapping.from_version < self.version:
+                raise ValueError(
+                    f"{self.name}: mapping from version {mapping.from_version}, "
+                    f"the definition is version {self.version}"
+                )
+            for old in mapping.states:
+                final = self.map_state(mapping.from_version, old)
+                if final not in self.state_by_name:
+                    raise ValueError(
+                        f"{self.name}: v{mapping.from_version} {old!r} ends in unknown "
+                        f"state {final!r}"
+                    )
+
     # Queries -----------------------------------------------------------------------
+
+    def map_state(self, version: int, state: str) -> str:
+        """The state, in this version, of a case of ``version`` at ``state``."""
+        for mapping in sorted(self.mappings, key=lambda m: m.from_version):
+            if mapping.from_version >= version:
+                state = mapping.states.get(state, state)
+        return state
 
     def candidates(self, trigger: str, state: str) -> list[Transition]:
         """The transitions the Machine has for ``trigger`` from ``state``, in order."""

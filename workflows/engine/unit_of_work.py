@@ -266,6 +266,12 @@ class UnitOfWork(CaseRecords, CoopRules):
         actor: Actor,
         payload: dict[str, Any],
     ) -> Transition:
+        if case.state not in definition.state_by_name:
+            raise TransitionNotAllowed(
+                f"Ce dossier est à l'état « {case.state} » de la version "
+                f"{case.definition_version} du processus, que la version {definition.version} "
+                "n'a plus : il doit d'abord être migré (coopflow migrate-cases)."
+            )
         candidates = definition.candidates(trigger, case.state)
         state_label = definition.label(case.state)
         if not candidates:
