@@ -14,12 +14,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from admin import (
-    _compat,  # noqa: F401  (first: makes flask_admin.contrib.sqla importable)
-    bulk,
-    dashboard,
-    export,
-)
+from admin import bulk, dashboard, export
 from admin.cases import CaseView
 from admin.coops import CoopView
 from admin.emails import EmailView
