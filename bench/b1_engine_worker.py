@@ -7,10 +7,10 @@ from bench import pipeline
 from coopflow.config import load_settings
 from coopflow.observability import configure_logging
 from coopflow.runtime import build_runtime
-from workers.steps import HANDLERS
+from workers.steps import PROCESS_STEPS
 from workflows.processes import DEFINITIONS
 
 configure_logging(load_settings().log_level)
-HANDLERS.update(pipeline.HANDLERS)
+PROCESS_STEPS[pipeline.NAME] = pipeline
 runtime = build_runtime(definitions={**DEFINITIONS, pipeline.NAME: pipeline.DEFINITION})
 broker = runtime.broker

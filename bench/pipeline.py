@@ -66,7 +66,8 @@ def _handler(step_number: int):  # type: ignore[no-untyped-def]
     return handle
 
 
-HANDLERS = {(NAME, name): _handler(n) for n, name in enumerate(STEP_NAMES, start=1)}
+#: The handler of each step (this module is the process's steps module: workers.steps).
+STEPS = {name: _handler(n) for n, name in enumerate(STEP_NAMES, start=1)}
 
 
 def declare_baseline(broker: dramatiq.Broker, db: Database) -> dramatiq.Actor:

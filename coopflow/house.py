@@ -13,11 +13,10 @@ names it, instead of a case stuck at run time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 from workers.email_messages import template_names
 from workers.templating import TEMPLATES
@@ -34,7 +33,6 @@ class House:
 
     definitions: Mapping[str, Definition]
     steps: Mapping[str, ModuleType]
-    handlers: Mapping[tuple[str, str], Any]
     portal: Mapping[str, ModuleType]
     staff: Mapping[str, ModuleType]
     #: Step modules any process uses (notifications): their emails have no process folder.
@@ -46,24 +44,24 @@ class House:
         """The registries as they are now (``definitions`` replaces the first)."""
         from admin.processes import PROCESS_ACTIONS
         from web.portal import PROCESS_PAGES
-        from workers.steps import HANDLERS, PROCESS_STEPS, SHARED_STEPS
+        from workers.steps import PROCESS_STEPS, SHARED_STEPS
         from workflows.processes import DEFINITIONS
 
         return cls(
             definitions=DEFINITIONS if definitions is None else definitions,
             steps=PROCESS_STEPS,
-            handlers=HANDLERS,
             portal=PROCESS_PAGES,
             staff=PROCESS_ACTIONS,
             shared=SHARED_STEPS,
         )
 
 
-def problems(house: House, endpoints: Iterable[str] | None = None) -> list[str]:
+def problems(house: House, endpoints: Mapping[str, str] | None = None) -> list[str]:
     """Every disagreement between the registries, in French, each naming its piece.
 
-    ``endpoints``: the app's endpoints, to check the portal's pages exist (the app's
-    check); without it, the pages are only checked to be declared."""
+    ``endpoints``: the app's endpoints and their URL rules, to check the portal's pages
+    exist and that a definition's ``portal_path`` is its page's (the app's check);
+    without it, the pages are only checked to be declared."""
     found: list[str] = []
     known = set(house.definitions)
     for registry, names in (
@@ -84,7 +82,7 @@ def problems(house: House, endpoints: Iterable[str] | None = None) -> list[str]:
     return found
 
 
-def check(house: House | None = None, endpoints: Iterable[str] | None = None) -> None:
+def check(house: House | None = None, endpoints: Mapping[str, str] | None = None) -> None:
     """Raise :class:`DefinitionError` listing every missing piece, if any."""
     found = problems(house or House.of(), endpoints)
     if found:
@@ -99,11 +97,11 @@ def _steps(house: House, definition: Definition) -> list[str]:
         f"{definition.name} : l'étape « {step.name} » n'a pas de gestionnaire "
         f"(workers/steps/{definition.name}.py, STEPS)."
         for step in definition.steps
-        if (definition.name, step.name) not in house.handlers
+        if step.name not in getattr(house.steps.get(definition.name), "STEPS", {})
     ]
 
 
-def _portal(house: House, definition: Definition, endpoints: Iterable[str] | None) -> list[str]:
+def _portal(house: House, definition: Definition, endpoints: Mapping[str, str] | None) -> list[str]:
     acting = [s for s in definition.states if s.mandataire_action]
     if not acting:
         return []
@@ -115,7 +113,6 @@ def _portal(house: House, definition: Definition, endpoints: Iterable[str] | Non
             "enregistré dans web/portal/__init__.py)."
         ]
     pages: Mapping[str, str] = getattr(module, "PAGES", {})
-    available = None if endpoints is None else set(endpoints)
     found = []
     for state in acting:
         endpoint = pages.get(state.name)
@@ -124,10 +121,15 @@ def _portal(house: House, definition: Definition, endpoints: Iterable[str] | Non
                 f"{definition.name} : l'état « {state.name} » (« {state.mandataire_action} ») "
                 f"n'a pas de page au portail (PAGES de {module.__name__})."
             )
-        elif available is not None and endpoint not in available:
+        elif endpoints is not None and endpoint not in endpoints:
             found.append(
                 f"{definition.name} : la page « {endpoint} » de l'état « {state.name} » "
                 "n'existe pas dans l'application."
+            )
+        elif endpoints is not None and definition.portal_path not in (None, endpoints[endpoint]):
+            found.append(
+                f"{definition.name} : portal_path « {definition.portal_path} » n'est pas "
+                f"l'adresse de la page de l'état « {state.name} » ({endpoints[endpoint]})."
             )
     return found
 

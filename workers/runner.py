@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from workers.context import Services, StepContext, batch_of
 from workers.metrics import step_duration
-from workers.steps import HANDLERS
+from workers.steps import handler_for
 from workflows.engine.errors import PermanentStepError, StepPostponed
 from workflows.engine.steps import (
     ClaimedStep,
@@ -92,7 +92,7 @@ def _groups(claimed: list[ClaimedStep]) -> list[list[ClaimedStep]]:
         if (
             previous is not None
             and (previous.process, previous.name) == key
-            and batch_of(HANDLERS.get(key)) is not None
+            and batch_of(handler_for(*key)) is not None
         ):
             groups[-1].append(step)
         else:
@@ -104,7 +104,7 @@ def _run(ctxs: list[StepContext], deadline: float) -> list[Outcome | Exception |
     """The handler's result for each step: an outcome, the error it raised, or ``None``
     when a batch handler ran out of time before starting it."""
     step = ctxs[0].step
-    handler = HANDLERS.get((step.process, step.name))
+    handler = handler_for(step.process, step.name)
     batch = batch_of(handler)
     if batch is not None:
         try:

@@ -24,7 +24,7 @@ from coopflow.runtime import Runtime, build_runtime
 from tests.helpers import start_invitation
 from workers.broker import QUEUE
 from workers.runner import run_step
-from workers.steps import HANDLERS
+from workers.steps import invitation as invitation_steps
 from workflows.engine.errors import PermanentStepError
 
 
@@ -174,7 +174,7 @@ def test_errors_in_steps_and_actors_reach_sentry_without_secrets(
         password = PASSWORD  # noqa: F841  (a local variable, as a real bug would have)
         raise PermanentStepError(f"IBAN {IBAN} refusé par la banque (lien {token})")
 
-    monkeypatch.setitem(HANDLERS, ("invitation", "send_invitation"), send_invitation)
+    monkeypatch.setitem(invitation_steps.STEPS, "send_invitation", send_invitation)
     case_id, _, _ = start_invitation(rt.engine, ad)
 
     def crashing_actor(iban: str) -> None:

@@ -8,6 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 
 import dramatiq
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import event, func, select
 from tests.factories import CoopFactory
 from workers.broker import QUEUE, make_broker, publisher_for
 from workers.runner import run_steps
-from workers.steps import HANDLERS
+from workers.steps import PROCESS_STEPS
 from workflows.engine.definition import Definition, State, StepRule
 from workflows.engine.definition import Transition as T
 from workflows.engine.engine import Actor, Engine, StepTiming
@@ -79,8 +80,11 @@ def handled(monkeypatch, failing):
             raise RuntimeError("serveur injoignable")
         return Outcome(result={"fait": ctx.step.name})
 
-    for name in ("work", "left", "right"):
-        monkeypatch.setitem(HANDLERS, ("lot", name), handle)
+    monkeypatch.setitem(
+        PROCESS_STEPS,
+        "lot",
+        SimpleNamespace(STEPS=dict.fromkeys(("work", "left", "right"), handle)),
+    )
     return ran
 
 
@@ -218,7 +222,7 @@ def test_a_batch_over_its_time_budget_hands_back_the_steps_not_started(
         time.sleep(0.3)
         return Outcome()
 
-    monkeypatch.setitem(HANDLERS, ("lot", "work"), slow)
+    monkeypatch.setitem(PROCESS_STEPS, "lot", SimpleNamespace(STEPS={"work": slow}))
     case_ids = _start(engine, ad, 3)
     ids = [step.id for step in _steps(engine, case_ids)]
     publisher.published.clear()

@@ -3,8 +3,8 @@ process where the mandataire acts (``invitation``, ``space_check``...).
 
 :data:`PROCESS_PAGES` is the portal's registry, one line per process: its module, whose
 ``PAGES`` names the page (endpoint) of each state where the mandataire has something
-to do. The registries of every layer are checked against each other at start
-(``coopflow.house``)."""
+to do, and whose ``bp`` holds those pages. The registries of every layer are checked
+against each other at start (``coopflow.house``)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,18 @@ PROCESS_PAGES: dict[str, ModuleType] = {
     "space_check": space_check,
 }
 
-home.bp.register_blueprint(space_check.bp)
-home.bp.register_blueprint(documents.bp)
+#: Pages under ``/mon-espace`` (endpoints ``portal.<name>.…``), nested once at import.
+NESTED: tuple[ModuleType, ...] = (space_check, documents)
+for _module in NESTED:
+    home.bp.register_blueprint(_module.bp)
 
 
 def init_app(app: Flask) -> None:
-    """Register the portal's blueprints: ``/mon-espace`` with its nested pages, and the
-    pages behind emailed links (invitation, password reset), outside it."""
+    """Register the portal's blueprints: ``/mon-espace`` with its nested pages, then the
+    pages of the other processes (the invitation's, behind its emailed link) and the
+    password reset."""
     app.register_blueprint(home.bp)
-    app.register_blueprint(invitation.bp)
     app.register_blueprint(password_reset.bp)
+    for module in PROCESS_PAGES.values():
+        if module not in NESTED:
+            app.register_blueprint(module.bp)

@@ -15,6 +15,9 @@ from workflows.processes.invitation.password_rules import Person, check_password
 
 bp = Blueprint("invitation", __name__)
 
+#: The page of each state where the mandataire acts: the emailed link, then the login.
+PAGES = {"invited": "invitation.setup_password", "password_set": "auth.login"}
+
 PURPOSE = "invitation"
 
 

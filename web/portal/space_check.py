@@ -36,6 +36,9 @@ from workflows.processes.space_check.definition import MESSAGE_MAX, PROCESS
 
 bp = Blueprint("space", __name__)
 
+#: The page of each state where the mandataire acts (checked at start: coopflow.house).
+PAGES = {"to_check": "portal.space.page"}
+
 DETAIL_FIELDS = ("street", "postal_code", "city", "phone")
 NOT_STARTED = (
     "La vérification de votre espace n'est pas encore ouverte : elle le sera dès votre "

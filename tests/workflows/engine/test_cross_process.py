@@ -5,12 +5,13 @@ naming a prerequisite, and a yearly prerequisite that a new school year makes un
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
 from tests.factories import CoopFactory
-from workers.steps import HANDLERS
+from workers.steps import PROCESS_STEPS
 from workflows.engine.catalog import Catalog
 from workflows.engine.cross_process import Effect, Prerequisite, school_year_of
 from workflows.engine.definition import STAFF, SYSTEM, Definition, State, StepRule
@@ -293,7 +294,9 @@ def test_a_journey_through_the_worker_meets_both_prerequisites(settings, clock, 
         letters.append(ctx.step.case_id)
         return Outcome(result={"lettre": "écrite"})
 
-    monkeypatch.setitem(HANDLERS, ("transfer", "write_letter"), write_letter)
+    monkeypatch.setitem(
+        PROCESS_STEPS, "transfer", SimpleNamespace(STEPS={"write_letter": write_letter})
+    )
     rt = build_runtime(settings, clock=clock, definitions=TEST_DEFINITIONS)
     rt.start_worker(threads=2)
     try:
