@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from admin import case_actions
 from admin.access import StaffView, acting_staff, staff
 from admin.case_list import list_context, staff_choices
+from admin.coop_processes import unmet_prerequisites, waits_for_prerequisites
 from admin.diagrams import process_svg
 from admin.emails import STATUSES
 from admin.forms import (
@@ -157,6 +158,16 @@ class CaseView(StaffView, BaseView):
         tasks = self.session.scalars(
             select(Task).where(Task.case_id == case.id).order_by(Task.status.desc(), Task.due_at)
         ).all()
+        now = runtime().engine.clock.now()
+        definition = self._definition(case)
+        state = definition.state_by_name.get(case.state)
+        # What the process needs of the coop's other processes and does not have: why
+        # it waits in its first state, or what no longer holds while it runs.
+        unmet = (
+            []
+            if state is None or state.final
+            else unmet_prerequisites(self.session, case.coop_id, definition, self.definitions, now)
+        )
         page = self.render(
             "coopflow_admin/case.html",
             case=case,
@@ -171,7 +182,9 @@ class CaseView(StaffView, BaseView):
             task_form=task_form,
             close_form=CloseTaskForm(prefix="close", formdata=None) if principal.can_act else None,
             tasks=tasks,
-            now=runtime().engine.clock.now(),
+            now=now,
+            unmet=unmet,
+            waiting=waits_for_prerequisites(definition, case),
             mandataire=mandataire,
             emails=emails,
             can_act=principal.can_act,

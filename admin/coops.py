@@ -1,15 +1,19 @@
 """« Coopératives »: the coops of the staff member's scope, with their mandataire,
-exportable (CSV, XLSX) as filtered or searched."""
+exportable (CSV, XLSX) as filtered or searched; each name leads to the coop's page
+(:mod:`admin.coop_page`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import url_for
 from flask_admin.contrib.sqla import ModelView
+from markupsafe import Markup
 from sqlalchemy import or_
 from sqlalchemy.orm import Query, selectinload
 
 from admin.access import ReadOnlyModelView, ad_condition, staff
+from admin.coop_page import CoopPage
 from admin.export import ModelExport
 from workflows.models import Coop, Mandataire
 
@@ -18,7 +22,12 @@ def _mandataire_emails(view: Any, context: Any, model: Coop, name: str) -> str:
     return ", ".join(m.email for m in model.mandataires)
 
 
-class CoopView(ModelExport, ReadOnlyModelView, ModelView):
+def _name_link(view: Any, context: Any, model: Coop, name: str) -> Markup:
+    url = url_for(".coop_page", coop_id=model.id)
+    return Markup('<a href="{}">{}</a>').format(url, model.name)
+
+
+class CoopView(CoopPage, ModelExport, ReadOnlyModelView, ModelView):
     column_list = ("ad", "affiliation_number", "name", "school_name", "mandataire_email")
     column_export_list = (
         "ad",
@@ -46,6 +55,12 @@ class CoopView(ModelExport, ReadOnlyModelView, ModelView):
     #: The search itself is :meth:`_apply_search` (the mandataire's email included).
     column_searchable_list = ("name", "affiliation_number")
     column_formatters = {
+        "ad": lambda v, c, m, n: m.ad.code,
+        "name": _name_link,
+        "mandataire_email": _mandataire_emails,
+    }
+    #: Plain values in files: the name without its link.
+    column_formatters_export = {
         "ad": lambda v, c, m, n: m.ad.code,
         "mandataire_email": _mandataire_emails,
     }

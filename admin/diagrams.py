@@ -55,7 +55,14 @@ class _Key:
 
 @lru_cache(maxsize=256)
 def _render(key: _Key, current: str | None) -> str:
-    graph = _graph(key.definition, current)
+    return render_svg(_graph(key.definition, current), _aria_label(key.definition, current))
+
+
+def render_svg(graph: graphviz.Digraph, label: str, css_class: str = "process-diagram") -> str:
+    """``graph`` drawn by ``dot`` as one inline ``<svg>`` named ``label`` (in French).
+
+    Raises :class:`RuntimeError` when Graphviz's ``dot`` program is not installed.
+    """
     try:
         svg = graph.pipe(format="svg", encoding="utf-8")
     except graphviz.ExecutableNotFound as exc:
@@ -63,7 +70,7 @@ def _render(key: _Key, current: str | None) -> str:
             "Graphviz's `dot` program is missing: install the Debian package graphviz "
             "(`make system-packages`, or `apt-get install graphviz`) to draw process diagrams."
         ) from exc
-    return _inline(svg, _aria_label(key.definition, current))
+    return _inline(svg, label, css_class)
 
 
 # Building the graph ------------------------------------------------------------------
@@ -225,7 +232,7 @@ def _aria_label(definition: Definition, current: str | None) -> str:
     return label
 
 
-def _inline(svg: str, label: str) -> str:
+def _inline(svg: str, label: str, css_class: str) -> str:
     """dot's document reduced to one ``<svg>`` element with nothing outside it."""
     svg = _BEFORE_SVG.sub("", svg, count=1)
     svg = _COMMENT.sub("", svg)
@@ -237,7 +244,7 @@ def _inline(svg: str, label: str) -> str:
     # As wide as its container, never wider than dot drew it (1 pt = 4/3 px).
     max_width = f"{float(natural.group(1)) * 4 / 3:.0f}px" if natural else "100%"
     head = (
-        f'<svg{attrs} role="img" aria-label="{escape(label)}" class="process-diagram" '
+        f'<svg{attrs} role="img" aria-label="{escape(label)}" class="{css_class}" '
         f'width="100%" style="max-width: {max_width}; height: auto">'
         f"<title>{escape(label)}</title>"
     )

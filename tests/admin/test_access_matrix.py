@@ -22,7 +22,7 @@ from tests import factories
 from tests.admin.conftest import log_in
 from workflows.engine import bulk
 from workflows.engine.engine import Actor
-from workflows.models import Case, Email, Mandataire, StaffRole, Step
+from workflows.models import Case, Document, Email, Mandataire, StaffRole, Step
 
 #: Reachable without a staff session (the login form and its static files).
 PUBLIC = {"admin.login", "admin.logout", "admin.static", "bulk.static", "coopflow_admin.static"}
@@ -70,6 +70,8 @@ class Objects:
     task_id: int
     email_id: int
     job_id: int
+    coop_id: int
+    document_id: int
 
 
 def _objects(rt: Any, make_case: Any, of: Any, owner: Any) -> Objects:
@@ -95,9 +97,20 @@ def _objects(rt: Any, make_case: Any, of: Any, owner: Any) -> Objects:
             message_id=f"<matrix-{case.id}@coopflow>",
             status="stored",
         )
-        tx.session.add(email)
+        document = Document(
+            idempotency_key=f"matrix-{case.id}",
+            coop_id=case.coop_id,
+            case_id=case.id,
+            kind="space_summary",
+            title="Récapitulatif",
+            filename="recapitulatif.pdf",
+            content=b"%PDF-1.4",
+            sha256="0" * 64,
+            size=8,
+        )
+        tx.session.add_all([email, document])
         tx.session.flush()
-        task_id, email_id = task.id, email.id
+        task_id, email_id, document_id = task.id, email.id, document.id
         step_id = tx.session.scalars(select(Step.id).where(Step.case_id == case.id)).one()
         job = bulk.create(
             tx,
@@ -110,7 +123,7 @@ def _objects(rt: Any, make_case: Any, of: Any, owner: Any) -> Objects:
         )
         tx.session.flush()
         job_id = job.id
-    return Objects(case.id, step_id, task_id, email_id, job_id)
+    return Objects(case.id, step_id, task_id, email_id, job_id, case.coop_id, document_id)
 
 
 def _url(rule: Rule, objects: Objects) -> str:
@@ -120,6 +133,8 @@ def _url(rule: Rule, objects: Objects) -> str:
         "task_id": objects.task_id,
         "email_id": objects.email_id,
         "job_id": objects.job_id,
+        "coop_id": objects.coop_id,
+        "document_id": objects.document_id,
         "trigger": "resend",
         "fmt": "csv",
         "export_type": "csv",

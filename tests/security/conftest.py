@@ -137,6 +137,7 @@ def world(app, runtime, make_coop, staff) -> World:
         ).first()
         values = {
             "document_id": document_id,
+            "coop_id": mine.coop_id,
             "case_id": case_id,
             "step_id": step_id or 1,
             "task_id": task.id,
