@@ -30,6 +30,10 @@ from workflows.processes import DEFINITIONS
 
 log = logging.getLogger(__name__)
 
+#: Embedded: seconds between two looks for steps written and not published by another
+#: process (one indexed query; the rest of the scheduler's tick keeps its interval).
+UNPUBLISHED_STEPS_INTERVAL = 1.0
+
 
 @dataclass
 class Runtime:
@@ -46,19 +50,32 @@ class Runtime:
     _scheduler: Scheduler | None = field(default=None, repr=False)
 
     def start_worker(self, threads: int | None = None) -> dramatiq.Worker:
-        """Worker threads inside this process (the embedded mode, and tests)."""
+        """Worker threads inside this process (the embedded mode, and tests); from now on
+        the in-process broker has a consumer, so the engine publishes to it."""
         worker = dramatiq.Worker(
             self.broker, worker_threads=threads or self.settings.worker_threads, worker_timeout=100
         )
         worker.start()
         self._worker = worker
+        self._publish()
         return worker
 
     def start_scheduler(self) -> Scheduler:
-        scheduler = Scheduler(self.engine, self.settings.scheduler_interval)
+        """The scheduler thread; embedded, it also looks every second for the steps other
+        processes (the CLI's commands) wrote without publishing them."""
+        scheduler = Scheduler(
+            self.engine,
+            self.settings.scheduler_interval,
+            steps_interval=UNPUBLISHED_STEPS_INTERVAL if self.settings.embedded_broker else None,
+        )
         scheduler.start()
         self._scheduler = scheduler
         return scheduler
+
+    def _publish(self) -> None:
+        """Let the engine hand step ids and bulk jobs to the broker: somebody consumes it."""
+        self.engine.publisher = publisher_for(self.actor, self.settings.step_batch)
+        self.engine.bulk_publisher = bulk_publisher_for(self.bulk_actor)
 
     def join(self, timeout_ms: int = 30_000) -> None:
         """Wait until the in-process queue is empty and the workers idle (tests)."""
@@ -93,6 +110,8 @@ class Runtime:
             self._scheduler.stop()
         if self._worker is not None:
             self._worker.stop()
+            if self.settings.embedded_broker:  # its broker has no consumer any more
+                self.engine.publisher = self.engine.bulk_publisher = None
         self.broker.close()
         self.db.dispose()
 
@@ -130,6 +149,9 @@ def build_runtime(
     )
     actors = declare_actors(broker, runtime)
     runtime.actor, runtime.bulk_actor = actors.run_step, actors.run_bulk
-    engine.publisher = publisher_for(runtime.actor, settings.step_batch)
-    engine.bulk_publisher = bulk_publisher_for(runtime.bulk_actor)
+    if not settings.embedded_broker:
+        # Redis: the workers of other processes consume it. The in-process broker has a
+        # consumer only once ``start_worker`` runs; until then (a CLI command beside
+        # ``coopflow serve``) steps are written due, for the server's scheduler to publish.
+        runtime._publish()
     return runtime

@@ -34,12 +34,17 @@ def _state(rt, case_id):
         return s.get(Case, case_id).state
 
 
+def _refused(step_ids: list[int], delay_ms: int) -> None:
+    raise ConnectionError("the broker refused the message")
+
+
 def test_a_step_committed_but_never_published_is_recovered(idle_runtime, smtp_server, clock, ad):
+    """Its publish failed after the commit: the scheduler trusts the lease and waits."""
     rt = idle_runtime
-    publisher, rt.engine.publisher = rt.engine.publisher, None  # inserted by "another process"
+    rt.start_worker(threads=2)
+    publisher, rt.engine.publisher = rt.engine.publisher, _refused
     case_id, address = _invite(rt, ad)
     rt.engine.publisher = publisher
-    rt.start_worker(threads=2)
     rt.join()
     assert smtp_server.to(address) == [] and _state(rt, case_id) == "sending"
 

@@ -49,7 +49,8 @@ class Engine:
         timing: StepTiming | None = None,
     ) -> None:
         self.db = db
-        self.timing = timing or StepTiming()
+        self._timing = timing or StepTiming()
+        self._unpublished_timing = self._timing.unpublished()
         catalog = Catalog(definitions)  # checks the rules between the definitions
         self.definitions = catalog.definitions
         #: ``(process, state)`` → the definitions whose prerequisite entering it may meet.
@@ -57,6 +58,20 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         self.publisher = publisher
         self.bulk_publisher = bulk_publisher
+
+    @property
+    def publishes(self) -> bool:
+        """Whether step ids reach a broker somebody consumes. Without a publisher (a
+        command of the embedded mode: its in-process broker has no worker), the steps it
+        writes are not published but due at once: the next tick of any running
+        scheduler (``coopflow serve``'s) publishes them."""
+        return self.publisher is not None
+
+    @property
+    def timing(self) -> StepTiming:
+        """The leases and backoff; the publish lease is zero while nothing is published
+        (no message on its way to wait for), so every step written is due by construction."""
+        return self._timing if self.publishes else self._unpublished_timing
 
     def definition(self, process: str) -> Definition:
         return self.definitions[process]
@@ -73,8 +88,9 @@ class Engine:
         self.publish_bulk(tx.new_bulk_jobs)
 
     def publish(self, step_ids: list[int], delay_ms: int = 0) -> None:
-        """Hand step ids to the broker. A failure here loses nothing: the rows wait in
-        the database and the scheduler publishes them again when their lease runs out."""
+        """Hand step ids to the broker (without a publisher: nothing, the rows are due
+        for the scheduler). A failure here loses nothing: the rows wait in the database
+        and the scheduler publishes them again when their lease runs out."""
         if not step_ids or self.publisher is None:
             return
         try:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
 from workflows.engine import bulk
@@ -171,15 +172,25 @@ def fire_due_timers(engine: Engine, limit: int = BATCH) -> int:
 
 
 def recover_steps(engine: Engine, limit: int = BATCH) -> int:
-    """Publish again the steps whose lease ran out: lost message, killed worker,
-    flushed or restarted broker, or a publish that failed after commit."""
+    """Publish the steps whose lease ran out: lost message, killed worker, flushed or
+    restarted broker, a publish that failed after commit, or never published (written
+    by a process without a broker consumer: a CLI command beside ``coopflow serve``).
+
+    One indexed read (``ix_steps_status_lease``) first: when nothing is due, as on most
+    ticks, no write transaction is opened (on SQLite it would take the write lock). An
+    engine that does not publish leaves the pending steps to one that does, and only
+    takes back those of dead runs."""
+    statuses = [StepStatus.RUNNING.value]
+    if engine.publishes:
+        statuses.append(StepStatus.PENDING.value)
+    with engine.db.read() as session:
+        first = session.scalar(select(Step.id).where(_due(statuses, engine.clock.now())).limit(1))
+    if first is None:
+        return 0
     with engine.transaction() as tx:
         steps = tx.session.scalars(
             select(Step)
-            .where(
-                Step.status.in_([StepStatus.PENDING.value, StepStatus.RUNNING.value]),
-                or_(Step.lease_until.is_(None), Step.lease_until < tx.now),
-            )
+            .where(_due(statuses, tx.now))
             .order_by(Step.lease_until)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -203,6 +214,16 @@ def recover_steps(engine: Engine, limit: int = BATCH) -> int:
     if ids:
         log.info("steps republished", extra={"count": len(ids)})
     return len(ids) + len(exhausted)
+
+
+def _due(statuses: list[str], now: datetime) -> ColumnElement[bool]:
+    """The steps of ``statuses`` whose lease ran out (or that never had one): written as
+    two ranges of ``ix_steps_status_lease``, so only the due rows are read, never the
+    whole queue (SQLite's plan is a « MULTI-INDEX OR » of two searches)."""
+    return or_(
+        and_(Step.status.in_(statuses), Step.lease_until.is_(None)),
+        and_(Step.status.in_(statuses), Step.lease_until < now),
+    )
 
 
 def _fail_abandoned(engine: Engine, step_id: int) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-#: A step not picked up within this lease is published again by the scheduler.
+#: A step published and not picked up within this lease is published again by the
+#: scheduler; a step written by a process that does not publish is due for it at once.
 PUBLISH_LEASE = timedelta(minutes=5)
 #: How long a running step owns its row before another delivery may take it over.
 RUN_LEASE = timedelta(minutes=2)
@@ -24,3 +25,8 @@ class StepTiming:
     publish_lease: timedelta = PUBLISH_LEASE
     backoff_base: timedelta = BACKOFF_BASE
     backoff_max: timedelta = BACKOFF_MAX
+
+    def unpublished(self) -> StepTiming:
+        """The timing of a process that publishes nothing: no message is on its way, so
+        its steps are due for the scheduler at once (a publish lease of zero)."""
+        return replace(self, publish_lease=timedelta(0))
