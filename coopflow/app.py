@@ -6,7 +6,9 @@ from flask import Flask
 
 import web
 from admin import init_admin
+from coopflow import house
 from coopflow.config import Settings, load_settings
+from coopflow.house import House
 from coopflow.runtime import Runtime, build_runtime
 
 
@@ -17,4 +19,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Flask("web")
     web.init_app(app, runtime)
     init_admin(app)
+    # The portal's pages exist now: the registries are checked against the app's routes.
+    endpoints = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
+    house.check(House.of(runtime.engine.definitions), endpoints)
     return app

@@ -47,11 +47,14 @@ class House:
         from workers.steps import PROCESS_STEPS, SHARED_STEPS
         from workflows.processes import DEFINITIONS
 
+        if definitions is None or dict(definitions) == DEFINITIONS:
+            return cls(DEFINITIONS, PROCESS_STEPS, PROCESS_PAGES, PROCESS_ACTIONS, SHARED_STEPS)
+        # Definitions of one's own (tests, the benchmarks): the layers' pieces of those.
         return cls(
-            definitions=DEFINITIONS if definitions is None else definitions,
-            steps=PROCESS_STEPS,
-            portal=PROCESS_PAGES,
-            staff=PROCESS_ACTIONS,
+            definitions=definitions,
+            steps={p: m for p, m in PROCESS_STEPS.items() if p in definitions},
+            portal={p: m for p, m in PROCESS_PAGES.items() if p in definitions},
+            staff={p: m for p, m in PROCESS_ACTIONS.items() if p in definitions},
             shared=SHARED_STEPS,
         )
 

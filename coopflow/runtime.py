@@ -14,8 +14,10 @@ from typing import Any
 
 import dramatiq
 
+from coopflow import house
 from coopflow.config import Settings, load_settings
 from coopflow.db_migrations import alembic_head
+from coopflow.house import House
 from coopflow.observability import init_sentry
 from workers.broker import bulk_publisher_for, declare_actors, make_broker, publisher_for
 from workers.metrics import step_duration_if_used
@@ -136,6 +138,8 @@ def build_runtime(
         backoff_max=timedelta(seconds=settings.step_backoff_max_seconds),
     )
     engine = Engine(db, definitions or DEFINITIONS, clock=clock or SystemClock(), timing=timing)
+    # Every process (web, worker, scheduler, command) refuses to start on a missing piece.
+    house.check(House.of(engine.definitions))
     broker = make_broker(settings.broker_url)
     runtime = Runtime(
         settings=settings,

@@ -1,0 +1,3 @@
+"""The example's staff action: the recommended action of a refused signature."""
+
+ACTIONS = {"call_mandataire": "Appeler le mandataire"}
