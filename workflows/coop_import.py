@@ -23,6 +23,8 @@ from workflows.coop_csv import (
 )
 from workflows.links import revoke_links
 from workflows.models import AD, Case, Coop, Mandataire
+from workflows.processes.invitation.definition import BOUNCED, CREATED, EXPIRED, INVITED
+from workflows.processes.invitation.definition import PROCESS as INVITATION
 
 if TYPE_CHECKING:
     from workflows.engine.engine import Actor, Engine, UnitOfWork
@@ -31,9 +33,8 @@ if TYPE_CHECKING:
 CHUNK = 500
 #: Lines per transaction of an import at the command line.
 PART = 1_000
-INVITATION = "invitation"
 #: Invitation states whose link went out: an email change sends a new one.
-RESENDABLE = ("invited", "expired", "bounced")
+RESENDABLE = (INVITED, EXPIRED, BOUNCED)
 _T = TypeVar("_T")
 
 
@@ -247,7 +248,7 @@ class _Import:
             revoke_links(tx.session, mandataire_id=person.id, purpose=INVITATION, now=tx.now)
             tx.fire(case.id, "resend", actor=self.actor, comment="email du mandataire modifié")
             self.report.invited += 1
-        elif self.invite and case.state == "created":
+        elif self.invite and case.state == CREATED:
             tx.fire(case.id, "invite", actor=self.actor)
             self.report.invited += 1
         if coop_changes or person_changes or case is None:

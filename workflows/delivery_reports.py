@@ -26,6 +26,7 @@ from sqlalchemy import func, select, update
 from workflows.engine.engine import Actor, UnitOfWork
 from workflows.engine.errors import ConflictError, ValidationError
 from workflows.models import Email, EmailStatus, Mandataire, WebhookEvent
+from workflows.processes.invitation.definition import INVITED, SENDING
 from workflows.processes.invitation.definition import PROCESS as INVITATION
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ SOURCE = "mail"
 #: Who the case history names for what the relay reported.
 RELAY = Actor.system("serveur de messagerie")
 #: An invitation in these states still waits on the email that bounced.
-BOUNCEABLE = ("sending", "invited")
+BOUNCEABLE = (SENDING, INVITED)
 
 
 class MailEventType(enum.StrEnum):

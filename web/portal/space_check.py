@@ -22,9 +22,9 @@ from workflows.engine.errors import (
     TransitionNotAllowed,
     VersionConflict,
 )
+from workflows.mandataires import with_account
 from workflows.models import Case, CaseEvent, Coop, Document, Mandataire
 from workflows.processes.space_check.coop_details import (
-    administrators,
     check_logo,
     clean_details,
     current_logo,
@@ -32,12 +32,12 @@ from workflows.processes.space_check.coop_details import (
     save_details,
     space_case,
 )
-from workflows.processes.space_check.definition import MESSAGE_MAX, PROCESS
+from workflows.processes.space_check.definition import CONFIRMED, MESSAGE_MAX, PROCESS, TO_CHECK
 
 bp = Blueprint("space", __name__)
 
 #: The page of each state where the mandataire acts (checked at start: coopflow.house).
-PAGES = {"to_check": "portal.space.page"}
+PAGES = {TO_CHECK: "portal.space.page"}
 
 DETAIL_FIELDS = ("street", "postal_code", "city", "phone")
 NOT_STARTED = (
@@ -212,7 +212,7 @@ def _page(
             "coop": coop,
             "ad": coop.ad,
             "me": session.get(Mandataire, current_user.id),
-            "administrators": administrators(session, coop.id),
+            "administrators": with_account(session, coop.id),
             "logo": logo,
             "case": case,
             "state_label": definition.label(case.state) if case else None,
@@ -256,7 +256,7 @@ def _last_event(session: Any, case: Case | None) -> CaseEvent | None:
 
 def _summary(session: Any, case: Case | None) -> int | None:
     """The id of the summary PDF of a confirmed check, once the worker has rendered it."""
-    if case is None or case.state != "confirmed":
+    if case is None or case.state != CONFIRMED:
         return None
     return session.scalar(
         select(Document.id)

@@ -16,7 +16,8 @@ from workers.context import StepContext
 from workers.email_delivery import deliver_for_step
 from workers.email_messages import Composed, compose
 from workflows.engine.steps import Outcome
-from workflows.models import Case, Coop, Email, Mandataire
+from workflows.mandataires import latest_with_account
+from workflows.models import Case, Coop, Email
 
 KIND = "notification"
 #: At most one notification per coop in this window.
@@ -43,7 +44,7 @@ def notify_mandataire(ctx: StepContext) -> Outcome:
         )
         if recent is not None:
             raise _Throttled
-        mandataire = _mandataire(session, coop.id)
+        mandataire = latest_with_account(session, coop.id)
         if mandataire is None:
             raise _Throttled  # nobody can act yet: the checklist shows it at first login
         definition = ctx.engine.definition(case.process)
@@ -68,17 +69,3 @@ def notify_mandataire(ctx: StepContext) -> Outcome:
     except _Throttled:
         return Outcome(result={"email_status": "throttled"})
     return Outcome(result={"email_status": delivery.status})
-
-
-def _mandataire(session: Session, coop_id: int) -> Mandataire | None:
-    """The coop's mandataire who has an account (the latest to have set a password)."""
-    return session.scalars(
-        select(Mandataire)
-        .where(Mandataire.coop_id == coop_id, Mandataire.password_hash.is_not(None))
-        .order_by(Mandataire.password_set_at.desc(), Mandataire.id.desc())
-        .limit(1)
-    ).first()
-
-
-#: Sent for any process (``templates/emails/notification.*``).
-EMAILS = (KIND,)

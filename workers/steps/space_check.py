@@ -9,7 +9,8 @@ from workers.context import StepContext
 from workers.documents import Draft, store_document
 from workers.steps.notifications import notify_mandataire
 from workflows.engine.steps import Outcome
-from workflows.models import Case, CaseEvent, Mandataire
+from workflows.mandataires import with_account
+from workflows.models import Case, CaseEvent
 
 
 def render_space_summary(ctx: StepContext) -> Outcome:
@@ -25,18 +26,13 @@ def render_space_summary(ctx: StepContext) -> Outcome:
             .order_by(CaseEvent.id.desc())
             .limit(1)
         ).first()
-        administrators = session.scalars(
-            select(Mandataire)
-            .where(Mandataire.coop_id == coop.id, Mandataire.password_hash.is_not(None))
-            .order_by(Mandataire.id)
-        ).all()
         who = confirmed.actor.partition(" ")[2] if confirmed else "Le mandataire"
         return Draft(
             template="space_check/space_summary",
             context={
                 "coop": coop,
                 "ad": coop.ad,
-                "administrators": administrators,
+                "administrators": with_account(session, coop.id),
                 "bank_account": None,  # certified by the iban process, not built yet
                 "confirmed_by": who,
                 "confirmed_at": confirmed.at if confirmed else ctx.engine.clock.now(),

@@ -19,6 +19,7 @@ from workflows.engine.cross_process import school_year_of
 from workflows.engine.definition import Definition
 from workflows.engine.engine import Actor, Engine
 from workflows.engine.errors import CoopflowError
+from workflows.engine.steps import fail_for_good
 from workflows.formatting import date_fr
 from workflows.models import Case, Coop, Step, StepStatus, Task, TaskStatus, Timer
 
@@ -236,10 +237,5 @@ def _fail_abandoned(engine: Engine, step_id: int) -> None:
         step = tx.session.get(Step, step_id, with_for_update=True, populate_existing=True)
         if step is None or step.status != StepStatus.RUNNING.value:
             return
-        step.status = StepStatus.FAILED.value
-        step.finished_at = step.updated_at = tx.now
-        step.lease_until = None
-        step.last_error = f"le processus s'est arrêté pendant l'étape ({step.attempts} tentatives)"
-        definition = engine.definition(case.process)
-        label = definition.step_by_name[step.name].label
-        tx.mark_stuck(case, definition.step_failed, step=label, error=step.last_error)
+        error = f"le processus s'est arrêté pendant l'étape ({step.attempts} tentatives)"
+        fail_for_good(tx, case, step, error)

@@ -256,7 +256,6 @@ def fail(
         step = _owned(tx, claimed)
         if step is None:
             return None
-        step.last_error = error[:2000]
         step.last_traceback = traceback[-20000:]
         if not permanent and step.attempts < step.max_attempts:
             timing = engine.timing
@@ -265,13 +264,20 @@ def fail(
                 "step will retry",
                 extra={"case_id": step.case_id, "step": step.name, "attempt": step.attempts},
             )
+            step.last_error = error[:2000]
             return _pending_again(tx, step, delay)
-        _finish(tx, step, StepStatus.FAILED)
-        case = tx.lock(step.case_id)  # already locked by _owned
-        definition = engine.definition(case.process)
-        label = definition.step_by_name[step.name].label
-        tx.mark_stuck(case, definition.step_failed, step=label, error=error[:300])
+        fail_for_good(tx, tx.lock(step.case_id), step, error)  # locked by _owned already
         return None
+
+
+def fail_for_good(tx: UnitOfWork, case: Case, step: Step, error: str) -> None:
+    """The step will not run again unless staff retry it: the locked case is stuck with
+    the step's label and the error (its recommended action: retry the step)."""
+    _finish(tx, step, StepStatus.FAILED)
+    step.last_error = error[:2000]
+    definition = tx.engine.definition(case.process)
+    label = definition.step_by_name[step.name].label
+    tx.mark_stuck(case, definition.step_failed, step=label, error=error[:300])
 
 
 def retry(tx: UnitOfWork, step_id: int, actor: Actor, comment: str | None = None) -> Step:

@@ -29,15 +29,26 @@ if TYPE_CHECKING:
     from workflows.models import Case
 
 PROCESS = "invitation"
-#: The recommended action for a refused address: a form to fix the email, then resend.
+#: The recommended action for a refused address: a form to fix the email, then resend
+#: (a staff action of ``admin/processes/invitation.py``).
 FIX_EMAIL = "fix_email"
 
+#: Its states by name: other code compares a case's state with these, never with strings.
+CREATED = "created"
+SENDING = "sending"
+INVITED = "invited"
+EXPIRED = "expired"
+BOUNCED = "bounced"
+PASSWORD_SET = "password_set"
+ACTIVE = "active"
+CANCELLED = "cancelled"
+
 STATES = [
-    State("created", "Importée, invitation non envoyée"),
-    State("sending", "Envoi de l'invitation en cours", steps=("send_invitation",)),
-    State("invited", "Invitation envoyée, en attente du mot de passe"),
+    State(CREATED, "Importée, invitation non envoyée"),
+    State(SENDING, "Envoi de l'invitation en cours", steps=("send_invitation",)),
+    State(INVITED, "Invitation envoyée, en attente du mot de passe"),
     State(
-        "expired",
+        EXPIRED,
         "Lien expiré",
         stuck=StuckRule(
             "invitation_expired",
@@ -48,7 +59,7 @@ STATES = [
         ),
     ),
     State(
-        "bounced",
+        BOUNCED,
         "Adresse refusée par le serveur de messagerie",
         stuck=StuckRule(
             "invitation_bounced",
@@ -58,54 +69,54 @@ STATES = [
             "Adresse email refusée",
         ),
     ),
-    State("password_set", "Mot de passe configuré, première connexion attendue"),
-    State("active", "Compte actif", final=True),
-    State("cancelled", "Annulée", final=True, failed=True),
+    State(PASSWORD_SET, "Mot de passe configuré, première connexion attendue"),
+    State(ACTIVE, "Compte actif", final=True),
+    State(CANCELLED, "Annulée", final=True, failed=True),
 ]
 
 TRANSITIONS = [
-    T("invite", "created", "sending", "Envoyer l'invitation", by=frozenset({STAFF, SYSTEM})),
-    T("sent", "sending", "invited", "Invitation envoyée"),
-    T("bounce", "sending", "bounced", "Adresse refusée"),
+    T("invite", CREATED, SENDING, "Envoyer l'invitation", by=frozenset({STAFF, SYSTEM})),
+    T("sent", SENDING, INVITED, "Invitation envoyée"),
+    T("bounce", SENDING, BOUNCED, "Adresse refusée"),
     # A bounce can come after the mail server first accepted the message: reported by
     # the mail relay (``workflows/delivery_reports.py``), or by staff reading the bounce.
     T(
         "bounce",
-        "invited",
-        "bounced",
+        INVITED,
+        BOUNCED,
         "Signaler l'adresse comme refusée",
         by=frozenset({STAFF, SYSTEM}),
         bulk=False,
     ),
     T(
         "set_password",
-        "invited",
-        "password_set",
+        INVITED,
+        PASSWORD_SET,
         "Configurer le mot de passe",
         by=frozenset({MANDATAIRE}),
     ),
-    T("first_login", "password_set", "active", "Première connexion", by=frozenset({MANDATAIRE})),
-    T("remind", "invited", None, "Rappel", steps=("send_reminder",)),
+    T("first_login", PASSWORD_SET, ACTIVE, "Première connexion", by=frozenset({MANDATAIRE})),
+    T("remind", INVITED, None, "Rappel", steps=("send_reminder",)),
     # « Mot de passe perdu ? »: audited here, the email goes through the outbox. Not a
     # staff action: the mandataire (or the public form, as the system) asks for it.
     T(
         "request_reset",
-        ("password_set", "active"),
+        (PASSWORD_SET, ACTIVE),
         None,
         "Mot de passe perdu",
         by=frozenset({MANDATAIRE, SYSTEM}),
         steps=("send_password_reset",),
         bulk=False,
     ),
-    T("expire", "invited", "expired", "Lien expiré"),
+    T("expire", INVITED, EXPIRED, "Lien expiré"),
     T(
         "resend",
-        ("invited", "expired", "bounced"),
-        "sending",
+        (INVITED, EXPIRED, BOUNCED),
+        SENDING,
         "Renvoyer l'invitation",
         by=frozenset({STAFF, SYSTEM}),
     ),
-    T("cancel", "*", "cancelled", "Annuler", by=frozenset({STAFF})),
+    T("cancel", "*", CANCELLED, "Annuler", by=frozenset({STAFF})),
 ]
 
 
@@ -122,9 +133,9 @@ def _validity(case: Case, session: Session) -> timedelta:
 
 
 TIMERS = [
-    TimerRule("reminder_1", "invited", timedelta(days=3), trigger="remind"),
-    TimerRule("reminder_2", "invited", timedelta(days=6), trigger="remind"),
-    TimerRule("expiry", "invited", "validity", trigger="expire"),
+    TimerRule("reminder_1", INVITED, timedelta(days=3), trigger="remind"),
+    TimerRule("reminder_2", INVITED, timedelta(days=6), trigger="remind"),
+    TimerRule("expiry", INVITED, "validity", trigger="expire"),
 ]
 
 STEPS = [
@@ -137,7 +148,7 @@ DEFINITION = Definition(
     name=PROCESS,
     version=1,
     title="Invitation et mot de passe",
-    initial="created",
+    initial=CREATED,
     states=STATES,
     transitions=TRANSITIONS,
     timers=TIMERS,

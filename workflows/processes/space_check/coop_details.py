@@ -19,7 +19,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from workflows.coop_csv import POSTAL_CODE
-from workflows.models import Case, Coop, Document, Mandataire
+from workflows.mandataires import with_account
+from workflows.models import Case, Coop, Document
 from workflows.processes.space_check.definition import PROCESS
 
 if TYPE_CHECKING:
@@ -72,17 +73,6 @@ def space_case(session: Session, coop_id: int) -> Case | None:
     ).first()
 
 
-def administrators(session: Session, coop_id: int) -> list[Mandataire]:
-    """The coop's mandataires who have an account: the space's administrators."""
-    return list(
-        session.scalars(
-            select(Mandataire)
-            .where(Mandataire.coop_id == coop_id, Mandataire.password_hash.is_not(None))
-            .order_by(Mandataire.id)
-        )
-    )
-
-
 def current_logo(session: Session, coop_id: int) -> Document | None:
     return session.scalars(
         select(Document)
@@ -109,7 +99,7 @@ def fingerprint(session: Session, coop: Coop) -> str:
             coop.ad.name,
             coop.ad.code,
         ],
-        "administrators": [[m.full_name, m.email] for m in administrators(session, coop.id)],
+        "administrators": [[m.full_name, m.email] for m in with_account(session, coop.id)],
         "logo": logo.sha256 if logo else None,
     }
     return hashlib.sha256(json.dumps(shown, ensure_ascii=False).encode()).hexdigest()[:32]

@@ -23,20 +23,28 @@ from workflows.engine.definition import (
     TimerRule,
 )
 from workflows.engine.definition import Transition as T
+from workflows.processes.invitation import definition as invitation
 
 PROCESS = "space_check"
+
+#: Its states by name: other code compares a case's state with these, never with strings.
+TO_CHECK = "to_check"
+PROBLEM_REPORTED = "problem_reported"
+CONFIRMED = "confirmed"
+CANCELLED = "cancelled"
+
 #: Longest message a mandataire may send with « Signaler un problème ».
 MESSAGE_MAX = 2000
 
 STATES = [
     State(
-        "to_check",
+        TO_CHECK,
         "À vérifier par le mandataire",
         steps=("notify_mandataire",),
         mandataire_action="Vérifier mon espace",
     ),
     State(
-        "problem_reported",
+        PROBLEM_REPORTED,
         "Problème signalé, en attente de l'équipe de l'AD",
         task=TaskRule(
             "space_problem",
@@ -45,8 +53,8 @@ STATES = [
             note_from="message",
         ),
     ),
-    State("confirmed", "Espace vérifié", steps=("render_space_summary",), final=True),
-    State("cancelled", "Annulée", final=True, failed=True),
+    State(CONFIRMED, "Espace vérifié", steps=("render_space_summary",), final=True),
+    State(CANCELLED, "Annulée", final=True, failed=True),
 ]
 
 
@@ -60,31 +68,31 @@ def _has_message(ctx: GuardContext) -> str | None:
 
 
 TRANSITIONS = [
-    T("confirm", "to_check", "confirmed", "Tout est correct", by=frozenset({MANDATAIRE})),
+    T("confirm", TO_CHECK, CONFIRMED, "Tout est correct", by=frozenset({MANDATAIRE})),
     T(
         "report_problem",
-        "to_check",
-        "problem_reported",
+        TO_CHECK,
+        PROBLEM_REPORTED,
         "Signaler un problème",
         by=frozenset({MANDATAIRE}),
         guards=("has_message",),
     ),
     T(
         "ask_again",
-        "problem_reported",
-        "to_check",
+        PROBLEM_REPORTED,
+        TO_CHECK,
         "Problème corrigé : redemander la vérification",
         by=frozenset({STAFF}),
     ),
-    T("remind", "to_check", None, "Rappel", steps=("notify_mandataire",)),
-    T("cancel", "*", "cancelled", "Annuler", by=frozenset({STAFF})),
+    T("remind", TO_CHECK, None, "Rappel", steps=("notify_mandataire",)),
+    T("cancel", "*", CANCELLED, "Annuler", by=frozenset({STAFF})),
 ]
 
 TIMERS = [
     # A weekly nudge while it waits; the notification itself sends at most one email a
     # day per coop, whatever the processes.
-    TimerRule("reminder_1", "to_check", timedelta(days=7), trigger="remind"),
-    TimerRule("reminder_2", "to_check", timedelta(days=14), trigger="remind"),
+    TimerRule("reminder_1", TO_CHECK, timedelta(days=7), trigger="remind"),
+    TimerRule("reminder_2", TO_CHECK, timedelta(days=14), trigger="remind"),
 ]
 
 STEPS = [
@@ -96,14 +104,16 @@ DEFINITION = Definition(
     name=PROCESS,
     version=1,
     title="Vérification de l'espace",
-    initial="to_check",
+    initial=TO_CHECK,
     states=STATES,
     transitions=TRANSITIONS,
     timers=TIMERS,
     steps=STEPS,
     guards={"has_message": _has_message},
     prerequisites=(
-        Prerequisite("invitation", ("active",), "Disponible dès votre première connexion."),
+        Prerequisite(
+            invitation.PROCESS, (invitation.ACTIVE,), "Disponible dès votre première connexion."
+        ),
     ),
     checklist_position=2,
     portal_path="/mon-espace/verification",
