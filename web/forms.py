@@ -6,6 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from workflows.models import Mandataire
+from workflows.processes.invitation.password_rules import Person, check_password
+
 #: WTForms' own messages are English (no Flask-Babel here): every validator says its own.
 EMAIL_TOO_LONG = "Adresse email trop longue (254 caractères au plus)."
 
@@ -21,6 +24,19 @@ class PasswordSetupForm(FlaskForm):
             EqualTo("password", "Les deux mots de passe ne sont pas identiques."),
         ],
     )
+
+
+def refused_password(
+    form: PasswordSetupForm, mandataire: Mandataire
+) -> tuple[list[str], int] | None:
+    """Why the password posted for ``mandataire`` cannot be chosen, with the status to
+    answer (a page not submitted yet: no error, 200), or ``None`` when it can."""
+    if not form.validate_on_submit():
+        return [e for field in form for e in field.errors], 422 if form.is_submitted() else 200
+    person = Person(mandataire.first_name, mandataire.last_name, mandataire.email)
+    minimum = mandataire.coop.ad.password_min_length
+    errors = check_password(form.password.data or "", person, minimum=minimum)
+    return (errors, 422) if errors else None
 
 
 class LoginForm(FlaskForm):

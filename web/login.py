@@ -15,20 +15,23 @@ from web.runtime import runtime
 from workflows.engine.engine import Actor
 from workflows.models import Case, Mandataire
 from workflows.password_hashing import verify_password
+from workflows.processes.invitation.definition import PASSWORD_SET
 from workflows.processes.invitation.definition import PROCESS as INVITATION
 
 bp = Blueprint("auth", __name__)
 
+#: A wrong email or password, at the portal's login and at the back-office's.
 BAD_CREDENTIALS = "Adresse email ou mot de passe incorrect."
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect a mandataire to another site."""
+def safe_next(target: str | None, default: str, *, under: str = "/") -> str:
+    """``target`` if it is a path of this site under ``under``, else ``default``: a
+    login never sends anyone to another site."""
     if not target:
-        return url_for("portal.home")
+        return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("portal.home")
+    if parts.scheme or parts.netloc or not target.startswith(under) or target.startswith("//"):
+        return default
     return target
 
 
@@ -67,7 +70,7 @@ def login():  # type: ignore[no-untyped-def]
             select(Case.id).where(
                 Case.coop_id == row.coop_id,
                 Case.process == INVITATION,
-                Case.state == "password_set",
+                Case.state == PASSWORD_SET,
                 Case.data["mandataire_id"].as_integer() == row.id,
             )
         ).first()
@@ -75,7 +78,7 @@ def login():  # type: ignore[no-untyped-def]
             tx.fire(case_id, "first_login", actor=Actor.mandataire(row))
         principal = principal_for(row)
     login_user(principal)
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next"), url_for("portal.home")))
 
 
 @bp.post("/deconnexion")

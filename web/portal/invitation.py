@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from web.forms import PasswordSetupForm
+from web.forms import PasswordSetupForm, refused_password
 from web.runtime import runtime
 from workflows.engine.engine import Actor
 from workflows.engine.errors import ConflictError
 from workflows.links import TokenInvalid
 from workflows.models import Case, Mandataire, Token
 from workflows.password_hashing import hash_password
-from workflows.processes.invitation.password_rules import Person, check_password, requirements
+from workflows.processes.invitation.definition import INVITED, PASSWORD_SET
+from workflows.processes.invitation.password_rules import requirements
 
 bp = Blueprint("invitation", __name__)
 
 #: The page of each state where the mandataire acts: the emailed link, then the login.
-PAGES = {"invited": "invitation.setup_password", "password_set": "auth.login"}
+PAGES = {INVITED: "invitation.setup_password", PASSWORD_SET: "auth.login"}
 
 PURPOSE = "invitation"
 
@@ -46,17 +47,10 @@ def setup_password(token: str):  # type: ignore[no-untyped-def]
         except TokenInvalid as exc:
             return render_template("portal/invitation/link_invalid.html", message=str(exc)), 410
         mandataire = found.mandataire
-        person = Person(mandataire.first_name, mandataire.last_name, mandataire.email)
-        minimum = mandataire.coop.ad.password_min_length
 
     form = PasswordSetupForm()
-    if not form.validate_on_submit():
-        errors = [e for field in form for e in field.errors]
-        return _page(form, mandataire, errors, 422 if form.is_submitted() else 200)
-
-    errors = check_password(form.password.data or "", person, minimum=minimum)
-    if errors:
-        return _page(form, mandataire, errors, 422)
+    if refused := refused_password(form, mandataire):
+        return _page(form, mandataire, *refused)
 
     password_hash = hash_password(form.password.data or "")
     try:

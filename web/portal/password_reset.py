@@ -24,22 +24,23 @@ from wtforms.validators import DataRequired, Email, Length
 
 from web.auth import RESET_PURPOSE
 from web.extensions import limiter
-from web.forms import EMAIL_TOO_LONG, PasswordSetupForm
+from web.forms import EMAIL_TOO_LONG, PasswordSetupForm, refused_password
 from web.runtime import runtime
 from workflows.engine.engine import Actor
 from workflows.engine.errors import ConflictError
 from workflows.links import TokenInvalid
 from workflows.models import Case, Mandataire, Token
 from workflows.password_hashing import hash_password
+from workflows.processes.invitation.definition import ACTIVE, PASSWORD_SET
 from workflows.processes.invitation.definition import PROCESS as INVITATION
-from workflows.processes.invitation.password_rules import Person, check_password, requirements
+from workflows.processes.invitation.password_rules import requirements
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("password_reset", __name__)
 
 #: The invitation states where the account has a password to replace.
-CONFIGURED = ("password_set", "active")
+CONFIGURED = (PASSWORD_SET, ACTIVE)
 
 SENT = (
     "Si un compte existe pour cette adresse, un email vient de vous être envoyé avec un "
@@ -173,16 +174,10 @@ def choose_password(token: str):  # type: ignore[no-untyped-def]
             return _invalid(str(exc), 410)
         mandataire = found.mandataire
         case_id = found.case_id
-        person = Person(mandataire.first_name, mandataire.last_name, mandataire.email)
-        minimum = mandataire.coop.ad.password_min_length
 
     form = PasswordSetupForm()
-    if not form.validate_on_submit():
-        errors = [e for field in form for e in field.errors]
-        return _page(form, mandataire, errors, 422 if form.is_submitted() else 200)
-    errors = check_password(form.password.data or "", person, minimum=minimum)
-    if errors:
-        return _page(form, mandataire, errors, 422)
+    if refused := refused_password(form, mandataire):
+        return _page(form, mandataire, *refused)
 
     password_hash = hash_password(form.password.data or "")
     try:
