@@ -14,24 +14,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from workflows.engine import steps
+from workflows.engine import assignment, steps
 from workflows.engine.definition import STAFF, Definition
 from workflows.engine.engine import Actor, UnitOfWork
 from workflows.engine.errors import TransitionNotAllowed, ValidationError
-from workflows.models import BulkJob, Case, StaffRole, StaffUser, Step, StepStatus
+from workflows.models import BulkJob, Case, StaffUser, Step, StepStatus
+
+# The scope's rule for one row, for workflows.engine.bulk, which imports it from here.
+from workflows.scope import can_act_on, is_acting_staff  # noqa: F401
 
 FIRE, RETRY_STEP, ASSIGN = "fire", "retry_step", "assign"
 ACTIONS = (FIRE, RETRY_STEP, ASSIGN)
-
-
-def can_act_on(staff: StaffUser | None, ad_id: int) -> bool:
-    """Whether ``staff`` may change (or be given) the cases of AD ``ad_id``: active, not
-    read-only, national or of that AD. The back-office's scope rule, seen from the rows."""
-    if staff is None or not staff.is_active or staff.role == StaffRole.READONLY.value:
-        return False
-    return staff.role == StaffRole.NATIONAL.value or (
-        staff.ad_id is not None and staff.ad_id == ad_id
-    )
 
 
 def staff_triggers(definitions: Mapping[str, Definition]) -> dict[str, str]:
@@ -74,7 +67,7 @@ def checked_params(tx: UnitOfWork, action: str, params: Mapping[str, Any]) -> di
         if assignee_id is None:
             return {"assignee_id": None}
         assignee = tx.session.get(StaffUser, assignee_id) if isinstance(assignee_id, int) else None
-        if assignee is None or not assignee.is_active or assignee.role == StaffRole.READONLY.value:
+        if assignee is None or not is_acting_staff(assignee):
             raise ValidationError("Choisissez un membre de l'équipe qui peut traiter ces dossiers.")
         return {"assignee_id": assignee.id, "assignee_name": assignee.full_name}
     raise ValidationError(f"Action inconnue : « {action} ».")
@@ -119,30 +112,14 @@ def _retry_step(tx: UnitOfWork, job: BulkJob, case: Case, staff: StaffUser) -> s
 
 
 def _assign(tx: UnitOfWork, job: BulkJob, case: Case, staff: StaffUser) -> str:
-    assignee_id: int | None = job.params.get("assignee_id")
-    name = "personne"
-    if assignee_id is not None:
-        assignee = tx.session.get(StaffUser, assignee_id)
-        name = assignee.full_name if assignee else str(job.params.get("assignee_name"))
-        if not can_act_on(assignee, case.ad_id):
-            raise TransitionNotAllowed(f"{name} ne peut pas traiter les dossiers de {case.ad.code}")
-    if case.assignee_id == assignee_id:
-        raise TransitionNotAllowed(
-            "le dossier n'est déjà assigné à personne"
-            if assignee_id is None
-            else f"le dossier est déjà assigné à {name}"
-        )
-    case.assignee_id = assignee_id
-    case.version += 1
-    case.updated_at = tx.now
-    tx.record(
+    name = assignment.assign(
+        tx,
         case,
         Actor.staff(staff),
-        kind="assign",
-        from_state=case.state,
-        to_state=case.state,
-        payload={"assignee_id": assignee_id, "bulk_job_id": job.id},
-        comment=f"Assigné à {name}. {_comment(job)}",
+        job.params.get("assignee_id"),
+        comment=_comment(job),
+        payload={"bulk_job_id": job.id},
+        known_as=str(job.params.get("assignee_name")),
     )
     return f"assigné à {name}"
 
