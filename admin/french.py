@@ -9,7 +9,6 @@ from typing import Any
 import flask_admin.translations
 from babel.support import Translations
 from flask_admin.contrib.sqla import filters as sqla_filters
-from sqlalchemy.orm import Query
 
 #: Where Flask-Admin's shipped French wording reads wrong for a button or is missing.
 OVERRIDES = {
@@ -46,20 +45,3 @@ class Equals(sqla_filters.FilterEqual):
 
     def operation(self) -> str:
         return "est"
-
-
-class IsSet(sqla_filters.BaseSQLAFilter):
-    """Oui: the column has a value; non: it is empty (e.g. « Bloqué » on ``stuck_reason``)."""
-
-    def __init__(self, column: Any, name: str) -> None:
-        super().__init__(column, name, options=(("1", "oui"), ("0", "non")))
-
-    def validate(self, value: str) -> bool:
-        return value in {"0", "1"}
-
-    def apply(self, query: Query[Any], value: str, alias: Any = None) -> Query[Any]:
-        column = self.get_column(alias)
-        return query.filter(column.is_not(None) if value == "1" else column.is_(None))
-
-    def operation(self) -> str:
-        return ":"
