@@ -1,8 +1,9 @@
 """Who may see what in the back-office: staff only, each AD its own coops.
 
-Every view mixes in :class:`StaffView`. The scope is one rule, applied in the list
-queries and again on every page or action reached by id: national staff see every AD,
-everyone else (AD staff, read-only accounts) only the coops of their own AD.
+Every view mixes in :class:`StaffView`. The scope is one rule (:mod:`workflows.scope`),
+applied in the list queries and again on every page or action reached by id: national
+staff see every AD, everyone else (AD staff, read-only accounts) only the coops of their
+own AD.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from urllib.parse import urlsplit
 
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, false, select, true
 
 from admin import french
 from web.auth import StaffPrincipal, current_staff
-from workflows.models import Case, Coop, Email
+from web.login import safe_next
+
+# The scope's SQL conditions, for the views that import them from here.
+from workflows.scope import ad_condition, case_condition  # noqa: F401
 
 #: Flask-Admin's generic editing endpoints: never reachable here, whatever the flags say.
 #: (``export`` only reads: a view opts in with :class:`admin.export.ModelExport`, which
@@ -50,48 +53,19 @@ def acting_staff() -> StaffPrincipal:
     return principal
 
 
-def ad_condition(principal: StaffPrincipal, column: Any = Coop.ad_id) -> ColumnElement[bool]:
-    """The rows of ``column`` (an AD id) this person may see."""
-    if principal.is_national:
-        return true()
-    if principal.ad_id is None:  # an AD account without an AD sees nothing
-        return false()
-    return column == principal.ad_id  # type: ignore[no-any-return]
+def back_office_next(target: str | None, default: str | None = None) -> str:
+    """Only back-office paths of this site: never redirect staff elsewhere (after the
+    login, a form, an export), else ``default`` (the home page)."""
+    return safe_next(target, default or url_for("admin.index"), under="/admin")
 
 
-def visible_coop_ids(principal: StaffPrincipal) -> Select[tuple[int]]:
-    return select(Coop.id).where(ad_condition(principal))
-
-
-def case_condition(principal: StaffPrincipal) -> ColumnElement[bool]:
-    if principal.is_national:
-        return true()
-    return ad_condition(principal, Case.ad_id)
-
-
-def email_condition(principal: StaffPrincipal) -> ColumnElement[bool]:
-    """An email is visible through its coop, or through its case when it has no coop."""
-    if principal.is_national:
-        return true()
-    cases = select(Case.id).where(case_condition(principal))
-    return Email.coop_id.in_(visible_coop_ids(principal)) | (
-        Email.coop_id.is_(None) & Email.case_id.in_(cases)
-    )
-
-
-def can_see_ad(principal: StaffPrincipal, ad_id: int | None) -> bool:
-    return principal.is_national or (ad_id is not None and ad_id == principal.ad_id)
-
-
-def safe_next(target: str | None) -> str:
-    """Only back-office paths of this site: never redirect staff elsewhere after login."""
-    default = url_for("admin.index")
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/admin"):
-        return default
-    return target
+def referring_page(default: str | None = None) -> str:
+    """The back-office page the request came from (a form's, an export link's)."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc and referrer.netloc != request.host:
+        return back_office_next(None, default)
+    query = f"?{referrer.query}" if referrer.query else ""
+    return back_office_next(referrer.path + query, default)
 
 
 class StaffView:

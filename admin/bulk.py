@@ -12,6 +12,7 @@ The progress script is served from ``admin/static/bulk`` by this view's blueprin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,13 @@ from sqlalchemy import func, select
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from admin.access import StaffView, acting_staff, safe_next, staff
+from admin.access import StaffView, acting_staff, back_office_next, staff
 from admin.queries import ME, NOBODY, CaseFilters, as_id, matching
 from web.auth import StaffPrincipal, current_staff
 from web.runtime import runtime
 from workflows.engine import bulk, bulk_actions
 from workflows.engine.definition import Definition
+from workflows.engine.engine import UnitOfWork
 from workflows.engine.errors import BulkJobNotFound, ConflictError, ValidationError
 from workflows.models import (
     BulkItem,
@@ -37,9 +39,9 @@ from workflows.models import (
     BulkStatus,
     Case,
     Coop,
-    StaffRole,
     StaffUser,
 )
+from workflows.scope import acting_staff_condition
 
 STATIC = Path(__file__).parent / "static" / "bulk"
 #: Report lines per page of a job.
@@ -101,15 +103,7 @@ def action_choices(definitions: dict[str, Definition]) -> list[tuple[str, str]]:
 
 def assignee_choices(session: Any, principal: StaffPrincipal) -> list[tuple[str, str]]:
     """« moi », « personne », then the active staff who act in the principal's scope."""
-    query = select(StaffUser).where(
-        StaffUser.is_active.is_(True),
-        StaffUser.role != StaffRole.READONLY.value,
-        StaffUser.id != principal.id,
-    )
-    if not principal.is_national:
-        query = query.where(
-            (StaffUser.ad_id == principal.ad_id) | (StaffUser.role == StaffRole.NATIONAL.value)
-        )
+    query = select(StaffUser).where(acting_staff_condition(principal), StaffUser.id != principal.id)
     people = session.scalars(query.order_by(StaffUser.full_name)).all()
     return [
         (ME, "moi"),
@@ -210,7 +204,7 @@ class BulkView(StaffView, BaseView):
                 .group_by(BulkItem.status)
             ).all()
         )
-        retour = safe_next(request.args.get("retour"))
+        retour = back_office_next(request.args.get("retour"))
 
         def page_url(number: int) -> str:
             return url_for(".job_page", job_id=job.id, statut=outcome or None, page=number)
@@ -267,7 +261,7 @@ class BulkView(StaffView, BaseView):
         """Snapshot the selection as a draft, then show it for confirmation."""
         principal = acting_staff()
         form = BulkForm()
-        retour = safe_next(form.retour.data)
+        retour = back_office_next(form.retour.data)
         if not form.validate_on_submit():
             errors = [e for field in form for e in field.errors]
             return self._refused(errors, retour)
@@ -321,8 +315,11 @@ class BulkView(StaffView, BaseView):
         page = self.render("coopflow_admin/bulk_refused.html", errors=errors, retour=retour)
         return page, 422
 
-    @expose("/<int:job_id>/confirmer", methods=("POST",))
-    def confirm(self, job_id: int) -> Any:
+    def _act_on_job(
+        self, job_id: int, act: Callable[[UnitOfWork, int, int], Any]
+    ) -> tuple[JobForm, ConflictError | None]:
+        """Confirm or abandon a job: its form checked, then ``act`` in one transaction;
+        returns the form and the refusal (already flashed), if any."""
         principal = acting_staff()
         form = JobForm()
         if not form.validate_on_submit():
@@ -330,30 +327,26 @@ class BulkView(StaffView, BaseView):
         self._job(job_id, principal)
         try:
             with runtime().engine.transaction() as tx:
-                bulk.confirm(tx, job_id, principal.id)
+                act(tx, job_id, principal.id)
         except BulkJobNotFound:
             abort(404)
         except ConflictError as exc:
             flash(str(exc), "error")
+            return form, exc
+        return form, None
+
+    @expose("/<int:job_id>/confirmer", methods=("POST",))
+    def confirm(self, job_id: int) -> Any:
+        self._act_on_job(job_id, bulk.confirm)
         return redirect(url_for(".job_page", job_id=job_id), 303)
 
     @expose("/<int:job_id>/abandonner", methods=("POST",))
     def abandon(self, job_id: int) -> Any:
-        principal = acting_staff()
-        form = JobForm()
-        if not form.validate_on_submit():
-            abort(400)
-        self._job(job_id, principal)
-        try:
-            with runtime().engine.transaction() as tx:
-                bulk.abandon(tx, job_id, principal.id)
-        except BulkJobNotFound:
-            abort(404)
-        except ConflictError as exc:
-            flash(str(exc), "error")
+        form, refused = self._act_on_job(job_id, bulk.abandon)
+        if refused is not None:
             return redirect(url_for(".job_page", job_id=job_id), 303)
         flash("Action groupée abandonnée : aucun dossier n'a été modifié.", "info")
-        return redirect(safe_next(form.retour.data), 303)
+        return redirect(back_office_next(form.retour.data), 303)
 
 
 def register(admin: Admin, session: Any) -> None:

@@ -20,7 +20,8 @@ from admin.queries import AGE_CHOICES, ME, NOBODY, CaseFilters
 from web.auth import StaffPrincipal
 from web.runtime import runtime
 from workflows.engine.definition import Definition, StuckRule
-from workflows.models import AD, Case, StaffRole, StaffUser
+from workflows.models import AD, Case, StaffUser
+from workflows.scope import acting_staff_condition
 
 
 @dataclass(frozen=True)
@@ -41,17 +42,7 @@ class Row:
 def staff_choices(session: Any, principal: StaffPrincipal, ad_id: int | None) -> list[StaffUser]:
     """Who may be given cases of ``ad_id`` (every AD when ``None``): active staff that
     act (not read-only), of that AD or national."""
-    query = select(StaffUser).where(
-        StaffUser.is_active.is_(True), StaffUser.role != StaffRole.READONLY.value
-    )
-    if ad_id is not None:
-        query = query.where(
-            (StaffUser.ad_id == ad_id) | (StaffUser.role == StaffRole.NATIONAL.value)
-        )
-    elif not principal.is_national:
-        query = query.where(
-            (StaffUser.ad_id == principal.ad_id) | (StaffUser.role == StaffRole.NATIONAL.value)
-        )
+    query = select(StaffUser).where(acting_staff_condition(principal, ad_id))
     return list(session.scalars(query.order_by(StaffUser.full_name)))
 
 

@@ -9,32 +9,26 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from admin import case_actions
+from admin import case_actions, processes
 from admin.access import StaffView, acting_staff, staff
+from admin.case_actions import StaffAction
 from admin.case_list import list_context, staff_choices
 from admin.coop_processes import unmet_prerequisites, waits_for_prerequisites
 from admin.diagrams import process_svg
 from admin.emails import STATUSES
-from admin.forms import (
-    ActionForm,
-    AssignForm,
-    CloseTaskForm,
-    CommentForm,
-    FixEmailForm,
-    TaskForm,
-)
+from admin.forms import ActionForm, AssignForm, CloseTaskForm, CommentForm, TaskForm
 from admin.presenters import CasePresenter
-from admin.queries import CaseFilters, as_id, scope
+from admin.queries import CaseFilters, as_id
 from web.runtime import runtime
 from workflows.engine.definition import STAFF, Definition
 from workflows.engine.engine import UnitOfWork
 from workflows.engine.errors import CaseNotFound, ConflictError, CoopflowError, ValidationError
 from workflows.formatting import PARIS
-from workflows.models import Case, Coop, Email, Mandataire, StepStatus, Task
-from workflows.processes.invitation.definition import PROCESS as INVITATION
+from workflows.mandataires import latest_with_account
+from workflows.models import Case, Email, Mandataire, StepStatus, Task
+from workflows.scope import case_condition
 
 #: The forms every case page has for staff who may act (the others depend on the state).
 ALWAYS_OFFERED = ("assign", "comment", "task")
@@ -43,8 +37,9 @@ NOT_OFFERED = (
 )
 
 
-class CaseView(StaffView, BaseView):
-    """« Dossiers »: every case in scope, filtered; one page per case with its actions."""
+class CaseView(StaffView, *processes.routes(), BaseView):
+    """« Dossiers »: every case in scope, filtered; one page per case with its actions
+    (and the routes of the processes' own staff actions: ``admin/processes``)."""
 
     def __init__(self, session: Any, definitions: dict[str, Definition], **kwargs: Any) -> None:
         self.session = session
@@ -70,9 +65,9 @@ class CaseView(StaffView, BaseView):
     def _visible_case(self, case_id: int) -> Case:
         found = self.session.scalars(
             select(Case)
-            .where(Case.id == case_id, scope(staff()))
+            .where(Case.id == case_id, case_condition(staff()))
             .options(
-                joinedload(Case.coop).selectinload(Coop.mandataires),
+                joinedload(Case.coop),
                 selectinload(Case.events),
                 selectinload(Case.steps),
             )
@@ -97,7 +92,7 @@ class CaseView(StaffView, BaseView):
             self.session.get(Mandataire, mandataire_id)
             if mandataire_id is not None
             # Processes other than the invitation: the coop's mandataire with an account.
-            else next((m for m in case.coop.mandataires if m.password_hash), None)
+            else latest_with_account(self.session, case.coop_id)
         )
         emails = self.session.scalars(
             select(Email).where(Email.case_id == case.id).order_by(Email.id.desc())
@@ -110,18 +105,22 @@ class CaseView(StaffView, BaseView):
 
         actions: dict[str, Any] = {}
         retries: list[tuple[Any, Any]] = []
-        fix_email = None
+        own: list[tuple[StaffAction, Any]] = []
         if principal.can_act:
             for t in UnitOfWork(runtime().engine, self.session).allowed(case, STAFF):
                 actions[t.trigger] = blank(ActionForm, t.trigger)
             for step in case.steps:
                 if step.status == StepStatus.FAILED.value and step.args.get("state") == case.state:
                     retries.append((step, blank(ActionForm, f"step{step.id}")))
-            if case.process == INVITATION and case.state == "bounced":
-                fix_email = blank(FixEmailForm, "fix")
-            offered = {*actions, *(f"step{step.id}" for step, _ in retries), *ALWAYS_OFFERED}
-            if fix_email:
-                offered.add("fix")
+            for action in processes.forms_of(case.process):
+                if action.offered(case):
+                    own.append((action, blank(action.form, action.prefix)))
+            offered = {
+                *actions,
+                *(f"step{step.id}" for step, _ in retries),
+                *(action.prefix for action, _ in own),
+                *ALWAYS_OFFERED,
+            }
             if set(invalid) - offered:  # its form is not on the page: say why it was refused
                 flash(NOT_OFFERED, "error")
         view = CasePresenter(case, self._definition(case))
@@ -129,10 +128,11 @@ class CaseView(StaffView, BaseView):
         forms: dict[str, Any] = {}
         action_urls: dict[str, str] = {}
         action_labels: dict[str, str] = {}
-        if fix_email:
-            forms["action-fix"] = fix_email
-            action_urls["action-fix"] = url_for(".fix_email", case_id=case.id)
-            action_labels["action-fix"] = "Corriger l'email puis renvoyer"
+        labels = getattr(processes.PROCESS_ACTIONS.get(case.process), "ACTIONS", {})
+        for action, form in own:
+            forms[action.anchor] = form
+            action_urls[action.anchor] = url_for(action.endpoint, case_id=case.id)
+            action_labels[action.anchor] = labels[action.name]
         for step, form in retries:
             anchor = f"action-step{step.id}"
             forms[anchor] = form
@@ -234,33 +234,22 @@ class CaseView(StaffView, BaseView):
             return self._done(case_id, None, exc)
         return self._done(case_id, f"L'étape « {label} » est relancée.", None)
 
-    @expose("/<int:case_id>/corriger-email", methods=("POST",))
-    def fix_email(self, case_id: int) -> Any:
+    def staff_action(self, case_id: int, action: StaffAction) -> Any:
+        """The route of a process's own action (``admin/processes``) posts here."""
         principal = acting_staff()
         self._visible_case(case_id)
-        form = FixEmailForm(prefix="fix")
+        form = action.form(prefix=action.prefix)
         if not form.validate_on_submit():
-            return self._case_page(case_id, {"fix": form})
+            return self._case_page(case_id, {action.prefix: form})
         try:
-            email = case_actions.fix_email(
-                runtime(),
-                principal,
-                case_id,
-                form.version.data,
-                form.email.data or "",
-                form.comment.data,
-            )
+            message = action.perform(runtime(), principal, case_id, form)
         except ValidationError as exc:
-            form.email.errors = list(exc.errors)
-        except IntegrityError:  # another request took the address in the meantime
-            form.email.errors = ["Cette adresse est déjà celle d'un autre mandataire."]
+            form[action.field].errors = list(exc.errors)
         except (ConflictError, CaseNotFound) as exc:
             return self._done(case_id, None, exc)
         else:
-            return self._done(
-                case_id, f"Adresse corrigée ({email}) : l'invitation est renvoyée.", None
-            )
-        return self._case_page(case_id, {"fix": form})
+            return self._done(case_id, message, None)
+        return self._case_page(case_id, {action.prefix: form})
 
     @expose("/<int:case_id>/assigner", methods=("POST",))
     def assign(self, case_id: int) -> Any:

@@ -21,13 +21,14 @@ from flask_admin import Admin, BaseView, expose
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import joinedload
 
-from admin.access import StaffView, ad_condition, staff
+from admin.access import StaffView, staff
 from admin.diagrams import is_wildcard
-from admin.queries import scope, stuck_rules
+from admin.queries import stuck_rules
 from web.auth import StaffPrincipal
 from web.runtime import runtime
 from workflows.engine.definition import Definition
 from workflows.models import AD, Case, Task, TaskStatus
+from workflows.scope import case_condition, task_condition
 
 #: How many rows the « oldest waiting » lists show.
 OLDEST = 10
@@ -157,7 +158,7 @@ def count_states(session: Any, principal: StaffPrincipal) -> list[tuple[int, str
     """(AD, process, state, cases) in scope: one GROUP BY over ix_cases_ad_process_state."""
     query = (
         select(Case.ad_id, Case.process, Case.state, func.count())
-        .where(scope(principal))
+        .where(case_condition(principal))
         .group_by(Case.ad_id, Case.process, Case.state)
     )
     return [(ad_id, p, s, n) for ad_id, p, s, n in session.execute(query)]
@@ -167,7 +168,7 @@ def count_stuck(session: Any, principal: StaffPrincipal) -> list[tuple[int, str,
     """(AD, stuck reason, cases) in scope, over the stuck rows only (partial indexes)."""
     query = (
         select(Case.ad_id, Case.stuck_reason, func.count())
-        .where(scope(principal), Case.stuck_since.is_not(None))
+        .where(case_condition(principal), Case.stuck_since.is_not(None))
         .group_by(Case.ad_id, Case.stuck_reason)
     )
     return [(ad_id, r, n) for ad_id, r, n in session.execute(query) if r is not None]
@@ -176,7 +177,7 @@ def count_stuck(session: Any, principal: StaffPrincipal) -> list[tuple[int, str,
 def oldest_stuck(session: Any, principal: StaffPrincipal, limit: int = OLDEST) -> list[Case]:
     query = (
         select(Case)
-        .where(scope(principal), Case.stuck_since.is_not(None))
+        .where(case_condition(principal), Case.stuck_since.is_not(None))
         .order_by(Case.stuck_since, Case.id)
         .limit(limit)
         .options(joinedload(Case.coop))  # the coop's AD comes joined with it
@@ -187,7 +188,7 @@ def oldest_stuck(session: Any, principal: StaffPrincipal, limit: int = OLDEST) -
 def oldest_tasks(session: Any, principal: StaffPrincipal, limit: int = OLDEST) -> list[Task]:
     query = (
         select(Task)
-        .where(ad_condition(principal, Task.ad_id), Task.status == TaskStatus.OPEN.value)
+        .where(task_condition(principal), Task.status == TaskStatus.OPEN.value)
         .order_by(Task.due_at, Task.id)
         .limit(limit)
         .options(joinedload(Task.case).joinedload(Case.coop))

@@ -12,11 +12,12 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Query
 
-from admin.access import ReadOnlyModelView, email_condition, staff
+from admin.access import ReadOnlyModelView, staff
 from admin.export import ModelExport
 from admin.french import Equals
 from workflows.formatting import datetime_fr
 from workflows.models import Email, EmailStatus
+from workflows.scope import email_condition
 
 STATUSES = {
     EmailStatus.SENDING.value: "envoi en cours",

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 import xlsxwriter
 from babel.numbers import format_decimal
@@ -29,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
-from admin.access import StaffView, safe_next, staff
+from admin.access import StaffView, referring_page, staff
 from admin.queries import CaseFilters, matching, stuck_rules
 from web.runtime import runtime
 from workflows.engine.definition import Definition
@@ -273,14 +272,6 @@ def too_many(count: int | None, back: str) -> BaseResponse | None:
     return redirect(back)
 
 
-def _back_to_list() -> str:
-    """The page the export link was on (a back-office page of this site), else home."""
-    referrer = urlsplit(request.referrer or "")
-    if referrer.netloc and referrer.netloc != request.host:
-        return safe_next(None)
-    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
-
-
 # Flask-Admin model lists --------------------------------------------------------------
 
 
@@ -396,7 +387,7 @@ class CaseExportView(StaffView, BaseView):
         count = self.session.scalar(
             select(func.count()).select_from(selected.order_by(None).subquery())
         )
-        refused = too_many(count, _back_to_list())
+        refused = too_many(count, referring_page())
         if refused is not None:
             return refused
         # Many-to-one only: joined in the same chunked query, no query per row.

@@ -9,30 +9,37 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
-    EmailField,
     HiddenField,
     IntegerField,
-    PasswordField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
-from web.forms import EMAIL_TOO_LONG
 from web.guards import MAX_ID
 
 
-class FrenchDateField(DateField):
-    """A date input (``<input type=date>`` sends ``YYYY-MM-DD``) with a French error."""
+class _ParsedInFrench:
+    """A field whose value does not parse says ``message``, in French (WTForms' own
+    messages are English)."""
+
+    message: str
+    data: Any
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         try:
-            super().process_formdata(valuelist)
+            super().process_formdata(valuelist)  # type: ignore[misc]
         except ValueError:
             self.data = None
-            raise ValueError("Date invalide : utilisez le format jj/mm/aaaa.") from None
+            raise ValueError(self.message) from None
+
+
+class FrenchDateField(_ParsedInFrench, DateField):
+    """A date input (``<input type=date>`` sends ``YYYY-MM-DD``) with a French error."""
+
+    message = "Date invalide : utilisez le format jj/mm/aaaa."
 
 
 COMMENT_REQUIRED = "Indiquez un commentaire : il est enregistré dans l'historique du dossier."
@@ -40,20 +47,22 @@ COMMENT_REQUIRED = "Indiquez un commentaire : il est enregistré dans l'historiq
 COMMENT_TOO_LONG = "Commentaire trop long (2000 caractères au plus)."
 
 
-class VersionField(IntegerField):
+def required_comment() -> Any:
+    """The comment an action must carry: it goes to the audit trail."""
+    return TextAreaField(
+        "Commentaire",
+        validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000, message=COMMENT_TOO_LONG)],
+    )
+
+
+class VersionField(_ParsedInFrench, IntegerField):
     """The case version a page showed, hidden; anything but a number is refused in French."""
 
     widget = HiddenInput()
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            self.data = None
-            raise ValueError("Version du dossier illisible : rechargez la page.") from None
+    message = "Version du dossier illisible : rechargez la page."
 
 
-class ChoiceIdField(SelectField):
+class ChoiceIdField(_ParsedInFrench, SelectField):
     """A ``<select>`` of ids; a value that is no id gets ``message``, in French."""
 
     def __init__(self, label: str, message: str, **kwargs: Any) -> None:
@@ -61,57 +70,22 @@ class ChoiceIdField(SelectField):
         self.message = message
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            self.data = None
-            raise ValueError(self.message) from None
+        super().process_formdata(valuelist)
         if self.data is not None and not 0 < self.data <= MAX_ID:  # no row has it
             self.data = None
             raise ValueError(self.message)
 
 
-class LoginForm(FlaskForm):
-    email = EmailField(
-        "Adresse email",
-        validators=[
-            DataRequired("Saisissez votre adresse email."),
-            Email("Cette adresse email n'est pas valide."),
-            Length(max=254, message=EMAIL_TOO_LONG),
-        ],
-    )
-    password = PasswordField(
-        "Mot de passe", validators=[DataRequired("Saisissez votre mot de passe.")]
-    )
-
-
-class _CaseActionForm(FlaskForm):
+class CaseActionForm(FlaskForm):
     """Every action on a case carries the version the page showed (optimistic lock)."""
 
     version = VersionField(validators=[InputRequired("Version du dossier manquante.")])
 
 
-class ActionForm(_CaseActionForm):
+class ActionForm(CaseActionForm):
     """A trigger fired or a step retried: the comment is required, it goes to the audit."""
 
-    comment = TextAreaField(
-        "Commentaire",
-        validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000, message=COMMENT_TOO_LONG)],
-    )
-
-
-class FixEmailForm(_CaseActionForm):
-    email = EmailField(
-        "Nouvelle adresse du mandataire",
-        validators=[
-            DataRequired("Saisissez la nouvelle adresse email."),
-            Length(max=254, message=EMAIL_TOO_LONG),
-        ],
-    )
-    comment = TextAreaField(
-        "Commentaire",
-        validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000, message=COMMENT_TOO_LONG)],
-    )
+    comment = required_comment()
 
 
 class ImportForm(FlaskForm):
@@ -130,7 +104,7 @@ class ConfirmImportForm(FlaskForm):
     payload = HiddenField(validators=[DataRequired("Aperçu manquant : recommencez l'import.")])
 
 
-class AssignForm(_CaseActionForm):
+class AssignForm(CaseActionForm):
     assignee = SelectField("Assigner à", coerce=str, validate_choice=False)
     comment = TextAreaField(
         "Commentaire (facultatif)",
@@ -170,7 +144,4 @@ class TaskForm(FlaskForm):
 
 
 class CloseTaskForm(FlaskForm):
-    comment = TextAreaField(
-        "Commentaire",
-        validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000, message=COMMENT_TOO_LONG)],
-    )
+    comment = required_comment()

@@ -11,17 +11,17 @@ from flask_admin import AdminIndexView, expose
 from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 
-from admin.access import StaffView, safe_next, staff
+from admin.access import StaffView, back_office_next, staff
 from admin.case_list import list_context
-from admin.forms import LoginForm
 from admin.queries import CaseFilters
 from web.auth import principal_for
 from web.extensions import limiter
+from web.forms import LoginForm
+from web.login import BAD_CREDENTIALS
 from web.runtime import runtime
 from workflows.models import StaffRole, StaffUser
 from workflows.password_hashing import verify_password
 
-BAD_CREDENTIALS = "Adresse email ou mot de passe incorrect."
 ROLES = {
     StaffRole.NATIONAL.value: "national (toutes les AD)",
     StaffRole.AD.value: "équipe de l'AD",
@@ -85,7 +85,7 @@ class HomeView(StaffView, AdminIndexView):
             principal = principal_for(row)
         session.clear()  # nothing of an earlier session (a mandataire's) survives the login
         login_user(principal)
-        return redirect(safe_next(request.args.get("next")))
+        return redirect(back_office_next(request.args.get("next")))
 
     @expose("/deconnexion", methods=("POST",))
     def logout(self) -> Any:

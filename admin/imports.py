@@ -17,13 +17,14 @@ from flask_admin import BaseView, expose
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from admin.access import StaffView, acting_staff, can_see_ad
+from admin.access import StaffView, acting_staff
 from admin.forms import ConfirmImportForm, ImportForm
 from web.auth import current_staff
 from web.runtime import runtime
 from workflows.coop_import import import_coops, parse_coops
 from workflows.engine.engine import Actor
 from workflows.models import AD
+from workflows.scope import can_see
 
 MAX_BYTES = 5 * 1024 * 1024
 #: Browsers label a CSV file in many ways (Excel on Windows says ``vnd.ms-excel``).
@@ -100,7 +101,7 @@ class ImportView(StaffView, BaseView):
             return self._page(form, 422 if form.is_submitted() else 200)
         principal = acting_staff()
         ad = self.session.get(AD, form.ad_id.data)
-        if ad is None or not can_see_ad(principal, ad.id):
+        if ad is None or not can_see(principal, ad.id):
             form.ad_id.errors = ["Choisissez une AD de la liste."]
             return self._page(form, 422)
         upload = form.file.data
@@ -153,7 +154,7 @@ class ImportView(StaffView, BaseView):
             return self._page(self._form(), 422)
         except BadSignature:
             abort(400)
-        if data["by"] != principal.id or not can_see_ad(principal, data["ad"]):
+        if data["by"] != principal.id or not can_see(principal, data["ad"]):
             abort(403)
         rt = runtime()
         with rt.engine.transaction() as tx:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from admin.processes import forms_of
 from workflows.engine.definition import DO_TASK, RETRY_STEP, Definition
 from workflows.models import Case, CaseEvent, Step, StepStatus
-from workflows.processes.invitation.definition import FIX_EMAIL
 
 EVENT_KINDS = {
     "created": "Création",
@@ -94,8 +94,9 @@ class CasePresenter:
         if case.stuck_action == RETRY_STEP:
             failed = [s for s in case.steps if s.status == StepStatus.FAILED.value]
             return Recommended(label, f"action-step{failed[-1].id}" if failed else None)
-        if case.stuck_action == FIX_EMAIL:
-            return Recommended(label, "action-fix")
+        for action in forms_of(self.definition.name):
+            if action.name == case.stuck_action:
+                return Recommended(label, action.anchor)
         if case.stuck_action == DO_TASK:
             return Recommended(label, "taches")
         return Recommended(label, f"action-{case.stuck_action}")

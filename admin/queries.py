@@ -14,12 +14,13 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 
 from web.auth import StaffPrincipal
 from web.guards import MAX_ID
 from workflows.engine.definition import Definition, StuckRule
 from workflows.models import AD, Case, Coop, Mandataire
+from workflows.scope import case_condition
 
 PAGE_SIZE = 50
 #: « Bloqué depuis plus de … » choices of the age filter, in days.
@@ -123,15 +124,6 @@ class CaseFilters:
         return ", ".join(parts)
 
 
-def scope(principal: StaffPrincipal) -> ColumnElement[bool]:
-    """The cases this staff member may see: their AD's, or all for national staff."""
-    if principal.is_national:
-        return true()
-    if principal.ad_id is None:
-        return Case.id.is_(None)  # an AD account without an AD sees nothing
-    return Case.ad_id == principal.ad_id  # type: ignore[no-any-return]
-
-
 def _like(column: Any, needle: str) -> ColumnElement[bool]:
     escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return func.lower(column).like(f"%{escaped}%", escape="\\")  # type: ignore[no-any-return]
@@ -164,7 +156,7 @@ def search_condition(q: str) -> ColumnElement[bool]:
 def conditions(
     principal: StaffPrincipal, filters: CaseFilters, now: datetime
 ) -> list[ColumnElement[bool]]:
-    where = [scope(principal)]
+    where = [case_condition(principal)]
     if filters.bloques or filters.motif or filters.age:
         where.append(Case.stuck_since.is_not(None))
     if filters.motif:

@@ -7,28 +7,20 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from admin import case_actions
-from admin.access import StaffView, acting_staff, can_see_ad, staff
+from admin.access import StaffView, acting_staff, referring_page, staff
 from admin.forms import CloseTaskForm
-from web.auth import StaffPrincipal
 from web.runtime import runtime
 from workflows.engine.errors import CaseNotFound, ConflictError
 from workflows.models import Case, Task, TaskStatus
+from workflows.scope import can_see, task_condition
 
 PAGE_SIZE = 100
 #: The inbox's views: « toutes », « à moi », « non assignées », « en retard ».
 VIEWS = {"toutes": "Toutes", "moi": "Les miennes", "libres": "Non assignées", "retard": "En retard"}
-
-
-def task_scope(principal: StaffPrincipal) -> ColumnElement[bool]:
-    if principal.is_national:
-        return true()
-    if principal.ad_id is None:
-        return Task.id.is_(None)
-    return Task.ad_id == principal.ad_id  # type: ignore[no-any-return]
 
 
 class TaskView(StaffView, BaseView):
@@ -45,7 +37,7 @@ class TaskView(StaffView, BaseView):
             which = "toutes"
         query = (
             select(Task)
-            .where(Task.status == TaskStatus.OPEN.value, task_scope(principal))
+            .where(Task.status == TaskStatus.OPEN.value, task_condition(principal))
             .options(joinedload(Task.case).joinedload(Case.coop), joinedload(Task.assignee))
             .order_by(Task.due_at, Task.id)
             .limit(PAGE_SIZE + 1)
@@ -80,18 +72,18 @@ class TaskView(StaffView, BaseView):
             flash(str(exc), "error")
         else:
             flash("La tâche vous est assignée.", "success")
-        return redirect(_back(url_for(".index")))
+        return redirect(referring_page(url_for(".index")))
 
     @expose("/<int:task_id>/terminer", methods=("POST",))
     def close(self, task_id: int) -> Any:
         principal = acting_staff()
         task = self.session.get(Task, task_id)
-        if task is None or not can_see_ad(principal, task.ad_id):
+        if task is None or not can_see(principal, task.ad_id):
             abort(404)  # before reading the form: nothing about another AD's task
         form = CloseTaskForm(prefix="close")
         if not form.validate_on_submit():
             flash(" ".join(form.comment.errors), "error")
-            return redirect(_back(url_for(".index")))
+            return redirect(referring_page(url_for(".index")))
         try:
             case_id = case_actions.close_task(
                 runtime(), principal, task_id, form.comment.data or ""
@@ -100,15 +92,6 @@ class TaskView(StaffView, BaseView):
             abort(404)
         except ConflictError as exc:
             flash(str(exc), "error")
-            return redirect(_back(url_for(".index")))
+            return redirect(referring_page(url_for(".index")))
         flash("Tâche marquée comme faite.", "success")
         return redirect(url_for("cases.case_page", case_id=case_id))
-
-
-def _back(default: str) -> str:
-    """Back to the back-office page the form was on (never outside it)."""
-    target = request.referrer or ""
-    host = request.host_url.rstrip("/")
-    if target.startswith(host + "/admin"):
-        return target[len(host) :]
-    return default

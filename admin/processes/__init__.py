@@ -1,0 +1,31 @@
+"""The back-office's part of each process: its registry, one line per process.
+
+A module here (``admin/processes/<process>.py``) declares ``ACTIONS``, the staff actions
+its definition's stuck rules may recommend besides its triggers (action name → French
+label), checked at start against the definitions (``coopflow.house``). An action with a
+form on the case page is also a :class:`admin.case_actions.StaffAction` in the module's
+``FORMS``, and its route a method of the module's ``Routes``, mixed into the case view:
+the case pages stay generic and look the process's module up here.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from admin.case_actions import StaffAction
+from admin.processes import invitation
+
+PROCESS_ACTIONS: dict[str, ModuleType] = {
+    "invitation": invitation,
+}
+
+
+def forms_of(process: str) -> tuple[StaffAction, ...]:
+    """The staff actions of ``process`` that have a form on the case page."""
+    module = PROCESS_ACTIONS.get(process)
+    return tuple(getattr(module, "FORMS", ())) if module else ()
+
+
+def routes() -> tuple[type, ...]:
+    """The route classes of every process, for the case view to mix in."""
+    return tuple(m.Routes for m in PROCESS_ACTIONS.values() if hasattr(m, "Routes"))
