@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, abort
+from flask import abort
 from flask_admin import expose
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
@@ -20,6 +20,7 @@ from admin.access import ad_condition, case_condition, staff
 from admin.coop_diagram import COLOURS, coop_svg
 from admin.coop_processes import STATUS_LABELS, coop_processes, stuck_title
 from admin.emails import KINDS, STATUSES
+from web.portal.documents import attachment, kept_document
 from web.runtime import runtime
 from workflows.engine.cross_process import school_year_label
 from workflows.engine.definition import Definition
@@ -136,19 +137,10 @@ class CoopPage:
     def coop_document(self, coop_id: int, document_id: int) -> Any:
         """A document of the coop, as its mandataire downloads it from the portal."""
         coop = self._visible_coop(coop_id)
-        document = self.session.scalars(
-            select(Document).where(
-                Document.id == document_id,
-                Document.coop_id == coop.id,
-                Document.kind != LOGO_KIND,
-            )
-        ).one_or_none()
+        document = kept_document(self.session, coop.id, document_id)
         if document is None:
             abort(404)
-        response = Response(document.content, mimetype=document.content_type)
-        response.headers.set("Content-Disposition", "attachment", filename=document.filename)
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        return attachment(document)
 
 
 def _line(case: Case, definitions: dict[str, Definition]) -> CaseLine:

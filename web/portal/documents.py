@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import Session, defer
 
 from web.auth import mandataire_required
 from web.runtime import runtime
@@ -39,22 +39,32 @@ def index():  # type: ignore[no-untyped-def]
         return render_template("portal/documents.html", documents=documents)
 
 
+def kept_document(session: Session, coop_id: int, document_id: int) -> Document | None:
+    """A document the coop keeps (not its logo), or ``None`` if it is another coop's."""
+    return session.scalars(
+        select(Document).where(
+            Document.id == document_id,
+            Document.coop_id == coop_id,
+            Document.kind != LOGO_KIND,
+        )
+    ).one_or_none()
+
+
+def attachment(document: Document) -> Response:
+    """The document as a download, never cached nor sniffed (portal and back-office)."""
+    response = Response(document.content, mimetype=document.content_type)
+    response.headers.set("Content-Disposition", "attachment", filename=document.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.get("/mon-espace/documents/<int:document_id>")
 @mandataire_required
 def download(document_id: int):  # type: ignore[no-untyped-def]
     """Another coop's document is « not found », exactly like one that does not exist."""
     with runtime().db.read() as session:
-        document = session.scalars(
-            select(Document).where(
-                Document.id == document_id,
-                Document.coop_id == current_user.coop_id,
-                Document.kind != LOGO_KIND,
-            )
-        ).one_or_none()
+        document = kept_document(session, current_user.coop_id, document_id)
         if document is None:
             abort(404)
-        response = Response(document.content, mimetype=document.content_type)
-    response.headers.set("Content-Disposition", "attachment", filename=document.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+        return attachment(document)
