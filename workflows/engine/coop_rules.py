@@ -8,14 +8,13 @@ Part of :class:`UnitOfWork <workflows.engine.unit_of_work.UnitOfWork>` (a mixin,
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from workflows.engine.actor import Actor
-from workflows.engine.context import EngineContext
+from workflows.engine.case_records import CaseRecords
 from workflows.engine.cross_process import CaseView, latest_cases, school_year_of, unmet
 from workflows.engine.definition import SYSTEM, Definition
 from workflows.engine.errors import ConflictError
@@ -25,38 +24,14 @@ from workflows.models import Case, Coop
 PREREQUISITES_MET = "prérequis remplis"
 
 
-class CoopRules:
+class CoopRules(CaseRecords):
     """Prerequisites and effects, applied inside the transaction that changes a case."""
 
-    engine: EngineContext
-    session: Session
-    now: datetime
     _locked: dict[int, Case]
 
-    if TYPE_CHECKING:  # what the unit of work and its records provide
-
-        def start(
-            self,
-            process: str,
-            coop_id: int,
-            *,
-            actor: Actor,
-            data: dict[str, Any] | None = None,
-            trigger: str | None = None,
-            comment: str | None = None,
-            school_year: int | None = None,
-        ) -> Case: ...
-        def fire(
-            self,
-            case_id: int,
-            trigger: str,
-            *,
-            actor: Actor,
-            expected_version: int | None = None,
-            payload: dict[str, Any] | None = None,
-            comment: str | None = None,
-        ) -> Case: ...
-        def record(self, case: Case, actor: Actor, *, kind: str = ..., **fields: Any) -> None: ...
+    if TYPE_CHECKING:  # UnitOfWork's own, which this mixin is part of
+        start: Callable[..., Case]
+        fire: Callable[..., Case]
 
     # Reading ------------------------------------------------------------------------
 

@@ -1,36 +1,36 @@
 """What one engine transaction may do: lock cases, start them, fire their triggers,
 queue their steps; written together when it settles (``Engine.transaction``).
 
-Its tasks, stuck marks and audit trail are :class:`workflows.engine.case_records.CaseRecords`'.
+What a transition does to a case is :class:`workflows.engine.state_changes.StateChanges`';
+the rules between a coop's processes :class:`workflows.engine.coop_rules.CoopRules`'; its
+tasks, stuck marks and audit trail :class:`workflows.engine.case_records.CaseRecords`'.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from workflows.engine.actor import Actor
-from workflows.engine.case_records import CaseRecords
 from workflows.engine.context import EngineContext
-from workflows.engine.coop_rules import CoopRules
 from workflows.engine.cross_process import school_year_of
 from workflows.engine.definition import Definition, GuardContext, Transition
 from workflows.engine.errors import CaseNotFound, GuardFailed, TransitionNotAllowed, VersionConflict
-from workflows.models import Case, CaseEvent, Coop, Step, StepStatus, Task, TaskStatus, Timer, table
+from workflows.engine.state_changes import StateChanges
+from workflows.models import Case, CaseEvent, Coop, Step, StepStatus, table
 
 #: The engine's logger, as before the unit of work had a module of its own: log
 #: filters on « case transition » keep working.
 log = logging.getLogger("workflows.engine.engine")
 
 
-class UnitOfWork(CaseRecords, CoopRules):
+class UnitOfWork(StateChanges):
     """The operations allowed inside one engine transaction."""
 
     def __init__(self, engine: EngineContext, session: Session) -> None:
@@ -71,29 +71,6 @@ class UnitOfWork(CaseRecords, CoopRules):
         )
         self._queued = []
         self._queued_of = {}
-
-    def _drop_steps_of_left_states(self) -> None:
-        """Cancel the unfinished steps of the cases that left a state in this transaction:
-        one statement for all of them (steps complete in batches, and each completion
-        moves a case), run before the final flush and without it. The steps this
-        transaction queued are not touched (they belong to the states entered; those
-        for a state it left again are dropped in memory by ``_leave``), and the steps it
-        finished are written by the flush over this update."""
-        queued = [step.id for step in self._queued if step.id is not None]
-        steps = table(Step)
-        statement = (
-            update(steps)
-            .where(
-                steps.c.case_id.in_(sorted(self._left)),
-                steps.c.status.in_([StepStatus.PENDING.value, StepStatus.RUNNING.value]),
-            )
-            .values(status=StepStatus.CANCELLED.value, updated_at=self.now, finished_at=self.now)
-        )
-        if queued:
-            statement = statement.where(steps.c.id.not_in(queued))
-        with self.session.no_autoflush:
-            self.session.execute(statement)
-        self._left = set()
 
     # Reading ------------------------------------------------------------------------
 
@@ -292,131 +269,3 @@ class UnitOfWork(CaseRecords, CoopRules):
                 return t
             reasons.extend(failed)
         raise GuardFailed(" ".join(dict.fromkeys(reasons)))
-
-    def _apply(
-        self,
-        case: Case,
-        definition: Definition,
-        t: Transition,
-        actor: Actor,
-        payload: dict[str, Any],
-        comment: str | None,
-        *,
-        fresh: bool = False,
-    ) -> None:
-        from_state = case.state
-        steps = list(t.steps)
-        if t.dest is not None:
-            if not fresh:
-                self._leave(case, definition, actor)
-            case.state = t.dest
-            case.state_entered_at = self.now
-            steps.extend(definition.state_by_name[t.dest].steps)
-        case.version += 1
-        case.updated_at = self.now
-        self.record(
-            case,
-            actor,
-            trigger=t.trigger,
-            from_state=from_state,
-            to_state=case.state,
-            payload=payload,
-            comment=comment,
-        )
-        if t.dest is not None:
-            self._enter(case, definition, tuple(steps), payload)
-        else:
-            self._queue(case, definition, steps)
-        log.info(
-            "case transition",
-            extra={"case_id": case.id, "trigger": t.trigger, "from": from_state, "to": case.state},
-        )
-
-    def _leave(self, case: Case, definition: Definition, actor: Actor) -> None:
-        """Leaving a state drops its timers, its unfinished steps and its stuck mark, and
-        closes the tasks it opened (the transition is what they waited for).
-
-        Timers and state tasks only exist where the definition declares them: the other
-        states skip those statements (a transition is on every step's hot path)."""
-        if definition.state_by_name[case.state].task is not None:
-            self.session.execute(
-                update(Task)
-                .where(
-                    Task.case_id == case.id,
-                    Task.state == case.state,
-                    Task.status == TaskStatus.OPEN.value,
-                )
-                .values(status=TaskStatus.DONE.value, closed_at=self.now, closed_by=str(actor))
-                .execution_options(synchronize_session=False)
-            )
-        if definition.timers_for(case.state):
-            self.session.execute(
-                update(Timer)
-                .where(Timer.case_id == case.id, Timer.closed_at.is_(None))
-                .values(closed_at=self.now)
-                .execution_options(synchronize_session=False)
-            )
-        # Its unfinished steps are dropped by one statement for all the cases this
-        # transaction moves, just before its final flush (see settle).
-        self._left.add(case.id)
-        # Steps queued by this transaction for the state left are dropped before written.
-        for step in self._queued_of.pop(id(case), ()):
-            if step.status == StepStatus.PENDING.value:
-                step.status = StepStatus.CANCELLED.value
-                step.finished_at = self.now
-        self.clear_stuck(case)
-
-    def _enter(
-        self,
-        case: Case,
-        definition: Definition,
-        steps: tuple[str, ...],
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        state = definition.state_by_name[case.state]
-        # A duration reads settings (an AD's validity), never what this transaction
-        # changed: no flush, so the transitions of a batch stay written together.
-        with self.session.no_autoflush:
-            for timer in definition.timers_for(case.state):
-                due = self.now + definition.duration(timer, case, self.session)
-                self.session.add(
-                    Timer(case_id=case.id, name=timer.name, state=case.state, due_at=due)
-                )
-        if state.task is not None:
-            note = (details or {}).get(state.task.note_from) if state.task.note_from else None
-            self.open_task(
-                case,
-                kind=state.task.kind,
-                title=state.task.title,
-                due_at=self.now + state.task.due,
-                created_by=Actor.system("moteur"),
-                state=case.state,
-                note=str(note) if note else None,
-            )
-        if state.stuck is not None:
-            self.mark_stuck(case, state.stuck, **(details or {}))
-        self._queue(case, definition, steps)
-        self.apply_effects(case, definition)
-        self.start_dependents(case)
-
-    def _queue(
-        self, case: Case, definition: Definition, names: list[str] | tuple[str, ...]
-    ) -> None:
-        for name in names:
-            rule = definition.step_by_name[name]
-            step = Step(
-                case=case,
-                name=name,
-                args={"state": case.state},
-                status=StepStatus.PENDING.value,
-                attempts=0,
-                max_attempts=rule.max_attempts,
-                idempotency_key=f"{case.process}.{name}.{uuid.uuid4().hex}",
-                not_before=self.now,
-                lease_until=self.now + self.engine.timing.publish_lease,
-                created_at=self.now,
-                updated_at=self.now,
-            )
-            self.session.add(step)
-            self._queued.append(step)
-            self._queued_of.setdefault(id(case), []).append(step)
