@@ -24,7 +24,9 @@ def upgrade() -> None:
             table,
             sa.Column("session_version", sa.Integer(), nullable=False, server_default="0"),
         )
-    op.add_column("mandataires", sa.Column("cancelled_at", sa.DateTime(), nullable=True))
+    op.add_column(
+        "mandataires", sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True)
+    )
     op.create_index(
         "uq_mandataires_email_lower",
         "mandataires",

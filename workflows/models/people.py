@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.models.base import Base, utcnow
@@ -70,6 +70,8 @@ class Mandataire(Base):
     """The teacher who runs a coop and logs in to the portal with their academic email."""
 
     __tablename__ = "mandataires"
+    #: One account per address whatever its case (``Jean.Dupont@`` is ``jean.dupont@``).
+    __table_args__ = (Index("uq_mandataires_email_lower", func.lower("email"), unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     coop_id: Mapped[int] = mapped_column(ForeignKey("coops.id"), index=True)
@@ -79,6 +81,11 @@ class Mandataire(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     password_set_at: Mapped[datetime | None] = mapped_column(default=None)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Set when staff cancel their invitation: the account no longer logs in.
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Raised to end every session of the account (cancellation, new password): a
+    #: session remembers the number it was opened with.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     coop: Mapped[Coop] = relationship(back_populates="mandataires", lazy="joined")
@@ -105,6 +112,8 @@ class StaffUser(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Raised when the password changes: every session opened before it ends.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     ad: Mapped[AD | None] = relationship(lazy="joined")
 
