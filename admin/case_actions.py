@@ -138,7 +138,8 @@ def assign(
         except assignment.AssigneeRefused:
             raise ValidationError("Ce membre de l'équipe ne peut pas traiter ce dossier.") from None
         except assignment.AlreadyAssigned as exc:
-            raise TransitionNotAllowed(f"Le dossier est déjà assigné à {exc.name}.") from None
+            # Shown under the select, the comment kept: choose someone else.
+            raise ValidationError(f"Le dossier est déjà assigné à {exc.name}.") from None
 
 
 def annotate(rt: Runtime, principal: StaffPrincipal, case_id: int, text: str) -> None:

@@ -20,7 +20,8 @@ from admin.diagrams import process_svg
 from admin.emails import STATUSES
 from admin.forms import ActionForm, AssignForm, CloseTaskForm, CommentForm, TaskForm
 from admin.presenters import CasePresenter
-from admin.queries import CaseFilters, as_id
+from admin.queries import ME, NOBODY, CaseFilters, as_id
+from web.auth import StaffPrincipal
 from web.runtime import runtime
 from workflows.engine.definition import STAFF, Definition
 from workflows.engine.engine import UnitOfWork
@@ -148,11 +149,9 @@ class CaseView(StaffView, *processes.routes(), BaseView):
             assign_form = invalid.get("assign") or AssignForm(
                 prefix="assign", version=case.version, formdata=None
             )
-            assign_form.assignee.choices = [("", "personne")] + [
-                (str(s.id), s.full_name) for s in staff_choices(self.session, principal, case.ad_id)
-            ]
-            if not assign_form.assignee.data:
-                assign_form.assignee.data = str(case.assignee_id or "")
+            assign_form.assignee.choices = self._assignees(principal, case)
+            if invalid.get("assign") is None:  # a fresh form shows who has the case now
+                assign_form.assignee.data = str(case.assignee_id or NOBODY)
             comment_form = invalid.get("comment") or CommentForm(prefix="comment", formdata=None)
             task_form = invalid.get("task") or TaskForm(prefix="task", formdata=None)
         tasks = self.session.scalars(
@@ -191,6 +190,17 @@ class CaseView(StaffView, *processes.routes(), BaseView):
             email_statuses=STATUSES,
         )
         return page, 422 if invalid else 200
+
+    def _assignees(self, principal: StaffPrincipal, case: Case) -> list[tuple[str, str]]:
+        """The assignment select: « personne », then who may take the case; the current
+        assignee is always there (shown as selected), even one who no longer may."""
+        people = staff_choices(self.session, principal, case.ad_id)
+        choices = [(NOBODY, "personne"), *((str(s.id), s.full_name) for s in people)]
+        if case.assignee is not None and case.assignee_id not in {s.id for s in people}:
+            choices.append(
+                (str(case.assignee_id), f"{case.assignee.full_name} (ne peut plus le traiter)")
+            )
+        return choices
 
     def _done(self, case_id: int, message: str | None, error: CoopflowError | None) -> Any:
         if isinstance(error, CaseNotFound):
@@ -258,11 +268,13 @@ class CaseView(StaffView, *processes.routes(), BaseView):
         form = AssignForm(prefix="assign")
         if not form.validate_on_submit():
             return self._case_page(case_id, {"assign": form})
+        # Two buttons, two values of one name: « M'assigner » (``moi``) never depends on
+        # the select; « Assigner » (``choix``, or no button: a form sent by Enter) reads it.
         raw = form.assignee.data or ""
-        if raw == "moi":
+        if request.form.get("assign-bouton") == ME or raw == ME:
             raw = str(principal.id)
-        assignee_id = as_id(raw)
-        if raw and assignee_id is None:
+        assignee_id = None if raw == NOBODY else as_id(raw)
+        if raw != NOBODY and assignee_id is None:
             form.assignee.errors = ["Choisissez un membre de l'équipe dans la liste."]
             return self._case_page(case_id, {"assign": form})
         try:

@@ -28,22 +28,37 @@ def _events(rt, case_id: int) -> list[CaseEvent]:
         )
 
 
+def _selected(html: str) -> str:
+    """The option the assignment select shows."""
+    select = re.search(r'<select[^>]*name="assign-assignee".*?</select>', html, re.S)
+    assert select, "no assignment select"
+    chosen = re.findall(r"<option selected[^>]*>([^<]*)</option>", select.group(0))
+    assert len(chosen) == 1, select.group(0)
+    return chosen[0]
+
+
 def test_assign_to_myself_then_to_a_colleague(client, rt, ad, staff06, make_case):
     colleague = factories.StaffFactory(ad=ad, full_name="Marc Collègue")
     case = make_case("expired")
     log_in(client, staff06)
     html = text(client.get(f"/admin/dossiers/{case.id}"))
     assert "Marc Collègue" in html  # offered in the select
+    assert _selected(html) == "personne"
+    # « M'assigner » as a browser sends it: the select's value (« personne ») and the
+    # button's, under another name.
     done = client.post(
         f"/admin/dossiers/{case.id}/assigner",
         data={
             "assign-csrf_token": csrf_token(html),
             "assign-version": case.version,
-            "assign-assignee": "moi",
+            "assign-assignee": "personne",
+            "assign-bouton": "moi",
         },
         follow_redirects=True,
     )
     assert "Dossier assigné à Claire Agent." in text(done)
+    assert _selected(text(done)) == "Claire Agent"  # the select shows who has it now
+    assert "M'assigner" not in text(done)
     assert _case(rt, case.id).assignee_id == staff06.id
     mine = text(client.get("/admin/?assigne=moi"))
     assert f'data-case-id="{case.id}"' in mine
@@ -55,6 +70,7 @@ def test_assign_to_myself_then_to_a_colleague(client, rt, ad, staff06, make_case
             "assign-csrf_token": csrf_token(html),
             "assign-version": _case(rt, case.id).version,
             "assign-assignee": str(colleague.id),
+            "assign-bouton": "choix",
             "assign-comment": "Marc connaît l'école.",
         },
     )
@@ -63,6 +79,74 @@ def test_assign_to_myself_then_to_a_colleague(client, rt, ad, staff06, make_case
     assert (
         last.kind == "assign" and last.comment == "Assigné à Marc Collègue. Marc connaît l'école."
     )
+
+
+def test_assigner_with_the_select_untouched_never_unassigns(client, rt, ad, staff06, make_case):
+    case = make_case("expired")
+    log_in(client, staff06)
+    html = text(client.get(f"/admin/dossiers/{case.id}"))
+    client.post(
+        f"/admin/dossiers/{case.id}/assigner",
+        data={
+            "assign-csrf_token": csrf_token(html),
+            "assign-version": case.version,
+            "assign-assignee": "personne",
+            "assign-bouton": "moi",
+        },
+    )
+    html = text(client.get(f"/admin/dossiers/{case.id}"))
+    # « Assigner » with a comment and the select as the page shows it: refused under the
+    # select, the comment kept, the case still Claire's.
+    refused = client.post(
+        f"/admin/dossiers/{case.id}/assigner",
+        data={
+            "assign-csrf_token": csrf_token(html),
+            "assign-version": _case(rt, case.id).version,
+            "assign-assignee": str(staff06.id),
+            "assign-bouton": "choix",
+            "assign-comment": "Je m'en occupe cette semaine.",
+        },
+    )
+    assert refused.status_code == 422
+    page = text(refused)
+    assert "Le dossier est déjà assigné à Claire Agent." in page
+    assert "Je m'en occupe cette semaine." in page and _selected(page) == "Claire Agent"
+    assert _case(rt, case.id).assignee_id == staff06.id
+    # « personne », chosen, unassigns; a value that is no choice is refused in French.
+    client.post(
+        f"/admin/dossiers/{case.id}/assigner",
+        data={
+            "assign-csrf_token": csrf_token(html),
+            "assign-version": _case(rt, case.id).version,
+            "assign-assignee": "personne",
+            "assign-bouton": "choix",
+        },
+    )
+    assert _case(rt, case.id).assignee_id is None
+    assert _events(rt, case.id)[-1].comment == "Assigné à personne."
+    odd = client.post(
+        f"/admin/dossiers/{case.id}/assigner",
+        data={
+            "assign-csrf_token": csrf_token(html),
+            "assign-version": _case(rt, case.id).version,
+            "assign-assignee": "",
+            "assign-bouton": "choix",
+        },
+    )
+    assert odd.status_code == 422
+    assert "Choisissez un membre de l'équipe dans la liste." in text(odd)
+
+
+def test_a_former_assignee_still_shows_as_the_assignee(client, rt, ad, staff06, make_case):
+    gone = factories.StaffFactory(ad=ad, full_name="Paul Parti")
+    case = make_case("expired")
+    with rt.db.write() as session:
+        session.get(Case, case.id).assignee_id = gone.id
+    with rt.db.write() as session:
+        session.get(type(gone), gone.id).is_active = False
+    log_in(client, staff06)
+    html = text(client.get(f"/admin/dossiers/{case.id}"))
+    assert _selected(html) == "Paul Parti (ne peut plus le traiter)"
 
 
 def test_assigning_to_staff_of_another_ad_is_refused(client, rt, ad50, staff06, make_case):
