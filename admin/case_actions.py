@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from web.auth import StaffPrincipal
 from web.runtime import Runtime
 from workflows.engine import assignment, steps
@@ -51,6 +53,9 @@ class StaffAction:
     #: :class:`ValidationError` (shown under ``field``) or a :class:`ConflictError`.
     perform: Callable[[Runtime, StaffPrincipal, int, Any], str]
     field: str
+    #: Fills the form from the case before it is shown or read: its current values when
+    #: ``fresh`` (a blank form), the choices that depend on the case always.
+    prepare: Callable[[Any, Session, Case, bool], None] | None = None
 
     @property
     def anchor(self) -> str:

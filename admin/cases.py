@@ -115,7 +115,10 @@ class CaseView(StaffView, *processes.routes(), BaseView):
                     retries.append((step, blank(ActionForm, f"step{step.id}")))
             for action in processes.forms_of(case.process):
                 if action.offered(case):
-                    own.append((action, blank(action.form, action.prefix)))
+                    form = blank(action.form, action.prefix)
+                    if action.prepare is not None:
+                        action.prepare(form, self.session, case, action.prefix not in invalid)
+                    own.append((action, form))
             offered = {
                 *actions,
                 *(f"step{step.id}" for step, _ in retries),
@@ -247,8 +250,10 @@ class CaseView(StaffView, *processes.routes(), BaseView):
     def staff_action(self, case_id: int, action: StaffAction) -> Any:
         """The route of a process's own action (``admin/processes``) posts here."""
         principal = acting_staff()
-        self._visible_case(case_id)
+        case = self._visible_case(case_id)
         form = action.form(prefix=action.prefix)
+        if action.prepare is not None:
+            action.prepare(form, self.session, case, False)
         if not form.validate_on_submit():
             return self._case_page(case_id, {action.prefix: form})
         try:

@@ -130,6 +130,7 @@ class CoopPage:
             email_statuses=STATUSES,
             email_kinds=KINDS,
             task_statuses=TASK_STATUSES,
+            can_edit=staff().can_act,
             now=now,
         )
 

@@ -13,6 +13,7 @@ from sqlalchemy import or_
 from sqlalchemy.orm import Query, selectinload
 
 from admin.access import ReadOnlyModelView, ad_condition, staff
+from admin.coop_edit import CoopEdit
 from admin.coop_page import CoopPage
 from admin.export import ModelExport
 from workflows.models import Coop, Mandataire
@@ -27,7 +28,7 @@ def _name_link(view: Any, context: Any, model: Coop, name: str) -> Markup:
     return Markup('<a href="{}">{}</a>').format(url, model.name)
 
 
-class CoopView(CoopPage, ModelExport, ReadOnlyModelView, ModelView):
+class CoopView(CoopEdit, CoopPage, ModelExport, ReadOnlyModelView, ModelView):
     column_list = ("ad", "affiliation_number", "name", "school_name", "mandataire_email")
     column_export_list = (
         "ad",

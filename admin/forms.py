@@ -55,6 +55,14 @@ def required_comment() -> Any:
     )
 
 
+def optional_comment() -> Any:
+    """A comment staff may add to the audit trail."""
+    return TextAreaField(
+        "Commentaire (facultatif)",
+        validators=[Optional(), Length(max=2000, message=COMMENT_TOO_LONG)],
+    )
+
+
 class VersionField(_ParsedInFrench, IntegerField):
     """The case version a page showed, hidden; anything but a number is refused in French."""
 
@@ -106,10 +114,7 @@ class ConfirmImportForm(FlaskForm):
 
 class AssignForm(CaseActionForm):
     assignee = SelectField("Assigner à", coerce=str, validate_choice=False)
-    comment = TextAreaField(
-        "Commentaire (facultatif)",
-        validators=[Optional(), Length(max=2000, message=COMMENT_TOO_LONG)],
-    )
+    comment = optional_comment()
 
 
 class CommentForm(FlaskForm):

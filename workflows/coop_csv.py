@@ -148,7 +148,7 @@ def parse_coops(content: bytes, ad: AD) -> ParsedFile:
         cells += [""] * (width - len(cells))
         for c in COLUMNS:
             raw = cells[positions[c.header]] if c.header in positions else ""
-            values[c.field], problem = _clean(c, raw, ad)
+            values[c.field], problem = clean_cell(c, raw, ad)
             problems += [problem] if problem else []
         number, email = values["affiliation_number"], values["mandataire_email"]
         if number in first_line:
@@ -193,7 +193,7 @@ def fold(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", text).casefold() if ch.isalnum())
 
 
-def _clean(c: Column, raw: str, ad: AD) -> tuple[str, str | None]:
+def clean_cell(c: Column, raw: str, ad: AD) -> tuple[str, str | None]:
     """A cell's normalised value and, if it is wrong, the French reason."""
     value = " ".join(raw.split())
     if c.header in ("numero_affiliation", "code_postal"):

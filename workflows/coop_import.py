@@ -21,9 +21,9 @@ from workflows.coop_csv import (
     fold,
     parse_coops,
 )
-from workflows.links import revoke_links
 from workflows.models import AD, Case, Coop, Mandataire
-from workflows.processes.invitation.definition import BOUNCED, CREATED, EXPIRED, INVITED
+from workflows.processes.invitation.address_change import RESENDABLE, resend_to_new_address
+from workflows.processes.invitation.definition import CREATED
 from workflows.processes.invitation.definition import PROCESS as INVITATION
 
 if TYPE_CHECKING:
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 CHUNK = 500
 #: Lines per transaction of an import at the command line.
 PART = 1_000
-#: Invitation states whose link went out: an email change sends a new one.
-RESENDABLE = (INVITED, EXPIRED, BOUNCED)
 _T = TypeVar("_T")
 
 
@@ -244,9 +242,9 @@ class _Import:
         if case is None:
             self._start(coop, person)
         elif "email" in person_changes and case.state in RESENDABLE:
-            # The link went to the old address: it must not work any more.
-            revoke_links(tx.session, mandataire_id=person.id, purpose=INVITATION, now=tx.now)
-            tx.fire(case.id, "resend", actor=self.actor, comment="email du mandataire modifié")
+            resend_to_new_address(
+                tx, case, person, actor=self.actor, comment="email du mandataire modifié"
+            )
             self.report.invited += 1
         elif self.invite and case.state == CREATED:
             tx.fire(case.id, "invite", actor=self.actor)

@@ -3,20 +3,24 @@ the recommended action of an address the mail server refused (``invitation_bounc
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_admin import expose
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from wtforms import EmailField
-from wtforms.validators import DataRequired, Length
+from sqlalchemy.orm import Session
+from wtforms import EmailField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
 from admin.case_actions import StaffAction, lock_visible
+from admin.coop_edit import close_tasks_field, task_choices
 from admin.forms import CaseActionForm, required_comment
 from web.auth import StaffPrincipal
 from web.forms import EMAIL_TOO_LONG
 from web.runtime import Runtime
+from workflows.coop_edit import close_manual_tasks, open_manual_tasks
 from workflows.engine.engine import Actor, UnitOfWork
 from workflows.engine.errors import TransitionNotAllowed, ValidationError
 from workflows.models import Case, Mandataire
@@ -25,6 +29,7 @@ from workflows.processes.invitation.definition import BOUNCED, FIX_EMAIL, PROCES
 #: The staff actions the definition's stuck rules recommend beyond its triggers.
 ACTIONS = {FIX_EMAIL: "Corriger l'email puis renvoyer"}
 TAKEN = "Cette adresse est déjà celle d'un autre mandataire."
+NAME_TOO_LONG = "100 caractères au plus."
 
 
 class FixEmailForm(CaseActionForm):
@@ -35,7 +40,33 @@ class FixEmailForm(CaseActionForm):
             Length(max=254, message=EMAIL_TOO_LONG),
         ],
     )
+    #: The address is often someone else's: the name the email greets comes with it
+    #: (prefilled with the current one; left empty, it stays as it is).
+    first_name = StringField(
+        "Prénom du mandataire",
+        validators=[
+            Optional(),
+            Length(max=100, message=NAME_TOO_LONG),
+        ],
+    )
+    last_name = StringField(
+        "Nom du mandataire",
+        validators=[
+            Optional(),
+            Length(max=100, message=NAME_TOO_LONG),
+        ],
+    )
+    close_tasks = close_tasks_field()
     comment = required_comment()
+
+
+def _prepare(form: Any, session: Session, case: Case, fresh: bool) -> None:
+    """The mandataire's current name in a blank form; the case's hand-opened tasks."""
+    form.close_tasks.choices = task_choices(open_manual_tasks(session, [case.id]))
+    mandataire = session.get(Mandataire, case.data.get("mandataire_id"))
+    if fresh and mandataire is not None:
+        form.first_name.data = mandataire.first_name
+        form.last_name.data = mandataire.last_name
 
 
 def correct_and_resend(
@@ -45,6 +76,9 @@ def correct_and_resend(
     version: int,
     new_email: str,
     comment: str | None,
+    *,
+    name: tuple[str, str] | None = None,
+    close_tasks: Collection[int] = (),
 ) -> str:
     """Correct the refused address of a ``bounced`` invitation and resend it, together.
 
@@ -64,8 +98,14 @@ def correct_and_resend(
         old = mandataire.email
         email = check_new_email(tx, new_email, mandataire, case.coop.ad.academic_domains)
         mandataire.email = email
-        tx.session.flush()
         note = f"Email corrigé : {old} → {email}."
+        if name is not None:
+            first, last = (" ".join(part.split()) for part in name)
+            first, last = first or mandataire.first_name, last or mandataire.last_name
+            if (first, last) != (mandataire.first_name, mandataire.last_name):
+                note += f" Nom corrigé : {mandataire.full_name} → {first} {last}."
+                mandataire.first_name, mandataire.last_name = first, last
+        tx.session.flush()
         tx.fire(
             case.id,
             "resend",
@@ -73,6 +113,9 @@ def correct_and_resend(
             expected_version=version,
             payload={"old_email": old, "new_email": email},
             comment=f"{note} {comment}" if comment else note,
+        )
+        close_manual_tasks(
+            tx, close_tasks, {case.id: case}, Actor.staff(principal), "Fait en corrigeant l'email."
         )
         return email
 
@@ -108,7 +151,14 @@ def check_new_email(tx: UnitOfWork, raw: str, mandataire: Mandataire, domains: l
 def _fix_email(rt: Runtime, principal: StaffPrincipal, case_id: int, form: Any) -> str:
     try:
         email = correct_and_resend(
-            rt, principal, case_id, form.version.data, form.email.data or "", form.comment.data
+            rt,
+            principal,
+            case_id,
+            form.version.data,
+            form.email.data or "",
+            form.comment.data,
+            name=(form.first_name.data or "", form.last_name.data or ""),
+            close_tasks=form.close_tasks.data or (),
         )
     except IntegrityError:  # another request took the address in the meantime
         raise ValidationError(TAKEN) from None
@@ -127,6 +177,7 @@ FIX = StaffAction(
     offered=_bounced,
     perform=_fix_email,
     field="email",
+    prepare=_prepare,
 )
 #: The actions with a form on the case page, in the order shown.
 FORMS = (FIX,)

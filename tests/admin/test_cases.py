@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.admin.conftest import csrf_token, log_in, text
-from workflows.models import Case, CaseEvent, Mandataire, Step, StepStatus
+from workflows.engine.engine import Actor
+from workflows.models import Case, CaseEvent, Mandataire, Step, StepStatus, Task
 
 
 def _state(rt, case_id: int) -> str:
@@ -265,3 +266,50 @@ def test_retry_a_failed_step(client, rt, staff06, make_case):
         assert step.status == StepStatus.PENDING.value and step.attempts == 0
         assert session.get(Case, case.id).stuck_reason is None
     assert _events(rt, case.id)[-1].comment == "SMTP rétabli"
+
+
+def test_fix_email_also_corrects_the_name_and_closes_a_hand_opened_task(
+    client, rt, staff06, make_case, clock
+):
+    case = make_case("bounced", email="inconnu@ac-nice.fr")
+    with rt.engine.transaction() as tx:
+        person = tx.session.get(Mandataire, case.data["mandataire_id"])
+        person.first_name, person.last_name = "Inconnu", "Destinataire"
+        task = tx.open_task(
+            tx.lock(case.id),
+            kind="manual",
+            title="Demander la bonne adresse à l'école",
+            due_at=clock.now() + timedelta(days=1),
+            created_by=Actor.staff(staff06),
+        )
+        tx.session.flush()
+        task_id = task.id
+    log_in(client, staff06)
+    html = text(client.get(f"/admin/dossiers/{case.id}"))
+    assert 'name="fix-first_name"' in html and 'value="Inconnu"' in html
+    assert "Demander la bonne adresse à l'école (dossier n° " in html
+    with rt.db.read() as session:
+        version = session.get(Case, case.id).version
+    done = client.post(
+        f"/admin/dossiers/{case.id}/corriger-email",
+        data={
+            "fix-csrf_token": csrf_token(html),
+            "fix-version": version,
+            "fix-email": "eloise.martin@ac-nice.fr",
+            "fix-first_name": "Éloïse",
+            "fix-last_name": " Martin ",
+            "fix-close_tasks": str(task_id),
+            "fix-comment": "Appel de la directrice.",
+        },
+        follow_redirects=True,
+    )
+    assert _flash(text(done)) == [
+        "Adresse corrigée (eloise.martin@ac-nice.fr) : l'invitation est renvoyée."
+    ]
+    assert "Éloïse Martin" in text(done)
+    with rt.db.read() as session:
+        person = session.get(Mandataire, case.data["mandataire_id"])
+        assert person.full_name == "Éloïse Martin"
+        assert session.get(Task, task_id).status == "done"
+    resend = next(e for e in _events(rt, case.id) if e.trigger == "resend")
+    assert "Nom corrigé : Inconnu Destinataire → Éloïse Martin." in resend.comment
