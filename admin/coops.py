@@ -16,7 +16,9 @@ from admin.access import ReadOnlyModelView, ad_condition, staff
 from admin.coop_edit import CoopEdit
 from admin.coop_page import CoopPage
 from admin.export import ModelExport
-from workflows.models import Coop, Mandataire
+from admin.queries import COOP_SEARCHED, MANDATAIRE_SEARCHED
+from workflows.models import Coop
+from workflows.search import contains
 
 
 def _mandataire_emails(view: Any, context: Any, model: Coop, name: str) -> str:
@@ -78,12 +80,12 @@ class CoopView(CoopEdit, CoopPage, ModelExport, ReadOnlyModelView, ModelView):
     ) -> Any:
         # EXISTS on the mandataires rather than Flask-Admin's join: a coop whose
         # mandataire changed has two of them and would be listed twice.
+        # Each word, case and accents aside (« exupery » finds « Exupéry »), in the
+        # coop's name or number or in its mandataires' names or emails.
         for term in search.split():
-            like = f"%{term}%"
             condition = or_(
-                Coop.name.ilike(like),
-                Coop.affiliation_number.ilike(like),
-                Coop.mandataires.any(Mandataire.email.ilike(like)),
+                contains(COOP_SEARCHED, term),
+                Coop.mandataires.any(contains(MANDATAIRE_SEARCHED, term)),
             )
             query = query.filter(condition)
             if count_query is not None:
@@ -91,4 +93,4 @@ class CoopView(CoopEdit, CoopPage, ModelExport, ReadOnlyModelView, ModelView):
         return query, count_query, joins, count_joins
 
     def search_placeholder(self) -> str:
-        return "Nom, n° d'affiliation ou email"
+        return "Nom, n° d'affiliation, mandataire ou email"

@@ -21,6 +21,7 @@ from web.guards import MAX_ID
 from workflows.engine.definition import Definition, StuckRule
 from workflows.models import AD, Case, Coop, Mandataire
 from workflows.scope import case_condition
+from workflows.search import contains_words, searched
 
 PAGE_SIZE = 50
 #: « Bloqué depuis plus de … » choices of the age filter, in days.
@@ -124,32 +125,20 @@ class CaseFilters:
         return ", ".join(parts)
 
 
-def _like(column: Any, needle: str) -> ColumnElement[bool]:
-    escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return func.lower(column).like(f"%{escaped}%", escape="\\")  # type: ignore[no-any-return]
+#: What the case lists search, folded (:mod:`workflows.search`): each is indexed by
+#: trigrams on PostgreSQL (migration 0009).
+COOP_SEARCHED = searched(Coop.name, Coop.affiliation_number)
+MANDATAIRE_SEARCHED = searched(Mandataire.first_name, Mandataire.last_name, Mandataire.email)
 
 
 def search_condition(q: str) -> ColumnElement[bool]:
-    """Coop name, affiliation number, mandataire name or email contain ``q``."""
-    words = q.split()
-    coops = select(Coop.id).where(
-        and_(*(or_(_like(Coop.name, w), _like(Coop.affiliation_number, w)) for w in words))
-    )
-    people = select(Mandataire.coop_id).where(
-        and_(
-            *(
-                or_(
-                    _like(Mandataire.first_name, w),
-                    _like(Mandataire.last_name, w),
-                    _like(Mandataire.email, w),
-                )
-                for w in words
-            )
-        )
-    )
+    """Coop name and affiliation number, or mandataire name and email, contain every
+    word of ``q``, whatever its case and accents (« exupery » finds « Exupéry »)."""
+    coops = select(Coop.id).where(contains_words(COOP_SEARCHED, q))
+    people = select(Mandataire.coop_id).where(contains_words(MANDATAIRE_SEARCHED, q))
     # One IN over a UNION, not an OR of two INs: PostgreSQL joins it to the cases by
     # ``ix_cases_coop_process`` instead of filtering every case (B3: 360 ms → a few ms,
-    # with the trigram indexes of migration 0005 serving the LIKEs).
+    # with the trigram indexes of migration 0009 serving the LIKEs).
     return Case.coop_id.in_(coops.union(people))
 
 

@@ -5,7 +5,8 @@ seeded with COPY (:mod:`bench.seed_cases`), served by gunicorn as the Procfile r
 A staff member's browser on loopback, one persistent HTTP connection, asks each page
 again and again; the time of a request runs from sending it to the last byte of the
 answer read. Pages: the stuck list (first page, and pages about fifty « Page suivante »
-deep), filtered lists, a search, case pages and the dashboard, as national staff (every
+deep), filtered lists, searches (an email, words of a name, the same words typed without
+their accents), case pages and the dashboard, as national staff (every
 AD: the longest lists, the largest counts); the stuck list and the dashboard also as an
 AD's staff. Every answer must be a 200 with what the page shows. Target: p95 ≤ 150 ms
 for each page.
@@ -36,6 +37,7 @@ from bench.services import (
     postgres_database,
     wait_until,
 )
+from workflows.search import fold
 
 NAME = "B3"
 TARGET_MS = 150.0
@@ -147,6 +149,11 @@ def _national_pages(browser: Browser, seeded: Seeded, size: Size) -> list[Page]:
             _list("Dossiers", at_least=1),
         ),
         (
+            "Recherche de mots d'un nom tapés sans accents",
+            [f"/admin/dossiers/?q={quote(t)}" for t in _without_accents(seeded.search_terms)],
+            _list("Dossiers", at_least=1),
+        ),
+        (
             "Page d'un dossier bloqué",
             [f"/admin/dossiers/{case_id}" for case_id in seeded.stuck_case_ids[:200]],
             _contains("Historique", "Dossier bloqué depuis", "Action recommandée"),
@@ -168,6 +175,12 @@ def _team_pages() -> list[Page]:
             _contains("Tableau de bord", "Dossiers bloqués par motif", "AD06"),
         ),
     ]
+
+
+def _without_accents(terms: list[str]) -> list[str]:
+    """The words of coop names that have accents (« Exupéry Mérignac »), typed without
+    them (« Exupery Merignac »), as staff often do: the search must find them all."""
+    return [folded for t in terms if "@" not in t and (folded := fold(t) or "") != t.lower()]
 
 
 def _deep_pages(browser: Browser, first: str, deep: int, last: int) -> list[str]:

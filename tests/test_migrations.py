@@ -10,15 +10,10 @@ from sqlalchemy import create_engine, inspect
 
 from workflows.models import Base
 
-#: PostgreSQL's trigram indexes of the back-office search (migration 0005): expression
-#: indexes with an operator class, which the models cannot declare for both backends.
-SEARCH_INDEXES = {
-    "ix_coops_name_trgm",
-    "ix_coops_affiliation_number_trgm",
-    "ix_mandataires_first_name_trgm",
-    "ix_mandataires_last_name_trgm",
-    "ix_mandataires_email_trgm",
-}
+#: PostgreSQL's trigram indexes of the back-office search (migration 0009, on the folded
+#: text of ``workflows.search``): expression indexes with an operator class, which the
+#: models cannot declare for both backends.
+SEARCH_INDEXES = {"ix_coops_search_trgm", "ix_mandataires_search_trgm"}
 
 
 def _not_search_index(obj: Any, name: str | None, type_: str, *_: Any) -> bool:

@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflows.search import FOLD_FUNCTION, fold
+
 #: Execution option asking SQLite for ``BEGIN IMMEDIATE``: the write lock is taken at
 #: the start of the transaction, so two writers queue on the busy timeout instead of
 #: failing when the second one upgrades its read snapshot.
@@ -73,6 +75,8 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # The search's folding (PostgreSQL: a function of migration 0009).
+        dbapi_connection.create_function(FOLD_FUNCTION, 1, fold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
