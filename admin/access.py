@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, redirect, request, url_for
+from flask import abort, request, url_for
 from flask_login import current_user
 
 from admin import french
-from web.auth import StaffPrincipal, current_staff
+from web.auth import StaffPrincipal, current_staff, to_login
 from web.login import safe_next
 
 # The scope's SQL conditions, for the views that import them from here.
@@ -78,9 +78,8 @@ class StaffView:
         return current_staff() is not None
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
-            target = request.full_path.rstrip("?")
-            return redirect(url_for("admin.login", next=target))
+        if not current_user.is_authenticated:  # a posted form: back to its page, text kept
+            return to_login("admin.login", home=url_for("admin.index"), under="/admin")
         abort(403)
 
     def render(self, template: str, **kwargs: Any) -> str:

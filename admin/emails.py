@@ -1,8 +1,15 @@
 """« Emails »: every email coopflow stored or sent, within the staff member's scope,
-exportable (CSV, XLSX) as filtered or searched."""
+exportable (CSV, XLSX) as filtered or searched.
+
+Staff never read a working personal link here: the stored bodies hold placeholders
+(``workflows.links``) shown masked, and a link of an email stored before that is cut
+out. In the sandbox (no mail server: this page is the mailbox of the embedded mode)
+invitation links are shown, never a password reset link.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import abort, url_for
@@ -15,10 +22,18 @@ from sqlalchemy.orm import Query
 from admin.access import ReadOnlyModelView, staff
 from admin.export import ModelExport
 from admin.french import Equals
+from web.runtime import runtime
 from workflows.formatting import datetime_fr
+from workflows.links import MASKED, masked
 from workflows.models import Email, EmailStatus
 from workflows.scope import email_condition
 from workflows.search import contains_words, searched
+
+#: A signed link (``payload.signature``) of an email stored before placeholders existed.
+_STORED_LINK = re.compile(r"(/(?:invitation|mot-de-passe-perdu)/)[\w-]+\.[\w-]+")
+
+#: The links shown in the sandbox: an invitation's (the demo's way in), never a reset's.
+SANDBOX_SHOWN = ("invitation",)
 
 STATUSES = {
     EmailStatus.SENDING.value: "envoi en cours",
@@ -107,9 +122,20 @@ class EmailView(ModelExport, ReadOnlyModelView, ModelView):
         ).one_or_none()
         if email is None:
             abort(404)
+        rt = runtime()
+        sandbox = rt.settings.smtp_url is None
+        bodies = [
+            _STORED_LINK.sub(rf"\g<1>{MASKED}", body) for body in (email.text_body, email.html_body)
+        ]
+        if sandbox:
+            bodies = rt.links.reveal(self.session, bodies, purposes=SANDBOX_SHOWN)
+        text_body, html_body = (masked(body) for body in bodies)
         return self.render(
             "coopflow_admin/email.html",
             email=email,
+            text_body=text_body,
+            html_body=html_body,
+            sandbox=sandbox,
             status=STATUSES.get(email.status, email.status),
             kind=KINDS.get(email.kind, email.kind),
         )

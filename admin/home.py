@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from admin.access import StaffView, back_office_next, staff
 from admin.case_list import list_context
 from admin.queries import CaseFilters
+from web import kept_forms
 from web.auth import principal_for
-from web.extensions import limiter
+from web.extensions import login_limits
 from web.forms import LoginForm
 from web.login import BAD_CREDENTIALS
 from web.runtime import runtime
@@ -59,7 +60,7 @@ class HomeView(StaffView, AdminIndexView):
         )
 
     @expose("/connexion", methods=("GET", "POST"))
-    @limiter.limit("10 per minute;50 per hour", methods=["POST"])
+    @login_limits
     def login(self) -> Any:
         form = LoginForm()
         if not form.validate_on_submit():
@@ -83,9 +84,10 @@ class HomeView(StaffView, AdminIndexView):
             assert row is not None
             row.last_login_at = rt.engine.clock.now()
             principal = principal_for(row)
-        session.clear()  # nothing of an earlier session (a mandataire's) survives the login
+        with kept_forms.kept_across():  # but the text of a form whose session had ended
+            session.clear()  # nothing of an earlier session (a mandataire's) survives the login
         login_user(principal)
-        return redirect(back_office_next(request.args.get("next")))
+        return redirect(kept_forms.after_login(back_office_next(request.args.get("next"))))
 
     @expose("/deconnexion", methods=("POST",))
     def logout(self) -> Any:

@@ -7,6 +7,7 @@ with its type and its default.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,12 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 #: With a relay that reports (webhook secret set): it reports within minutes.
 DEFAULT_MAIL_REPORT_WAIT = 900.0
+#: The shortest ``COOPFLOW_SECRET_KEY`` accepted (bytes of its UTF-8 form).
+SECRET_KEY_MIN_BYTES = 32
+
+
+class ConfigurationError(ValueError):
+    """A setting that coopflow refuses to start with; the message says which and why."""
 
 
 def _default_database_url() -> str:
@@ -64,8 +71,14 @@ class Settings:
     step_batch: int = 20
     #: Cookies only over HTTPS (on in production).
     secure_cookies: bool = False
-    #: Storage of the login rate limiter (``memory://`` or ``redis://``).
+    #: Storage of the login rate limiter (``memory://`` or ``redis://``; in the
+    #: distributed mode Redis, by default the broker's).
     ratelimit_storage_url: str = "memory://"
+    #: Reverse proxies in front of the web process whose ``X-Forwarded-For``/``-Proto``
+    #: are believed (ProxyFix); 0: none, the client is the connection's address.
+    trusted_proxies: int = 0
+    #: A staff session ends after this many minutes without a request.
+    staff_idle_minutes: float = 30.0
     log_level: str = "INFO"
 
     @property
@@ -75,6 +88,11 @@ class Settings:
     @property
     def embedded_broker(self) -> bool:
         return self.broker_url.startswith("stub:")
+
+    @property
+    def embedded_default(self) -> bool:
+        """One process on one machine (SQLite, in-process broker): ``make run``."""
+        return self.is_sqlite and self.embedded_broker
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -98,10 +116,13 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         return value if value not in (None, "") else None
 
     defaults = Settings()
-    secret_key = get("SECRET_KEY") or _instance_secret_key()
+    database_url = get("DATABASE_URL") or defaults.database_url
+    broker_url = get("BROKER_URL") or defaults.broker_url
+    embedded_default = Settings(database_url=database_url, broker_url=broker_url).embedded_default
+    secret_key = _secret_key(get("SECRET_KEY"), embedded_default)
     return Settings(
-        database_url=get("DATABASE_URL") or defaults.database_url,
-        broker_url=get("BROKER_URL") or defaults.broker_url,
+        database_url=database_url,
+        broker_url=broker_url,
         smtp_url=get("SMTP_URL"),
         mail_from=get("MAIL_FROM") or defaults.mail_from,
         secret_key=secret_key,
@@ -126,19 +147,77 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         ),
         step_batch=max(1, int(get("STEP_BATCH") or defaults.step_batch)),
         secure_cookies=_bool(get("SECURE_COOKIES") or "false"),
-        ratelimit_storage_url=get("RATELIMIT_STORAGE_URL") or defaults.ratelimit_storage_url,
+        ratelimit_storage_url=_ratelimit_storage(get("RATELIMIT_STORAGE_URL"), broker_url),
+        trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES") or "0"),
+        staff_idle_minutes=float(get("STAFF_IDLE_MINUTES") or defaults.staff_idle_minutes),
         log_level=get("LOG_LEVEL") or defaults.log_level,
     )
 
 
-def _instance_secret_key() -> str:
-    """A random key kept under ``instance/`` so sessions survive a restart in development."""
-    path = INSTANCE_DIR / "secret_key"
+def _count(name: str, value: str) -> int:
+    if not value.strip().isdigit():
+        raise ConfigurationError(f"COOPFLOW_{name} doit être un nombre entier positif ou nul.")
+    return int(value)
+
+
+def _secret_key(given: str | None, embedded_default: bool) -> str:
+    """The key given; else, only in the embedded default, one kept under ``instance/``.
+
+    Elsewhere each machine would make its own (links signed by a worker would fail on
+    the web machine, sessions would not survive a change of machine): refused."""
+    if given is not None:
+        if len(given.encode()) < SECRET_KEY_MIN_BYTES and not embedded_default:
+            raise ConfigurationError(
+                f"COOPFLOW_SECRET_KEY est trop courte ({len(given.encode())} octets) : "
+                f'il en faut au moins {SECRET_KEY_MIN_BYTES} (python3 -c "import secrets; '
+                'print(secrets.token_urlsafe(48))").'
+            )
+        return given
+    if not embedded_default:
+        raise ConfigurationError(
+            "COOPFLOW_SECRET_KEY n'est pas définie : hors du mode intégré (SQLite et broker "
+            "interne), chaque machine doit recevoir la même clé, d'au moins "
+            f"{SECRET_KEY_MIN_BYTES} octets."
+        )
+    return instance_secret_key(INSTANCE_DIR)
+
+
+def _ratelimit_storage(given: str | None, broker_url: str) -> str:
+    """Login limits shared by every web process: in the distributed mode, Redis (the
+    broker's when unset); per-process memory would let each process count alone."""
+    if broker_url.startswith("stub:"):
+        return given or Settings.ratelimit_storage_url
+    if given is None:
+        return broker_url
+    if not given.startswith(("redis://", "rediss://", "redis+sentinel://", "redis+cluster://")):
+        raise ConfigurationError(
+            "COOPFLOW_RATELIMIT_STORAGE_URL doit être une adresse Redis (redis://…) dans le "
+            "mode distribué : chaque processus web compterait seul les tentatives de "
+            "connexion."
+        )
+    return given
+
+
+def instance_secret_key(directory: Path) -> str:
+    """A random key kept in ``directory/secret_key`` so sessions survive a restart of the
+    embedded default. Created at once with mode 0600 (never readable by others, not even
+    for a moment), and by one process only: two starting together read the same key."""
+    path = directory / "secret_key"
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
+        pass
+    directory.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    temporary = directory / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(key)
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):  # another process made it first: theirs
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path.read_text().strip()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
@@ -51,3 +56,24 @@ class LoginForm(FlaskForm):
     password = PasswordField(
         "Votre mot de passe", validators=[DataRequired("Saisissez votre mot de passe.")]
     )
+
+
+def safe_next(target: str | None, default: str, *, under: str = "/") -> str:
+    """``target`` if it is a page of this site under ``under`` that opens with a GET,
+    else ``default``: a login never sends anyone to another site (``//evil``,
+    ``/\\evil``: browsers read a backslash as a slash), nor to a URL that only takes
+    a form's POST (it would answer 405)."""
+    if not target or not target.startswith(under) or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    try:
+        current_app.url_map.bind("localhost").match(unquote(parts.path), method="GET")
+    except RequestRedirect:
+        pass  # a trailing slash added: it opens
+    except HTTPException:
+        return default  # no such page, or not with a GET
+    return target

@@ -1,9 +1,12 @@
 """Security headers of every page: no inline script anywhere, never framed, never sniffed.
 
 Outside the back-office (portal, login, invitation, password reset): no script at all,
-nothing loaded from elsewhere, never cached (one coop's data on a school's shared
-computer). The back-office (Flask-Admin) runs scripts, only from files of this site:
-the few inline bits of Flask-Admin's templates are shadowed in ``admin/templates``.
+nothing loaded from elsewhere. The back-office (Flask-Admin) runs scripts, only from
+files of this site: the few inline bits of Flask-Admin's templates are shadowed in
+``admin/templates``. No page is ever cached, in the browser or on the way (one coop's
+data on a school's shared computer, a coop list after the staff member logged out):
+only the static files are. With secure cookies (HTTPS), browsers are told to come back
+over HTTPS only (HSTS).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ ADMIN_CONTENT_SECURITY_POLICY = (
 )
 
 
+#: HTTPS only, for a year, subdomains included (sent only with secure cookies on).
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+#: Files of the site (CSS, the back-office's scripts): cacheable, nothing personal.
+STATIC_PREFIXES = ("/static/", "/admin/ressources/", "/admin/static/")
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -36,6 +45,8 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not admin and not request.path.startswith("/static/"):
+        if not request.path.startswith(STATIC_PREFIXES):
             response.headers.setdefault("Cache-Control", "private, no-store")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
         return response

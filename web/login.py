@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_login import login_user, logout_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from web import kept_forms
 from web.auth import principal_for
-from web.extensions import limiter
-from web.forms import LoginForm
+from web.extensions import login_limits
+from web.forms import LoginForm, safe_next
 from web.runtime import runtime
 from workflows.engine.engine import Actor
+from workflows.mandataires import has_account
 from workflows.models import Case, Mandataire
 from workflows.password_hashing import verify_password
 from workflows.processes.invitation.definition import PASSWORD_SET
@@ -24,19 +25,8 @@ bp = Blueprint("auth", __name__)
 BAD_CREDENTIALS = "Adresse email ou mot de passe incorrect."
 
 
-def safe_next(target: str | None, default: str, *, under: str = "/") -> str:
-    """``target`` if it is a path of this site under ``under``, else ``default``: a
-    login never sends anyone to another site."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith(under) or target.startswith("//"):
-        return default
-    return target
-
-
 @bp.route("/connexion", methods=["GET", "POST"])
-@limiter.limit("10 per minute;50 per hour", methods=["POST"])
+@login_limits
 def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     if request.method == "GET" and request.args.get("email"):
@@ -48,17 +38,14 @@ def login():  # type: ignore[no-untyped-def]
     email = (form.email.data or "").strip().lower()
     with rt.db.read() as session:
         mandataire = session.scalars(
-            select(Mandataire).where(Mandataire.email == email)
+            select(Mandataire).where(func.lower(Mandataire.email) == email)
         ).one_or_none()
-        password_hash = mandataire.password_hash if mandataire else None
-    if not verify_password(password_hash, form.password.data or ""):
-        if mandataire is not None and password_hash is None:
-            form.email.errors.append(
-                "Votre compte n'est pas encore configuré : ouvrez le lien reçu par email "
-                "pour choisir votre mot de passe."
-            )
-        else:
-            form.password.errors.append(BAD_CREDENTIALS)
+        live = mandataire is not None and has_account(mandataire)
+        password_hash = mandataire.password_hash if mandataire is not None and live else None
+    # Always verify (a dummy hash without an account): neither the answer nor its time
+    # tells whether the address was invited, is not configured yet, or was cancelled.
+    if not verify_password(password_hash, form.password.data or "") or not live:
+        form.password.errors.append(BAD_CREDENTIALS)
         return render_template("login.html", form=form), 401
     assert mandataire is not None
 
@@ -77,8 +64,11 @@ def login():  # type: ignore[no-untyped-def]
         if case_id is not None:
             tx.fire(case_id, "first_login", actor=Actor.mandataire(row))
         principal = principal_for(row)
+    with kept_forms.kept_across():
+        flask_session.clear()  # nothing of an earlier session (a staff member's) survives the login
     login_user(principal)
-    return redirect(safe_next(request.args.get("next"), url_for("portal.home")))
+    target = safe_next(request.args.get("next"), url_for("portal.home"))
+    return redirect(kept_forms.after_login(target))
 
 
 @bp.post("/deconnexion")

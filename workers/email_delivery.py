@@ -5,6 +5,10 @@ transaction as whatever it links to, before the mail server is contacted; a
 redelivered step finds that row and never composes a second, different message. If the
 first attempt may have reached the server (see :func:`deliver_many`), the relay's report on
 its Message-ID decides whether the very same message goes out again.
+
+The row holds the placeholders of its links (:meth:`workflows.links.Links.placeholder`),
+never a working link: their signed tokens are put in, in memory only, when the message
+is handed to the server.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from workers.providers.mail import Mailer
 from workers.providers.mail.errors import MailDeferred, MailRefused, MailRejected, MailUnavailable
 from workflows.engine.engine import Engine
 from workflows.engine.errors import StepPostponed
+from workflows.links import Links
 from workflows.models import Email, EmailStatus, table
 
 if TYPE_CHECKING:
@@ -75,6 +80,7 @@ def deliver_for_steps(
         build=build,
         report_wait=timedelta(seconds=services.settings.mail_report_wait_seconds),
         deadline=deadline,
+        links=services.links,
     )
 
 
@@ -96,6 +102,7 @@ def deliver_many(
     build: BuildMany,
     report_wait: timedelta = timedelta(0),
     deadline: float | None = None,
+    links: Links | None = None,
 ) -> list[Delivery | Exception | None]:
     """Send the emails of idempotency ``keys`` once each; one result per key, in order.
 
@@ -114,10 +121,15 @@ def deliver_many(
     Once the server is unavailable (anything but one recipient put off), the emails
     left are not tried: their steps retry later. Past ``deadline`` (``time.monotonic``)
     the ones left are not tried either, and their result is ``None``.
+
+    ``links`` puts the signed tokens in place of the stored placeholders of the messages
+    handed over (what is stored keeps its placeholders).
     """
     results: dict[str, Delivery | Exception | None] = {}
     with engine.transaction() as tx:
         outgoing = _store(tx.session, tx.now, keys, build, report_wait, results)
+        if links is not None:
+            outgoing = _with_links(tx.session, links, outgoing)
     answers: list[dict[str, Any]] = []
     not_handed: list[int] = []
     unavailable: MailUnavailable | None = None
@@ -206,6 +218,17 @@ def _store(
     if again:
         session.execute(update(_EMAILS).where(emails.id.in_(again)).values(handed_at=now))
     return outgoing
+
+
+def _with_links(
+    session: Session, links: Links, outgoing: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The emails to hand over, their links' tokens put in (the rows keep placeholders)."""
+    bodies = [body for email in outgoing for body in (email["text_body"], email["html_body"])]
+    revealed = iter(links.reveal(session, bodies))
+    return [
+        {**email, "text_body": next(revealed), "html_body": next(revealed)} for email in outgoing
+    ]
 
 
 def _new_email(key: str, composed: Composed, now: datetime) -> dict[str, Any]:

@@ -1,8 +1,14 @@
 """The signed single-use links of emails (invitation, password reset): issued, resolved,
-revoked."""
+revoked; and the placeholder a stored email holds instead of one.
+
+A stored email never holds a working link (the back-office shows emails, backups copy
+them): it holds :meth:`Links.placeholder`, the token's row id, and the worker puts the
+signed token in when it hands the message to the mail server (:meth:`Links.reveal`).
+"""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -10,13 +16,23 @@ from datetime import datetime
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from workflows.engine.errors import CoopflowError
 from workflows.models import Token, table
 
 _TOKENS = table(Token)
+
+#: A link's token as stored in an email: its purpose and row id, nothing that opens it.
+PLACEHOLDER = re.compile(r"\[lien:([a-z_]{1,20}):([0-9]{1,10})\]")
+#: What staff read in place of a link they may not see (:func:`masked`).
+MASKED = "[lien personnel masqué]"
+
+
+def masked(text: str) -> str:
+    """``text`` with every placeholder left in it masked."""
+    return PLACEHOLDER.sub(MASKED, text)
 
 
 class TokenInvalid(CoopflowError):
@@ -38,6 +54,20 @@ def revoke_links_of(
         .where(
             tokens.mandataire_id.in_(mandataire_ids),
             tokens.purpose == purpose,
+            tokens.used_at.is_(None),
+            tokens.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+
+
+def revoke_every_link(session: Session, *, mandataire_id: int, now: datetime) -> None:
+    """Make every unused link of this person unusable, whatever its purpose."""
+    tokens = _TOKENS.c
+    session.execute(
+        update(_TOKENS)
+        .where(
+            tokens.mandataire_id == mandataire_id,
             tokens.used_at.is_(None),
             tokens.revoked_at.is_(None),
         )
@@ -129,6 +159,39 @@ class Links:
 
     def dumps(self, token: Token | IssuedLink) -> str:
         return str(self._serializer(token.purpose).dumps([token.id, token.nonce]))
+
+    @staticmethod
+    def placeholder(token: Token | IssuedLink) -> str:
+        """What an email stores in place of :meth:`dumps`: see :meth:`reveal`."""
+        return f"[lien:{token.purpose}:{token.id}]"
+
+    def reveal(
+        self, session: Session, texts: list[str], *, purposes: Collection[str] | None = None
+    ) -> list[str]:
+        """``texts`` with the signed token of each placeholder put in (one statement for
+        all); only those of ``purposes`` when given. A placeholder whose row is gone, or
+        not of the purpose it names, stays as it is."""
+        wanted = {
+            int(match[2])
+            for text in texts
+            for match in PLACEHOLDER.finditer(text)
+            if purposes is None or match[1] in purposes
+        }
+        if not wanted:
+            return list(texts)
+        tokens = _TOKENS.c
+        rows = session.execute(
+            select(tokens.id, tokens.purpose, tokens.nonce).where(tokens.id.in_(wanted))
+        )
+        signed = {
+            (row.purpose, row.id): str(self._serializer(row.purpose).dumps([row.id, row.nonce]))
+            for row in rows
+        }
+
+        def put_in(match: re.Match[str]) -> str:
+            return signed.get((match[1], int(match[2])), match[0])
+
+        return [PLACEHOLDER.sub(put_in, text) for text in texts]
 
     def resolve(
         self, session: Session, raw: str, *, purpose: str, now: datetime, lock: bool = True

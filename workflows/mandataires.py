@@ -1,18 +1,46 @@
-"""A coop's mandataires who have an account (they chose a password): the space's
-administrators, and the one the coop's emails and its case pages name."""
+"""A coop's mandataires who have an account (they chose a password, and their invitation
+was not cancelled): the space's administrators, and the one the coop's emails and its
+case pages name; and the end of an account's access."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, select, update
 from sqlalchemy.orm import Session
 
+from workflows.links import revoke_every_link
 from workflows.models import Mandataire
 
 
-def _with_account(coop_id: int) -> Select[Mandataire]:
-    return select(Mandataire).where(
-        Mandataire.coop_id == coop_id, Mandataire.password_hash.is_not(None)
+def has_account(mandataire: Mandataire) -> bool:
+    """Whether the mandataire may log in: a password chosen, access not ended."""
+    return mandataire.password_hash is not None and mandataire.cancelled_at is None
+
+
+def account_condition() -> ColumnElement[bool]:
+    """:func:`has_account` in SQL."""
+    return and_(Mandataire.password_hash.is_not(None), Mandataire.cancelled_at.is_(None))
+
+
+def end_access(session: Session, mandataire_id: int, *, now: datetime) -> bool:
+    """Cancelled by staff: the account no longer logs in, every session of it ends at its
+    next request, every link sent to it stops working. ``False`` when it was already
+    ended (nothing changes: a step run twice)."""
+    ended = session.execute(
+        update(Mandataire)
+        .where(Mandataire.id == mandataire_id, Mandataire.cancelled_at.is_(None))
+        .values(cancelled_at=now, session_version=Mandataire.session_version + 1)
+        .execution_options(synchronize_session="fetch")
     )
+    if not ended.rowcount:  # type: ignore[attr-defined]
+        return False
+    revoke_every_link(session, mandataire_id=mandataire_id, now=now)
+    return True
+
+
+def _with_account(coop_id: int) -> Select[Mandataire]:
+    return select(Mandataire).where(Mandataire.coop_id == coop_id, account_condition())
 
 
 def with_account(session: Session, coop_id: int) -> list[Mandataire]:

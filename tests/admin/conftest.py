@@ -16,10 +16,11 @@ from sqlalchemy.orm import joinedload
 from coopflow.app import create_app
 from coopflow.runtime import Runtime, build_runtime
 from tests import factories
+from web.auth import principal_for
 from workflows.engine import steps
 from workflows.engine.clock import MovableClock
 from workflows.engine.engine import Actor
-from workflows.models import AD, Case, Mandataire, StaffRole
+from workflows.models import AD, Case, Mandataire, StaffRole, StaffUser
 
 _CSRF = re.compile(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"')
 
@@ -79,9 +80,12 @@ def readonly06(ad: AD) -> Any:
 
 def log_in(client: FlaskClient, user: Any) -> None:
     """A staff session without the cost of argon2 (the login itself has its own tests)."""
-    prefix = "m" if isinstance(user, Mandataire) else "s"
+    app = client.application
+    model = Mandataire if isinstance(user, Mandataire) else StaffUser
+    with app.app_context(), app.extensions["coopflow"].db.read() as db:
+        user_id = principal_for(db.get(model, user.id)).get_id()  # with its stamp
     with client.session_transaction() as session:
-        session["_user_id"] = f"{prefix}:{user.id}"
+        session["_user_id"] = user_id
         session["_fresh"] = True
 
 

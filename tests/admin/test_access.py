@@ -150,8 +150,12 @@ def test_a_post_without_csrf_token_is_refused(client, rt, staff06, make_case):
     response = client.post(
         f"/admin/dossiers/{case.id}/declencher/resend",
         data={"resend-version": case.version, "resend-comment": "essai"},
+        headers={"Referer": f"http://localhost/admin/dossiers/{case.id}"},
     )
-    assert response.status_code == 400
+    # Back to the case page, the comment kept, « Ce formulaire avait expiré »: never a 400.
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/dossiers/{case.id}"
+    assert "Ce formulaire avait expiré" in text(client.get(response.headers["Location"]))
     with rt.db.read() as session:
         assert session.get(Case, case.id).state == "expired"
 
@@ -168,6 +172,11 @@ def test_flask_admin_editing_endpoints_do_not_exist(app, client, national, make_
 
 def test_the_staff_login_is_rate_limited(client, staff06):
     html = text(client.get("/admin/connexion"))
-    data = {"csrf_token": csrf_token(html), "email": staff06.email, "password": "Mauvais*2026"}
-    statuses = [client.post("/admin/connexion", data=data).status_code for _ in range(11)]
+    data = {"csrf_token": csrf_token(html), "password": "Mauvais*2026"}
+    # Eleven accounts: one account alone is limited sooner (tests/security/test_login_limits.py).
+    emails = [staff06.email] + [f"inconnu.{n}@occe.coop" for n in range(10)]
+    statuses = [
+        client.post("/admin/connexion", data={**data, "email": email}).status_code
+        for email in emails
+    ]
     assert statuses == [401] * 10 + [429]

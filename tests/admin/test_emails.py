@@ -41,7 +41,12 @@ def test_the_email_page_shows_the_text_and_sandboxes_the_html(client, rt, staff0
     response = client.get(f"/admin/emails/{email_id}")
     raw = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert f"Choisissez votre mot de passe : {LINK}" in raw  # the link, copyable as text
+    # A link stored before placeholders existed is never shown, even in the sandbox.
+    assert (
+        "Choisissez votre mot de passe : http://coopflow.test/invitation/[lien personnel masqué]"
+        in text(response)
+    )
+    assert "abc.def" not in raw
     assert '<iframe class="email-html" sandbox srcdoc="&lt;p&gt;Bonjour' in raw
     assert "<script>" not in raw.split("<iframe", 1)[1].split("</iframe>", 1)[0]
     case_page = text(client.get(f"/admin/dossiers/{case.id}"))

@@ -1,5 +1,7 @@
 """Every state-changing route of the app, as found in its URL map, refuses a request
-without the CSRF token: 400, the French message, and nothing written.
+without the CSRF token: nothing written, and the person sent back to a page that opens
+(the form's page, or the login page when the session ended) with a French message,
+never a bare 400 (``tests/web/test_session_expiry.py`` follows those pages).
 
 Each request is sent by the person who could otherwise do it (the mandataire on the
 portal, the AD's staff in the back-office, a visitor with a live link on the pages
@@ -15,13 +17,20 @@ from werkzeug.routing import Rule
 
 from tests.security.conftest import database_rows, token_of, url_of, values_for, who_for
 from tests.web.conftest import settle, text
+from web.kept_forms import FORM_EXPIRED, SESSION_ENDED, SESSION_ENDED_KEPT
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: Called by machines and authenticated by a signature of their body, never by a session
 #: cookie, so a forged page cannot use them: ``tests/web/webhooks/test_mail.py`` proves an
 #: unsigned request is refused before its body is read.
 SIGNED = {"webhooks.mail"}
-CSRF_REFUSED = "La demande n'a pas pu être traitée (formulaire expiré ? rechargez la page)."
+#: Said on the page the refused request is sent back to.
+CSRF_REFUSED = (
+    FORM_EXPIRED,
+    SESSION_ENDED,
+    SESSION_ENDED_KEPT,
+    "La page de connexion avait expiré\u00a0: saisissez de nouveau vos identifiants.",
+)
 
 
 def _unsafe_rules(app: Flask) -> list[tuple[Rule, str]]:
@@ -70,8 +79,12 @@ def test_every_state_changing_route_requires_the_csrf_token(app, runtime, world)
         url = url_of(rule, values_for(rule, world))
         client = world.clients[who_for(rule)]
         response = client.open(url, method=method, data=_form())
-        if response.status_code != 400 or CSRF_REFUSED not in text(response):
+        if response.status_code != 302:
             failures.append(f"{method} {rule.rule} ({who_for(rule)}): {response.status_code}")
+            continue
+        shown = client.get(response.headers["Location"], follow_redirects=True)
+        if shown.status_code != 200 or not any(m in text(shown) for m in CSRF_REFUSED):
+            failures.append(f"{method} {rule.rule} ({who_for(rule)}): then {shown.status_code}")
     assert not failures, "acceptés sans jeton CSRF :\n" + "\n".join(failures)
     settle(runtime)
     assert database_rows(runtime) == before, "a request without a token wrote something"

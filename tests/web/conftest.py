@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from tests import factories
 from web.auth import principal_for
 from workflows.engine.engine import Actor
-from workflows.models import AD, Case, Mandataire, Step, StepStatus
+from workflows.models import AD, Case, Mandataire, StaffUser, Step, StepStatus
 from workflows.processes.space_check.coop_details import space_case
 
 SYSTEM = Actor.system("test")
@@ -91,8 +91,11 @@ def log_in_mandataire(app: Flask, client: FlaskClient, mandataire_id: int) -> No
 
 
 def log_in_staff(client: FlaskClient, staff_id: int) -> None:
+    app = client.application
+    with app.app_context(), app.extensions["coopflow"].db.read() as session:
+        user_id = principal_for(session.get(StaffUser, staff_id)).get_id()  # with its stamp
     with client.session_transaction() as session:
-        session["_user_id"] = f"s:{staff_id}"
+        session["_user_id"] = user_id
         session["_fresh"] = True
 
 

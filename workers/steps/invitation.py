@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload, lazyload
 from workers.context import StepContext, batched
 from workers.email_delivery import Delivery, deliver_for_step, deliver_for_steps
 from workers.email_messages import Composed, compose
+from workflows import mandataires
 from workflows.engine.errors import PermanentStepError
 from workflows.engine.steps import Outcome
 from workflows.links import IssuedLink, NewLink
@@ -45,7 +46,8 @@ def _case_and_mandataire(session: Session, case_id: int) -> tuple[Case, Mandatai
 
 
 def link_for(ctx: StepContext, token: Token | IssuedLink) -> str:
-    return f"{ctx.services.settings.base_url}/invitation/{ctx.services.links.dumps(token)}"
+    """The link as stored: its token is put in when the email is sent (``Links.reveal``)."""
+    return f"{ctx.services.settings.base_url}/invitation/{ctx.services.links.placeholder(token)}"
 
 
 def send_invitations(
@@ -219,7 +221,7 @@ def send_password_reset(ctx: StepContext) -> Outcome:
             mandataire=mandataire,
             coop=coop,
             ad=coop.ad,
-            link=link + ctx.services.links.dumps(token),
+            link=link + ctx.services.links.placeholder(token),
             expires_at=token.expires_at,
             case_id=case.id,
             coop_id=coop.id,
@@ -233,11 +235,25 @@ def send_password_reset(ctx: StepContext) -> Outcome:
     return Outcome(result={"email_status": delivery.status})
 
 
+def end_access(ctx: StepContext) -> Outcome:
+    """The invitation was cancelled: its mandataire's account logs in no more, its
+    sessions end, its links stop working (once, however often the step runs)."""
+    with ctx.engine.transaction() as tx:
+        case = tx.session.get(Case, ctx.step.case_id)
+        assert case is not None
+        mandataire_id = case.data.get("mandataire_id")
+        ended = mandataire_id is not None and mandataires.end_access(
+            tx.session, int(mandataire_id), now=tx.now
+        )
+    return Outcome(result={"access_ended": ended})
+
+
 #: The handler of each step of the definition, by step name.
 STEPS = {
     "send_invitation": send_invitation,
     "send_reminder": send_reminder,
     "send_password_reset": send_password_reset,
+    "end_access": end_access,
 }
 
 #: What this process sends (``templates/emails/invitation/``).

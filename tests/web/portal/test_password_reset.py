@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.helpers import csrf_token, text_body
+from tests.web.conftest import log_in_staff
 from web import TOO_MANY_LOGINS
 from web.portal.password_reset import SENT, TOO_MANY
 from workflows.engine.engine import Actor
@@ -268,9 +269,7 @@ def test_the_reset_pages_are_public_but_a_staff_session_stays_out_of_the_portal(
     runtime, client, smtp_server, staff, ad
 ):
     _, person = _account(runtime, ad)
-    with client.session_transaction() as session:
-        session["_user_id"] = f"s:{staff.id}"
-        session["_fresh"] = True
+    log_in_staff(client, staff.id)
     assert client.get("/mot-de-passe-perdu").status_code == 200
     _ask(client, person.email)
     runtime.join()
