@@ -28,7 +28,7 @@ from workflows.engine.engine import UnitOfWork
 from workflows.engine.errors import CaseNotFound, ConflictError, CoopflowError, ValidationError
 from workflows.formatting import PARIS
 from workflows.mandataires import latest_with_account
-from workflows.models import Case, Email, Mandataire, StepStatus, Task
+from workflows.models import Case, Email, Mandataire, StepStatus, Task, Timer
 from workflows.scope import case_condition
 
 #: The forms every case page has for staff who may act (the others depend on the state).
@@ -105,11 +105,14 @@ class CaseView(StaffView, *processes.routes(), BaseView):
             )
 
         actions: dict[str, Any] = {}
+        offered_labels: dict[str, str] = {}
         retries: list[tuple[Any, Any]] = []
         own: list[tuple[StaffAction, Any]] = []
         if principal.can_act:
             for t in UnitOfWork(runtime().engine, self.session).allowed(case, STAFF):
                 actions[t.trigger] = blank(ActionForm, t.trigger)
+                # The label of the transition offered from this state (a verb).
+                offered_labels[t.trigger] = t.label
             for step in case.steps:
                 if step.status == StepStatus.FAILED.value and step.args.get("state") == case.state:
                     retries.append((step, blank(ActionForm, f"step{step.id}")))
@@ -127,7 +130,7 @@ class CaseView(StaffView, *processes.routes(), BaseView):
             }
             if set(invalid) - offered:  # its form is not on the page: say why it was refused
                 flash(NOT_OFFERED, "error")
-        view = CasePresenter(case, self._definition(case))
+        view = CasePresenter(case, self._definition(case), self.definitions)
         recommended = view.recommended()
         forms: dict[str, Any] = {}
         action_urls: dict[str, str] = {}
@@ -146,7 +149,7 @@ class CaseView(StaffView, *processes.routes(), BaseView):
             anchor = f"action-{trigger}"
             forms[anchor] = form
             action_urls[anchor] = url_for(".fire", case_id=case.id, trigger=trigger)
-            action_labels[anchor] = view.trigger(trigger)
+            action_labels[anchor] = offered_labels[trigger]
         assign_form = comment_form = task_form = None
         if principal.can_act:
             assign_form = invalid.get("assign") or AssignForm(
@@ -191,6 +194,12 @@ class CaseView(StaffView, *processes.routes(), BaseView):
             emails=emails,
             can_act=principal.can_act,
             email_statuses=STATUSES,
+            history=view.history(),
+            deadlines=view.deadlines(
+                self.session.scalars(
+                    select(Timer).where(Timer.case_id == case.id, Timer.closed_at.is_(None))
+                )
+            ),
         )
         return page, 422 if invalid else 200
 

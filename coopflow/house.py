@@ -6,7 +6,8 @@ Each layer has one registry, one line per process: the definitions
 and the staff actions (:data:`admin.processes.PROCESS_ACTIONS`). They must agree: every
 step of every definition has a handler, every state where the mandataire acts has a
 portal page, every recommended action of a stuck rule is a trigger of its definition or
-a declared staff action, every email and document a process declares has its templates.
+a declared staff action, every email and document a process declares has its templates,
+every timer has its French label.
 A missing piece stops the start (app, worker, scheduler, command) with a message that
 names it, instead of a case stuck at run time.
 """
@@ -78,6 +79,7 @@ def problems(house: House, endpoints: Mapping[str, str] | None = None) -> list[s
         found += _steps(house, definition)
         found += _portal(house, definition, endpoints)
         found += _actions(house, definition)
+        found += _labels(definition)
     for process, module in house.steps.items():
         found += _templates(house, process, module)
     for module in house.shared:
@@ -147,6 +149,17 @@ def _actions(house: House, definition: Definition) -> list[str]:
         f"(ACTIONS de admin/processes/{definition.name}.py)."
         for rule in definition.stuck_rules
         if rule.action not in triggers | ENGINE_ACTIONS | set(declared)
+    ]
+
+
+def _labels(definition: Definition) -> list[str]:
+    """What staff read of a timer (the history, the case's deadlines) is French, never
+    its code name."""
+    return [
+        f"{definition.name} : le minuteur « {timer.name} » n'a pas de libellé "
+        "(TimerRule.label, ce qu'en lit l'équipe dans l'historique)."
+        for timer in definition.timers
+        if not timer.label.strip()
     ]
 
 

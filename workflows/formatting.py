@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -26,6 +27,16 @@ def datetime_fr(dt: datetime | None) -> str:
     if dt is None:
         return ""
     return str(format_datetime(dt, "dd/MM/yyyy 'à' HH:mm", tzinfo=PARIS, locale="fr_FR"))
+
+
+_BEFORE = re.compile(r" +([:;!?»])")
+_AFTER = re.compile(r"« +")
+
+
+def french_spacing(text: str) -> str:
+    """French typography of composed text: a non-breaking space before « : ; ! ? » and
+    inside the guillemets, whatever spaces the pieces came with."""
+    return _AFTER.sub("«\u00a0", _BEFORE.sub("\u00a0\\1", text))
 
 
 def euros(cents: int) -> str:

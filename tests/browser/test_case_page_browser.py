@@ -6,8 +6,12 @@ from __future__ import annotations
 import pytest
 
 from tests import factories
-from tests.browser.test_backoffice_browser import _invitation
-from workflows.models import Case
+from tests.browser.test_backoffice_browser import SYSTEM, _invitation
+from workflows.engine import steps
+from workflows.engine.engine import Engine
+from workflows.formatting import datetime_fr
+from workflows.models import Case, Step
+from workflows.processes import DEFINITIONS
 
 pytestmark = [
     pytest.mark.browser,
@@ -77,3 +81,73 @@ def test_assign_from_the_case_page(runtime, live_server, page, ad):
     page.get_by_role("button", name="Assigner", exact=True).click()
     assert "Dossier assigné à personne." in page.inner_text("body")
     assert _assignee(runtime, case_id) is None and _shown(page) == "personne"
+
+
+def _sent_then_failing(runtime, ad) -> tuple[int, int]:
+    """Two invitations set up without the worker (an engine that publishes nothing): one
+    sent (waiting for its password, its timers running), one whose send failed once and
+    waits for its next attempt."""
+    engine = Engine(runtime.db, runtime.engine.definitions, clock=runtime.engine.clock)
+    ids = []
+    for _ in range(2):
+        coop = factories.CoopFactory(ad=ad)
+        person = factories.MandataireFactory(
+            coop=coop, email=f"mandataire.{coop.id}@{ad.academic_domains[0]}"
+        )
+        with engine.transaction() as tx:
+            case = tx.start(
+                "invitation",
+                coop.id,
+                actor=SYSTEM,
+                data={"mandataire_id": person.id},
+                trigger="invite",
+            )
+            ids.append(case.id)
+        claimed = steps.claim(engine, tx.new_steps[0])
+        assert claimed is not None
+        if len(ids) == 1:
+            steps.complete(engine, claimed, steps.Outcome("sent"))
+        else:
+            steps.fail(engine, claimed, "SMTP injoignable", "Traceback", permanent=False)
+    return ids[0], ids[1]
+
+
+def test_the_history_and_the_deadlines_read_in_french(runtime, live_server, page, ad):
+    agent = factories.StaffFactory(ad=ad, full_name="Claire Agent", email="claire@occe.coop")
+    expired = _invitation(runtime, ad, "expired")
+    sent, failing = _sent_then_failing(runtime, ad)
+    _log_in(page, live_server, agent)
+    code_names = [
+        *(s.name for d in DEFINITIONS.values() for s in d.steps),
+        *(t.name for d in DEFINITIONS.values() for t in d.timers),
+        "moteur",
+        "minuteur",
+    ]
+
+    page.goto(f"{live_server}/admin/dossiers/{expired}")
+    timeline = page.locator("table.timeline").inner_text().replace("\u00a0", " ")
+    assert "Étape « Envoi de l'invitation » (automatique)" in timeline
+    assert [c for c in code_names if c in timeline] == []
+    assert page.locator(".deadlines").inner_text() == "aucune"
+    # The recommended action is a verb, and so are the other buttons.
+    assert page.get_by_role("button", name="Renvoyer l'invitation").count() >= 1
+
+    page.goto(f"{live_server}/admin/dossiers/{sent}")
+    deadlines = page.locator(".deadlines").inner_text().replace("\u00a0", " ")
+    assert deadlines.splitlines() == [
+        "Premier rappel : le 10/09/2026 à 09:30",
+        "Second rappel : le 13/09/2026 à 09:30",
+        "Expiration du lien d'invitation : le 14/09/2026 à 09:30",
+    ]
+    assert page.get_by_role("button", name="Signaler l'adresse comme refusée").is_visible()
+
+    page.goto(f"{live_server}/admin/dossiers/{failing}")
+    with runtime.db.read() as session:
+        step = session.get(Case, failing).steps[-1]
+        assert isinstance(step, Step)
+        when = datetime_fr(step.not_before)
+    deadlines = page.locator(".deadlines").inner_text().replace("\u00a0", " ")
+    assert deadlines == (
+        f"Nouvelle tentative de l'étape « Envoi de l'invitation » : le {when} "
+        "(tentative 2 sur 5, dernière erreur : SMTP injoignable)"
+    )

@@ -102,11 +102,15 @@ class TimerRule:
     after: timedelta | str
     trigger: str | None = None
     stuck: StuckRule | None = None
+    #: What staff read in the history and the case's deadlines (« Premier rappel au
+    #: mandataire »); required of the registered processes (``coopflow.house``).
+    label: str = ""
 
 
 @dataclass(frozen=True)
 class StepRule:
     name: str
+    #: What staff read (« Envoi de l'invitation »): the history, the steps, the retries.
     label: str
     #: Trigger fired when the step succeeds, unless its handler returns another outcome.
     on_done: str | None = None

@@ -71,8 +71,7 @@ STATES = [
     ),
     State(PASSWORD_SET, "Mot de passe configuré, première connexion attendue"),
     State(ACTIVE, "Compte actif", final=True),
-    # Cancelled by staff: the mandataire's account stops there (sessions, links).
-    State(CANCELLED, "Annulée", final=True, failed=True, steps=("end_access",)),
+    State(CANCELLED, "Annulée", final=True, failed=True),
 ]
 
 TRANSITIONS = [
@@ -134,16 +133,17 @@ def _validity(case: Case, session: Session) -> timedelta:
 
 
 TIMERS = [
-    TimerRule("reminder_1", INVITED, timedelta(days=3), trigger="remind"),
-    TimerRule("reminder_2", INVITED, timedelta(days=6), trigger="remind"),
-    TimerRule("expiry", INVITED, "validity", trigger="expire"),
+    TimerRule("reminder_1", INVITED, timedelta(days=3), trigger="remind", label="Premier rappel"),
+    TimerRule("reminder_2", INVITED, timedelta(days=6), trigger="remind", label="Second rappel"),
+    TimerRule(
+        "expiry", INVITED, "validity", trigger="expire", label="Expiration du lien d'invitation"
+    ),
 ]
 
 STEPS = [
     StepRule("send_invitation", "Envoi de l'invitation", on_done="sent"),
     StepRule("send_reminder", "Envoi du rappel"),
     StepRule("send_password_reset", "Envoi du lien de réinitialisation"),
-    StepRule("end_access", "Fin de l'accès du mandataire"),
 ]
 
 DEFINITION = Definition(

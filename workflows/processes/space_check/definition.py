@@ -81,7 +81,7 @@ TRANSITIONS = [
         "ask_again",
         PROBLEM_REPORTED,
         TO_CHECK,
-        "Problème corrigé : redemander la vérification",
+        "Redemander la vérification (problème corrigé)",
         by=frozenset({STAFF}),
     ),
     T("remind", TO_CHECK, None, "Rappel", steps=("notify_mandataire",)),
@@ -91,8 +91,8 @@ TRANSITIONS = [
 TIMERS = [
     # A weekly nudge while it waits; the notification itself sends at most one email a
     # day per coop, whatever the processes.
-    TimerRule("reminder_1", TO_CHECK, timedelta(days=7), trigger="remind"),
-    TimerRule("reminder_2", TO_CHECK, timedelta(days=14), trigger="remind"),
+    TimerRule("reminder_1", TO_CHECK, timedelta(days=7), trigger="remind", label="Premier rappel"),
+    TimerRule("reminder_2", TO_CHECK, timedelta(days=14), trigger="remind", label="Second rappel"),
 ]
 
 STEPS = [
