@@ -28,6 +28,7 @@ from admin.access import StaffView, acting_staff, back_office_next, staff
 from admin.queries import ME, NOBODY, CaseFilters, as_id, matching
 from web.auth import StaffPrincipal, current_staff
 from web.runtime import runtime
+from web.submissions import Submission, staff_owner
 from workflows.engine import bulk, bulk_actions
 from workflows.engine.definition import Definition
 from workflows.engine.engine import UnitOfWork
@@ -337,8 +338,18 @@ class BulkView(StaffView, BaseView):
 
     @expose("/<int:job_id>/confirmer", methods=("POST",))
     def confirm(self, job_id: int) -> Any:
-        self._act_on_job(job_id, bulk.confirm)
-        return redirect(url_for(".job_page", job_id=job_id), 303)
+        """Once per rendering of the page (web.submissions): a second click leads to the
+        job's page, without « déjà confirmée »."""
+        once = Submission(staff_owner(acting_staff().id))
+        page = url_for(".job_page", job_id=job_id)
+
+        def confirm_once(tx: UnitOfWork, job_id: int, staff_id: int) -> None:
+            if once.claim(tx.session):
+                bulk.confirm(tx, job_id, staff_id)
+                once.done(tx.session, page)
+
+        self._act_on_job(job_id, confirm_once)
+        return once.replay() if once.replayed else redirect(page, 303)
 
     @expose("/<int:job_id>/abandonner", methods=("POST",))
     def abandon(self, job_id: int) -> Any:

@@ -10,9 +10,10 @@ weighs about 1 MB, far below the request size limit.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
-from flask import abort, current_app, flash, request
+from flask import abort, current_app, flash, request, url_for
 from flask_admin import BaseView, expose
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -21,10 +22,12 @@ from admin.access import StaffView, acting_staff
 from admin.forms import ConfirmImportForm, ImportForm
 from web.auth import current_staff
 from web.runtime import runtime
-from workflows.coop_import import import_coops, parse_coops
+from web.submissions import Submission, staff_owner
+from workflows.coop_import import ImportReport, import_coops, parse_coops
 from workflows.engine.engine import Actor
 from workflows.models import AD
 from workflows.scope import can_see
+from workflows.submissions import ForeignSubmission, as_token, earlier
 
 MAX_BYTES = 5 * 1024 * 1024
 #: Browsers label a CSV file in many ways (Excel on Windows says ``vnd.ms-excel``).
@@ -142,11 +145,18 @@ class ImportView(StaffView, BaseView):
 
     @expose("/confirmer", methods=("POST",))
     def confirm(self) -> Any:
+        """Import the previewed file, once per preview: a second click (or a reload) of
+        « Confirmer l'import » leads to the first import's report."""
         principal = acting_staff()
         form = ConfirmImportForm()
         if not form.validate_on_submit():
             flash("Aperçu manquant : recommencez l'import.", "error")
             return self._page(self._form(), 422)
+        once = Submission(staff_owner(principal.id))
+        rt = runtime()
+        with rt.db.read() as session:
+            if once.earlier(session):  # even once the preview is more than an hour old
+                return once.replay()
         try:
             data = _serializer().loads(form.payload.data, max_age=PREVIEW_MAX_AGE)
         except SignatureExpired:
@@ -156,19 +166,47 @@ class ImportView(StaffView, BaseView):
             abort(400)
         if data["by"] != principal.id or not can_see(principal, data["ad"]):
             abort(403)
-        rt = runtime()
         with rt.engine.transaction() as tx:
-            ad = tx.session.get(AD, data["ad"])
-            if ad is None:
-                abort(404)
-            report = import_coops(
-                tx, ad, data["csv"].encode(), invite=data["invite"], actor=Actor.staff(principal)
-            )
-            ad_label = f"{ad.code} · {ad.name}"
-        flash(report.summary(), "error" if report.file_errors else "success")
-        return self.render(
-            "coopflow_admin/import_result.html",
-            report=report,
-            ad_label=ad_label,
-            filename=data["name"],
-        )
+            if once.claim(tx.session):
+                ad = tx.session.get(AD, data["ad"])
+                if ad is None:
+                    abort(404)
+                report = import_coops(
+                    tx,
+                    ad,
+                    data["csv"].encode(),
+                    invite=data["invite"],
+                    actor=Actor.staff(principal),
+                )
+                result = _report(report, f"{ad.code} · {ad.name}", data["name"])
+                url = url_for(".result", token=once.token) if once.token else ""
+                once.done(tx.session, url, report=result)
+        if once.replayed:
+            return once.replay()
+        return self._result_page(result)
+
+    @expose("/rapport/<token>")
+    def result(self, token: str) -> Any:
+        """The report of an import, to the staff member who confirmed it."""
+        principal = acting_staff()
+        valid, found = as_token(token), None
+        if valid is not None:
+            with runtime().db.read() as session, suppress(ForeignSubmission):
+                found = earlier(session, valid, staff_owner(principal.id))
+        if not found or "report" not in found:  # someone else's is « not found » too
+            abort(404)
+        return self._result_page(found["report"])
+
+    def _result_page(self, report: dict[str, Any]) -> Any:
+        return self.render("coopflow_admin/import_result.html", report=report)
+
+
+def _report(report: ImportReport, ad_label: str, filename: str) -> dict[str, Any]:
+    """What the report page shows, as it is stored with the submission."""
+    return {
+        "filename": filename,
+        "ad": ad_label,
+        "summary": report.summary(),
+        "refused": bool(report.file_errors),
+        "errors": [str(e) for e in report.errors],
+    }

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 
 from web.forms import PasswordSetupForm, refused_password
 from web.runtime import runtime
+from web.submissions import PASSWORD_FIELDS, Submission, link_owner, same_password
 from workflows.engine.engine import Actor
 from workflows.engine.errors import ConflictError
 from workflows.links import TokenInvalid
@@ -20,6 +21,9 @@ bp = Blueprint("invitation", __name__)
 PAGES = {INVITED: "invitation.setup_password", PASSWORD_SET: "auth.login"}
 
 PURPOSE = "invitation"
+SAVED = (
+    "Votre mot de passe est enregistré. Connectez-vous avec votre adresse email et ce mot de passe."
+)
 
 
 def _page(form: PasswordSetupForm, mandataire: Mandataire, errors: list[str], status: int = 200):  # type: ignore[no-untyped-def]
@@ -39,7 +43,11 @@ def _page(form: PasswordSetupForm, mandataire: Mandataire, errors: list[str], st
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 def setup_password(token: str):  # type: ignore[no-untyped-def]
     rt = runtime()
+    # A second click is not « lien déjà utilisé », when it is the same password.
+    once = Submission(link_owner(token), secret=PASSWORD_FIELDS)
     with rt.db.read() as session:
+        if once.earlier(session, same_password):
+            return once.replay()
         try:
             found = rt.links.resolve(
                 session, token, purpose=PURPOSE, now=rt.engine.clock.now(), lock=False
@@ -53,23 +61,24 @@ def setup_password(token: str):  # type: ignore[no-untyped-def]
         return _page(form, mandataire, *refused)
 
     password_hash = hash_password(form.password.data or "")
+    login = url_for("auth.login", email=mandataire.email)
     try:
         with rt.engine.transaction() as tx:
-            live: Token = rt.links.resolve(tx.session, token, purpose=PURPOSE, now=tx.now)
-            row = tx.session.get(Mandataire, live.mandataire_id)
-            assert row is not None
-            case = tx.session.get(Case, live.case_id) if live.case_id else None
-            if case is None:
-                raise TokenInvalid("Ce lien n'est rattaché à aucune invitation.")
-            tx.fire(case.id, "set_password", actor=Actor.mandataire(row))
-            live.used_at = tx.now
-            row.password_hash = password_hash
-            row.password_set_at = tx.now
+            if once.claim(tx.session):
+                live: Token = rt.links.resolve(tx.session, token, purpose=PURPOSE, now=tx.now)
+                row = tx.session.get(Mandataire, live.mandataire_id)
+                assert row is not None
+                case = tx.session.get(Case, live.case_id) if live.case_id else None
+                if case is None:
+                    raise TokenInvalid("Ce lien n'est rattaché à aucune invitation.")
+                tx.fire(case.id, "set_password", actor=Actor.mandataire(row))
+                live.used_at = tx.now
+                row.password_hash = password_hash
+                row.password_set_at = tx.now
+                once.done(tx.session, login, flashes=[("success", SAVED)], mandataire=row.id)
     except (TokenInvalid, ConflictError) as exc:
         return render_template("portal/invitation/link_invalid.html", message=str(exc)), 409
-    flash(
-        "Votre mot de passe est enregistré. Connectez-vous avec votre adresse email "
-        "et ce mot de passe.",
-        "success",
-    )
-    return redirect(url_for("auth.login", email=mandataire.email))
+    if once.replayed:
+        return once.replay()
+    flash(SAVED, "success")
+    return redirect(login)

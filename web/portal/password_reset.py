@@ -26,6 +26,7 @@ from web.auth import RESET_PURPOSE
 from web.extensions import limiter
 from web.forms import EMAIL_TOO_LONG, PasswordSetupForm, refused_password
 from web.runtime import runtime
+from web.submissions import PASSWORD_FIELDS, Submission, link_owner, same_password
 from workflows.engine.engine import Actor
 from workflows.engine.errors import ConflictError
 from workflows.links import TokenInvalid
@@ -50,6 +51,10 @@ SENT = (
 TOO_MANY = (
     "Trop de demandes de réinitialisation du mot de passe. Réessayez dans une heure, "
     "ou contactez votre association départementale."
+)
+SAVED = (
+    "Votre nouveau mot de passe est enregistré. Connectez-vous avec votre adresse "
+    "email et ce mot de passe."
 )
 EXPIRED = "Ce lien a expiré : il n'est valable qu'une heure. Demandez-en un nouveau ci-dessous."
 #: Earlier than any link: :func:`_resolve` checks the expiry itself (see there).
@@ -167,7 +172,11 @@ def _page(form: PasswordSetupForm, mandataire: Mandataire, errors: list[str], st
 @limiter.limit("10 per minute", methods=["POST"])
 def choose_password(token: str):  # type: ignore[no-untyped-def]
     rt = runtime()
+    # A second click is not « lien déjà utilisé », when it is the same password.
+    once = Submission(link_owner(token), secret=PASSWORD_FIELDS)
     with rt.db.read() as session:
+        if once.earlier(session, same_password):
+            return once.replay()
         try:
             found = _resolve(session, token, rt.engine.clock.now(), lock=False)
         except TokenInvalid as exc:
@@ -180,28 +189,29 @@ def choose_password(token: str):  # type: ignore[no-untyped-def]
         return _page(form, mandataire, *refused)
 
     password_hash = hash_password(form.password.data or "")
+    login = url_for("auth.login", email=mandataire.email)
     try:
         with rt.engine.transaction() as tx:
-            # The case first, then the token: the lock order of the engine and steps.
-            case = tx.lock(case_id) if case_id is not None else None
-            live = _resolve(tx.session, token, tx.now, lock=True)
-            row = tx.session.get(Mandataire, live.mandataire_id)
-            assert row is not None
-            live.used_at = tx.now
-            row.password_hash = password_hash
-            row.password_set_at = tx.now
-            if case is not None:
-                tx.record(
-                    case,
-                    Actor.mandataire(row),
-                    comment="Nouveau mot de passe choisi avec le lien « Mot de passe perdu ».",
-                    kind="comment",
-                )
+            if once.claim(tx.session):
+                # The case first, then the token: the lock order of the engine and steps.
+                case = tx.lock(case_id) if case_id is not None else None
+                live = _resolve(tx.session, token, tx.now, lock=True)
+                row = tx.session.get(Mandataire, live.mandataire_id)
+                assert row is not None
+                live.used_at = tx.now
+                row.password_hash = password_hash
+                row.password_set_at = tx.now
+                if case is not None:
+                    tx.record(
+                        case,
+                        Actor.mandataire(row),
+                        comment="Nouveau mot de passe choisi avec le lien « Mot de passe perdu ».",
+                        kind="comment",
+                    )
+                once.done(tx.session, login, flashes=[("success", SAVED)], mandataire=row.id)
     except TokenInvalid as exc:
         return _invalid(str(exc), 410)
-    flash(
-        "Votre nouveau mot de passe est enregistré. Connectez-vous avec votre adresse "
-        "email et ce mot de passe.",
-        "success",
-    )
-    return redirect(url_for("auth.login", email=mandataire.email))
+    if once.replayed:
+        return once.replay()
+    flash(SAVED, "success")
+    return redirect(login)

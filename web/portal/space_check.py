@@ -15,6 +15,7 @@ from sqlalchemy import select
 from web.auth import mandataire_required
 from web.portal.checklist import waiting_reasons
 from web.runtime import runtime
+from web.submissions import Submission, mandataire_owner
 from workflows.engine.engine import Actor
 from workflows.engine.errors import (
     ConflictError,
@@ -49,6 +50,14 @@ CHANGED_SINCE = (
     "Vérifiez-les à nouveau ci-dessous avant de confirmer."
 )
 MISSING_VERSION = "Ce formulaire est incomplet : rechargez la page et recommencez."
+THANKS = (
+    "Merci : vous avez confirmé que votre espace est correct. Son récapitulatif (PDF) "
+    "sera dans « Documents » dans quelques instants."
+)
+REPORTED = (
+    "Votre signalement est envoyé à l'équipe de votre association départementale. "
+    "Elle vous demandera de vérifier à nouveau votre espace quand ce sera corrigé."
+)
 
 
 @bp.get("/mon-espace/verification")
@@ -63,22 +72,23 @@ def confirm():  # type: ignore[no-untyped-def]
     """« Tout est correct »: confirms what the page showed (its version and content)."""
     version = _version()
     shown = request.form.get("fingerprint", "")
+    once = Submission(mandataire_owner(current_user.id))
     rt = runtime()
     try:
         with rt.engine.transaction() as tx:
-            case = _case_to_act_on(tx.session, version)
-            tx.fire(case.id, "confirm", actor=_actor(tx.session), expected_version=version)
-            coop = tx.session.get(Coop, case.coop_id)
-            assert coop is not None
-            if fingerprint(tx.session, coop) != shown:
-                raise VersionConflict(CHANGED_SINCE)  # rolls the confirmation back
+            if once.claim(tx.session):
+                case = _case_to_act_on(tx.session, version)
+                tx.fire(case.id, "confirm", actor=_actor(tx.session), expected_version=version)
+                coop = tx.session.get(Coop, case.coop_id)
+                assert coop is not None
+                if fingerprint(tx.session, coop) != shown:
+                    raise VersionConflict(CHANGED_SINCE)  # rolls the confirmation back
+                once.done(tx.session, url_for("portal.home"), flashes=[("success", THANKS)])
     except ConflictError as exc:
         return _page(409, conflict=str(exc))
-    flash(
-        "Merci : vous avez confirmé que votre espace est correct. Son récapitulatif (PDF) "
-        "sera dans « Documents » dans quelques instants.",
-        "success",
-    )
+    if once.replayed:  # a second click: the first one's answer
+        return once.replay()
+    flash(THANKS, "success")
     return redirect(url_for("portal.home"))
 
 
@@ -88,28 +98,30 @@ def report_problem():  # type: ignore[no-untyped-def]
     """« Signaler un problème »: the message becomes a task for the AD's team."""
     version = _version()
     message = request.form.get("message", "").strip()
+    once = Submission(mandataire_owner(current_user.id))
+    # An explicit fragment: the browser would otherwise keep the form's « #signaler ».
+    home = url_for("portal.home", _anchor="contenu")
     rt = runtime()
     try:
         with rt.engine.transaction() as tx:
-            case = _case_to_act_on(tx.session, version)
-            tx.fire(
-                case.id,
-                "report_problem",
-                actor=_actor(tx.session),
-                expected_version=version,
-                payload={"message": message},
-            )
+            if once.claim(tx.session):
+                case = _case_to_act_on(tx.session, version)
+                tx.fire(
+                    case.id,
+                    "report_problem",
+                    actor=_actor(tx.session),
+                    expected_version=version,
+                    payload={"message": message},
+                )
+                once.done(tx.session, home, flashes=[("success", REPORTED)])
     except GuardFailed as exc:
         return _page(422, report_error=str(exc), message=message)
     except ConflictError as exc:
         return _page(409, conflict=str(exc), message=message)
-    flash(
-        "Votre signalement est envoyé à l'équipe de votre association départementale. "
-        "Elle vous demandera de vérifier à nouveau votre espace quand ce sera corrigé.",
-        "success",
-    )
-    # An explicit fragment: the browser would otherwise keep the form's « #signaler ».
-    return redirect(url_for("portal.home", _anchor="contenu"))
+    if once.replayed:
+        return once.replay()
+    flash(REPORTED, "success")
+    return redirect(home)
 
 
 @bp.post("/mon-espace/verification/coordonnees")
@@ -128,23 +140,31 @@ def update_details():  # type: ignore[no-untyped-def]
     if errors:
         return _page(422, details_errors=errors, details_values=values)
 
+    once = Submission(mandataire_owner(current_user.id))
+    back = url_for("portal.space.page", _anchor="coordonnees")
     rt = runtime()
     try:
         with rt.engine.transaction() as tx:
-            case = space_case(tx.session, current_user.coop_id)
-            if case is None:
-                raise TransitionNotAllowed(NOT_STARTED)
-            tx.lock(case.id)  # one writer at a time; « Tout est correct » waits for it
-            coop = tx.session.get(Coop, current_user.coop_id)
-            assert coop is not None
-            changes = save_details(tx, case, coop, _actor(tx.session), details, logo)
+            if once.claim(tx.session):
+                case = space_case(tx.session, current_user.coop_id)
+                if case is None:
+                    raise TransitionNotAllowed(NOT_STARTED)
+                tx.lock(case.id)  # one writer at a time; « Tout est correct » waits for it
+                coop = tx.session.get(Coop, current_user.coop_id)
+                assert coop is not None
+                changes = save_details(tx, case, coop, _actor(tx.session), details, logo)
+                said = (
+                    ("success", f"Enregistré : {_enumerate(changes)}.")
+                    if changes
+                    else ("info", "Rien n'a changé : il n'y avait rien à enregistrer.")
+                )
+                once.done(tx.session, back, flashes=[said])
     except ConflictError as exc:
         return _page(409, conflict=str(exc))
-    if changes:
-        flash(f"Enregistré : {_enumerate(changes)}.", "success")
-    else:
-        flash("Rien n'a changé : il n'y avait rien à enregistrer.", "info")
-    return redirect(url_for("portal.space.page", _anchor="coordonnees"))
+    if once.replayed:  # a second click shows what the first one saved
+        return once.replay()
+    flash(said[1], said[0])
+    return redirect(back)
 
 
 @bp.get("/mon-espace/verification/logo")

@@ -1,6 +1,6 @@
 """The tables: cooperatives and people, cases with their audit trail, steps, timers, tasks,
-links, emails, webhooks, bulk jobs, documents. One module per family; everything is
-imported from here (``from workflows.models import Case``).
+links, emails, webhooks, bulk jobs, documents, form submissions. One module per family;
+everything is imported from here (``from workflows.models import Case``).
 
 Times are stored in UTC (timezone-aware in Python, on both SQLite and PostgreSQL).
 """
@@ -11,6 +11,7 @@ from workflows.models.cases import Case, CaseEvent, Step, StepStatus, Task, Task
 from workflows.models.documents import Document
 from workflows.models.messages import Email, EmailStatus, Token, WebhookEvent
 from workflows.models.people import AD, Coop, Mandataire, StaffRole, StaffUser
+from workflows.models.submissions import FormSubmission
 
 __all__ = [
     "AD",
@@ -25,6 +26,7 @@ __all__ = [
     "Document",
     "Email",
     "EmailStatus",
+    "FormSubmission",
     "JSONData",
     "Mandataire",
     "StaffRole",
