@@ -203,8 +203,12 @@ def instance_secret_key(directory: Path) -> str:
     embedded default. Created at once with mode 0600 (never readable by others, not even
     for a moment), and by one process only: two starting together read the same key."""
     path = directory / "secret_key"
+    empty = False  # left by an interrupted write of an older version: replaced
     try:
-        return path.read_text().strip()
+        key = path.read_text().strip()
+        if key:
+            return key
+        empty = True
     except FileNotFoundError:
         pass
     directory.mkdir(parents=True, exist_ok=True)
@@ -216,8 +220,11 @@ def instance_secret_key(directory: Path) -> str:
             file.write(key)
             file.flush()
             os.fsync(file.fileno())
-        with contextlib.suppress(FileExistsError):  # another process made it first: theirs
-            os.link(temporary, path)
+        if empty:
+            os.replace(temporary, path)
+        else:
+            with contextlib.suppress(FileExistsError):  # another process made it first: theirs
+                os.link(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
     return path.read_text().strip()

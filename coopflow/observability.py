@@ -14,21 +14,29 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 SECRET_KEYS = ("password", "confirmation", "token", "csrf", "secret", "iban", "cookie")
 #: Also filtered wherever they appear in an event (stack frame variables, breadcrumbs).
 _ALSO_SECRET = ("authorization", "nonce", "passwd", "session")
-#: A full IBAN in any text (an error message, a log line): country, check digits, 11-30 more.
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+#: Between an IBAN's groups, as people type or paste them: spaces (non-breaking ones
+#: too), a tab, a dash.
+_IBAN_SEPARATOR = r"[ \t\u00a0\u202f-]{0,2}"
+#: A full IBAN in any text (an error message, a log line), upper- or lower-case, compact
+#: or in groups: country, check digits, 11-30 more (see :func:`_is_iban`).
+_IBAN = re.compile(
+    rf"\b[A-Za-z]{{2}}{_IBAN_SEPARATOR}\d{{2}}(?:{_IBAN_SEPARATOR}[A-Za-z0-9]{{4}}){{2,7}}"
+    rf"(?:{_IBAN_SEPARATOR}[A-Za-z0-9]{{1,3}})?\b"
+)
 #: A signed link (``itsdangerous`` over ``[id, nonce]``), e.g. in a URL path or a message.
 _SIGNED_LINK = re.compile(r"\.?(?:Wz|eyJ)[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{20,}")
 
 
 class KeyValueFormatter(logging.Formatter):
-    """``2026-11-23 08:16:07 INFO workflows.engine.engine case transition case_id=3 ...``"""
+    """``2026-11-23 08:16:07 INFO workflows.engine.engine case transition case_id=3 ...``,
+    IBANs and signed links filtered out."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if extras:
             line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
-        return line
+        return _mask_text(line)  # an IBAN or a signed link in a message never reaches a log
 
 
 def configure_logging(level: str) -> None:
@@ -62,9 +70,31 @@ def scrub_event(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
     return _scrub_everywhere(event)
 
 
+def _is_iban(candidate: str) -> bool:
+    """An IBAN, not words that happen to look like groups of four: its check digits
+    hold (ISO 13616, mod 97), or it is mostly digits (a mistyped IBAN is one too)."""
+    compact = re.sub(r"[^A-Za-z0-9]", "", candidate).upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(c, 36)) for c in rearranged)
+    return int(number) % 97 == 1 or sum(c.isdigit() for c in compact[4:]) >= 10
+
+
+def mask_ibans(text: str) -> str:
+    """``text`` with every full IBAN but its last four characters filtered."""
+
+    def mask(match: re.Match[str]) -> str:
+        found = match.group()
+        if not _is_iban(found):
+            return found
+        return f"[IBAN filtré …{re.sub(r'[^A-Za-z0-9]', '', found)[-4:].upper()}]"
+
+    return _IBAN.sub(mask, text)
+
+
 def _mask_text(text: str) -> str:
-    text = _IBAN.sub(lambda m: f"[IBAN filtré …{m.group()[-4:]}]", text)
-    return _SIGNED_LINK.sub("[lien filtré]", text)
+    return _SIGNED_LINK.sub("[lien filtré]", mask_ibans(text))
 
 
 def _scrub_everywhere(value: Any) -> Any:

@@ -56,10 +56,12 @@ def init_app(app: Flask, runtime: Any) -> None:
 
     app.jinja_env.filters.update(date_fr=date_fr, datetime_fr=datetime_fr, euros=euros)
 
-    from web import guards, headers, health, login, metrics, portal, submissions, webhooks
+    from web import auth, guards, headers, health, login, metrics, portal, submissions, webhooks
 
     install_log_redaction()  # no link token in the access logs
     guards.init_app(app)  # before the routes: it changes how their ids are read
+    auth.init_app(app, staff_idle_minutes=float(getattr(settings, "staff_idle_minutes", 30)))
+    kept_forms.init_app(app)  # a form posted after its session ended: its text given back
     submissions.init_app(app)  # submission_field(): forms that start work, done once
     app.register_blueprint(login.bp)
     portal.init_app(app)

@@ -144,6 +144,7 @@ def world(app, runtime, make_coop, staff) -> World:
             "email_id": email.id,
             "job_id": job.id,
             "trigger": "resend",
+            "process": "invitation",
             "fmt": "csv",
             "export_type": "csv",
             "filename": "progress.js",

@@ -1,6 +1,6 @@
 """Every HTML page of the app, portal and back-office, found in its URL map: a Content
 Security Policy that runs scripts from this site's files only (none on the portal), no
-inline script nor inline handler in the page, never framed, never sniffed."""
+inline script nor inline handler in the page, never framed, never sniffed, never cached."""
 
 from __future__ import annotations
 
@@ -54,6 +54,8 @@ def problems_of(response) -> list[str]:  # type: ignore[no-untyped-def]
         found.append(f"frame-ancestors {csp.get('frame-ancestors')}")
     if response.headers.get("X-Content-Type-Options") != "nosniff":
         found.append("no nosniff")
+    if "no-store" not in response.headers.get("Cache-Control", ""):
+        found.append("cacheable: no Cache-Control: no-store (back-office pages too)")
     page = response.get_data(as_text=True)
     found += [f"inline script: <script{a}>" for a in _SCRIPT.findall(page) if "src=" not in a]
     found += [f"inline handler or javascript: URL: {m}" for m in _HANDLER.findall(page)]
