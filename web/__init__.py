@@ -18,6 +18,7 @@ from web.extensions import csrf, limiter, login_manager
 from web.forms import LoginForm
 from web.log_redaction import install as install_log_redaction
 from workflows.formatting import date_fr, datetime_fr, euros
+from workflows.typography import FrenchTypography
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def init_app(app: Flask, runtime: Any) -> None:
     limiter.init_app(app)
 
     app.jinja_env.filters.update(date_fr=date_fr, datetime_fr=datetime_fr, euros=euros)
+    app.jinja_env.add_extension(FrenchTypography)  # « : ; ! ? » and « » in every page
 
     from web import auth, guards, headers, health, login, metrics, portal, submissions, webhooks
 
@@ -91,7 +93,7 @@ def _register_errors(app: Flask) -> None:
 
     def handler(code: int):  # type: ignore[no-untyped-def]
         def render(error: Exception):  # type: ignore[no-untyped-def]
-            return render_template("error.html", code=code, message=messages[code]), code
+            return _error_page(code, messages[code]), code
 
         return render
 
@@ -109,7 +111,7 @@ def _register_errors(app: Flask) -> None:
                 "coopflow_admin/login.html", form=LoginForm(), throttled=TOO_MANY_LOGINS
             )
             return page, 429
-        return render_template("error.html", code=429, message=messages[429]), 429
+        return _error_page(429, messages[429]), 429
 
     @app.errorhandler(CSRFError)
     def form_expired(error: CSRFError):  # type: ignore[no-untyped-def]
@@ -119,7 +121,19 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(ConflictError)
     def conflict(error: ConflictError):  # type: ignore[no-untyped-def]
-        return render_template("error.html", code=409, message=str(error)), 409
+        return _error_page(409, str(error)), 409
+
+
+def _error_page(code: int, message: str) -> str:
+    """An error in the look of where it happened: the back-office's under ``/admin``
+    (staff never land on the portal's « OCCE · Espace coopérative »), else the portal's."""
+    if request.path.startswith("/admin") and current_app.extensions.get("admin"):
+        try:
+            home = current_app.extensions["admin"][0].index_view
+            return str(home.render("coopflow_admin/error.html", code=code, message=message))
+        except Exception:  # the back-office's layout itself failed: the plain page
+            log.exception("back-office error page failed")
+    return render_template("error.html", code=code, message=message)
 
 
 #: The login pages, and the area each one opens.
