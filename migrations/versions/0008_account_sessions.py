@@ -27,6 +27,22 @@ def upgrade() -> None:
     op.add_column(
         "mandataires", sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True)
     )
+    duplicates = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT lower(email) FROM mandataires GROUP BY lower(email) HAVING count(*) > 1"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if duplicates:  # the index cannot be built: say which, rather than an SQL error
+        raise RuntimeError(
+            "Des mandataires partagent une adresse à la casse près : "
+            + ", ".join(sorted(duplicates)[:20])
+            + ". Corrigez-les avant la migration (une seule personne par adresse)."
+        )
     op.create_index(
         "uq_mandataires_email_lower",
         "mandataires",

@@ -188,3 +188,41 @@ def test_ibans_are_masked_in_logs_whatever_their_case_and_spacing(written):
 def test_words_that_look_like_groups_of_four_are_not_an_iban():
     sentence = "Le dossier ab12 avec cela pour toute leur aide."
     assert mask_ibans(sentence) == sentence
+
+
+def test_the_migration_names_the_addresses_shared_whatever_the_case(tmp_path):
+    from sqlalchemy import create_engine
+    from sqlalchemy import text as sql
+
+    from coopflow import db_migrations
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    db_migrations.upgrade(url, "0007")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sql(
+                "INSERT INTO ads (id, code, name, email, phone, address, academic_domains,"
+                " invitation_validity_days, password_min_length, created_at) VALUES"
+                " (1, 'AD06', 'OCCE 06', 'ad06@occe.coop', '', '', '[]', 7, 8, '2026-09-01')"
+            )
+        )
+        connection.execute(
+            sql(
+                "INSERT INTO coops (id, ad_id, affiliation_number, name, school_name, street,"
+                " postal_code, city, school_email, phone, created_at, updated_at) VALUES"
+                " (1, 1, '0060001A', 'Coop', 'École', '', '', '', 'e@ac-nice.fr', '',"
+                " '2026-09-01', '2026-09-01')"
+            )
+        )
+        for n, email in enumerate(("jean.dupont@ac-nice.fr", "Jean.Dupont@ac-nice.fr")):
+            connection.execute(
+                sql(
+                    "INSERT INTO mandataires (id, coop_id, first_name, last_name, email,"
+                    " created_at) VALUES (:id, 1, 'Jean', 'Dupont', :email, '2026-09-01')"
+                ),
+                {"id": n + 1, "email": email},
+            )
+    engine.dispose()
+    with pytest.raises(RuntimeError, match=r"jean\.dupont@ac-nice\.fr"):
+        db_migrations.upgrade(url)
