@@ -20,6 +20,7 @@ from admin.coops import CoopView
 from admin.emails import EmailView
 from admin.home import HomeView
 from admin.imports import ImportView
+from admin.process_page import ProcessView
 from admin.tasks import TaskView
 from web.runtime import Runtime
 from workflows.formatting import date_fr, datetime_fr
@@ -58,6 +59,11 @@ def init_admin(app: Flask) -> None:
         CaseView(session, rt.engine.definitions, name="Dossiers", endpoint="cases", url="dossiers")
     )
     admin.add_view(TaskView(session, name="Tâches", endpoint="tasks", url="taches"))
+    admin.add_view(
+        ProcessView(
+            session, rt.engine.definitions, name="Processus", endpoint="processus", url="processus"
+        )
+    )
     with warnings.catch_warnings():
         # Flask-Admin 2 prefers a Flask-SQLAlchemy object; coopflow has a plain session.
         warnings.filterwarnings("ignore", "Passing a session object", DeprecationWarning)

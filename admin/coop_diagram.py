@@ -19,7 +19,17 @@ import graphviz
 from markupsafe import Markup
 
 from admin.coop_processes import ProcessStatus, Status, states_fr, stuck_title
-from admin.diagrams import BLUE, CURRENT_FILL, DARK, FONT, GREY, RED, render_svg
+from admin.diagrams import (
+    BLUE,
+    CURRENT_FILL,
+    DARK,
+    FONT,
+    FONT_SIZE,
+    GREY,
+    RED,
+    SMALL_SIZE,
+    render_svg,
+)
 from workflows.engine.definition import Definition
 
 GREEN, AMBER = "#198754", "#997404"
@@ -103,7 +113,10 @@ def _node(s: ProcessStatus) -> _Node:
 
 @lru_cache(maxsize=512)
 def _render(nodes: tuple[_Node, ...], arrows: tuple[_Arrow, ...], label: str) -> str:
-    return render_svg(_graph(nodes, arrows), label, css_class="process-diagram coop-diagram")
+    # Narrow (top to bottom) and shrunk to fit a phone rather than scrolled.
+    return render_svg(
+        _graph(nodes, arrows), label, css_class="process-diagram coop-diagram", shrink=True
+    )
 
 
 def _lines(text: str) -> str:
@@ -126,11 +139,11 @@ def _graph(nodes: tuple[_Node, ...], arrows: tuple[_Arrow, ...]) -> graphviz.Dig
         node_attr={
             "shape": "box",
             "fontname": FONT,
-            "fontsize": "12",
+            "fontsize": str(FONT_SIZE),
             "fontcolor": DARK,
             "margin": "0.15,0.08",
         },
-        edge_attr={"fontname": FONT, "fontsize": "10", "fontcolor": DARK},
+        edge_attr={"fontname": FONT, "fontsize": str(SMALL_SIZE), "fontcolor": DARK},
     )
     for node in nodes:
         fill, outline = COLOURS[node.status]
@@ -139,7 +152,7 @@ def _graph(nodes: tuple[_Node, ...], arrows: tuple[_Arrow, ...]) -> graphviz.Dig
             styles.append("dashed")
         text = f"<B>{_lines(node.title)}</B><BR/>{_lines(node.state)}"
         for note in node.notes:
-            text += f'<BR/><FONT POINT-SIZE="10">{_lines(note)}</FONT>'
+            text += f'<BR/><FONT POINT-SIZE="{SMALL_SIZE}">{_lines(note)}</FONT>'
         graph.node(
             node.name,
             label=f"<{text}>",

@@ -58,6 +58,9 @@ GLOBAL = {
     "case_export.export",
     "bulk.index",
     "bulk.create",
+    # A process's page counts the cases of the staff member's scope, by state.
+    "processus.index",
+    "processus.process_page",
 }
 
 
@@ -136,6 +139,7 @@ def _url(rule: Rule, objects: Objects) -> str:
         "coop_id": objects.coop_id,
         "document_id": objects.document_id,
         "trigger": "resend",
+        "process": "invitation",
         "fmt": "csv",
         "export_type": "csv",
         "filename": "x.js",
