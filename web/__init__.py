@@ -146,7 +146,10 @@ def _expired_form():  # type: ignore[no-untyped-def]
     staff_area = request.path.startswith("/admin")
     login = "admin.login" if staff_area else "auth.login"
     if request.endpoint in _LOGINS:  # the login page was open for long: type again
-        flash("La page de connexion avait expiré\u00a0: saisissez de nouveau vos identifiants.")
+        flash(
+            "La page de connexion avait expiré\u00a0: saisissez de nouveau vos identifiants.",
+            "warning",
+        )
         return redirect(url_for(login, next=request.args.get("next")))
     if request.endpoint in _LOGOUTS and not current_user.is_authenticated:
         flash("Vous êtes déconnecté.", "info")  # a forged one changes nothing: see below

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import html
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,9 @@ from web.forms import safe_next
 KEPT = "kept_form"
 #: The longest text kept (characters, every field together).
 MAX_KEPT = 2500
+#: A kept form not given back within this time is forgotten (seconds): it never fills a
+#: form days later.
+KEPT_FOR = 3600
 #: Never kept: what a field of these names holds is a secret.
 SECRET = re.compile(r"password|passe|confirmation|csrf|token|jeton|secret", re.I)
 
@@ -62,8 +66,25 @@ def keep(page: str) -> bool:
     if not fields or sum(len(v) for _, v in fields) > MAX_KEPT:
         session.pop(KEPT, None)
         return False
-    session[KEPT] = {"page": urlsplit(page).path, "action": request.path, "fields": fields}
+    session[KEPT] = {
+        "page": urlsplit(page).path,
+        "action": request.path,
+        "fields": fields,
+        "at": int(time.time()),
+    }
     return True
+
+
+def _kept() -> dict[str, Any] | None:
+    """The kept form, if there is one still fresh (an old one is dropped)."""
+    kept = session.get(KEPT)
+    if not isinstance(kept, dict):
+        return None
+    at = kept.get("at")
+    if not isinstance(at, int) or time.time() - at > KEPT_FOR:
+        session.pop(KEPT, None)
+        return None
+    return kept
 
 
 @contextlib.contextmanager
@@ -77,8 +98,8 @@ def kept_across() -> Iterator[None]:
 
 def after_login(target: str) -> str:
     """``target``; when the kept form is for it, a word that its text is back."""
-    kept = session.get(KEPT)
-    if isinstance(kept, dict) and kept.get("page") == urlsplit(target).path:
+    kept = _kept()
+    if kept is not None and kept.get("page") == urlsplit(target).path:
         flash(TEXT_KEPT, "info")
     return target
 
@@ -86,10 +107,11 @@ def after_login(target: str) -> str:
 def init_app(app: Flask) -> None:
     @app.after_request
     def give_back(response: Response) -> Response:
-        kept = session.get(KEPT)
+        if request.method != "GET" or KEPT not in session:
+            return response
+        kept = _kept()
         if (
-            not isinstance(kept, dict)
-            or request.method != "GET"
+            kept is None
             or kept.get("page") != request.path
             or response.status_code != 200
             or response.mimetype != "text/html"

@@ -24,12 +24,16 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: cookie, so a forged page cannot use them: ``tests/web/webhooks/test_mail.py`` proves an
 #: unsigned request is refused before its body is read.
 SIGNED = {"webhooks.mail"}
-#: Said on the page the refused request is sent back to.
-CSRF_REFUSED = (
-    FORM_EXPIRED,
-    SESSION_ENDED,
-    SESSION_ENDED_KEPT,
-    "La page de connexion avait expiré\u00a0: saisissez de nouveau vos identifiants.",
+#: Said on the page the refused request is sent back to (as ``text`` reads it: a
+#: non-breaking space is a space).
+CSRF_REFUSED = tuple(
+    message.replace("\u00a0", " ")
+    for message in (
+        FORM_EXPIRED,
+        SESSION_ENDED,
+        SESSION_ENDED_KEPT,
+        "La page de connexion avait expiré\u00a0: saisissez de nouveau vos identifiants.",
+    )
 )
 
 

@@ -60,7 +60,7 @@ def test_a_staff_session_ends_after_its_idle_time(app, staff):
     ended = client.get("/admin/taches/")
     assert ended.status_code == 302 and "/admin/connexion" in ended.headers["Location"]
     login_page = text(client.get(ended.headers["Location"]))
-    assert "Votre session a pris fin après 30\u00a0minutes sans activité" in login_page
+    assert "Votre session a pris fin après 30 minutes sans activité" in login_page
     assert client.get("/admin/").status_code == 302  # for good
 
 

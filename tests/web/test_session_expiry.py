@@ -16,8 +16,9 @@ from sqlalchemy import select
 from tests import factories
 from tests.helpers import csrf_token
 from tests.web.conftest import log_in_mandataire, log_in_staff, text
+from web import kept_forms
 from web.auth import STAFF_SEEN
-from web.kept_forms import FORM_EXPIRED, SESSION_ENDED_KEPT, TEXT_KEPT
+from web.kept_forms import KEPT, KEPT_FOR
 from workflows.models import CaseEvent, Mandataire
 from workflows.password_hashing import hash_password
 
@@ -26,6 +27,11 @@ COMMENT = "L'école a rappelé\u00a0: le directeur change en janvier, « à suiv
 PROBLEM = "Le compte bancaire affiché est celui de l'ancienne coopérative, pas le nôtre."
 NEW_PASSWORD = "Nouveau*Secret-2027"
 PORTAL_LOOK = "OCCE · Espace coopérative"
+#: What a reader reads (``text`` reads a non-breaking space as a space).
+FORM_EXPIRED, SESSION_ENDED_KEPT, TEXT_KEPT = (
+    message.replace("\u00a0", " ")
+    for message in (kept_forms.FORM_EXPIRED, kept_forms.SESSION_ENDED_KEPT, kept_forms.TEXT_KEPT)
+)
 
 
 @pytest.fixture
@@ -90,7 +96,8 @@ def test_a_comment_sent_after_the_staff_session_ended_is_typed_back(app, runtime
     assert logged_in.status_code == 302 and logged_in.headers["Location"] == page
 
     back = text(client.get(page))
-    assert _textarea(back, "comment-text") == COMMENT  # as typed (escaped in the HTML)
+    typed = _textarea(back, "comment-text")
+    assert typed == COMMENT.replace("\u00a0", " ")  # as typed (escaped in the HTML)
     assert TEXT_KEPT in back
     assert _comments(runtime, coop.invitation_id) == []  # nothing was written meanwhile
     # Given back once: the next visit shows an empty form.
@@ -193,3 +200,17 @@ def test_a_post_only_url_opened_gets_a_french_page(app, make_coop, staff, who, p
     assert answer.status_code == 405
     assert "Cette adresse ne s'ouvre pas directement" in page and look in page
     assert "Method Not Allowed" not in page
+
+
+@sqlite_only
+def test_a_kept_form_is_forgotten_after_an_hour(app, make_coop, staff):
+    coop = make_coop("active")
+    client = app.test_client()
+    log_in_staff(client, staff.id)
+    page, form = _comment_form(client, coop.invitation_id)
+    with client.session_transaction() as session:
+        session["csrf_token"] = "un-autre-jeton"
+    client.post(f"{page}/commenter", data=form, headers={"Referer": f"http://localhost{page}"})
+    with client.session_transaction() as session:
+        session[KEPT] = {**session[KEPT], "at": session[KEPT]["at"] - KEPT_FOR - 1}
+    assert _textarea(text(client.get(page)), "comment-text").strip() == ""
