@@ -9,7 +9,6 @@ is about who may act, not about tokens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,9 +19,9 @@ from werkzeug.routing import Rule
 
 from tests import factories
 from tests.admin.conftest import log_in
+from tests.helpers import invitation_email, manual_task, space_summary
 from workflows.engine import bulk
-from workflows.engine.engine import Actor
-from workflows.models import Case, Document, Email, Mandataire, StaffRole, Step
+from workflows.models import Case, Mandataire, StaffRole, Step
 
 #: Reachable without a staff session (the login form and its static files).
 PUBLIC = {"admin.login", "admin.logout", "admin.static", "bulk.static", "coopflow_admin.static"}
@@ -81,36 +80,9 @@ def _objects(rt: Any, make_case: Any, of: Any, owner: Any) -> Objects:
     case = make_case("failed", of=of)
     with rt.engine.transaction() as tx:
         locked = tx.lock(case.id)
-        task = tx.open_task(
-            locked,
-            kind="manual",
-            title="Appeler l'école",
-            due_at=tx.now + timedelta(days=3),
-            created_by=Actor.system("test"),
-        )
-        email = Email(
-            idempotency_key=f"matrix-{case.id}",
-            kind="invitation",
-            case_id=case.id,
-            coop_id=case.coop_id,
-            to_address="x@ac-nice.fr",
-            subject="Invitation",
-            text_body="texte",
-            html_body="<p>html</p>",
-            message_id=f"<matrix-{case.id}@coopflow>",
-            status="stored",
-        )
-        document = Document(
-            idempotency_key=f"matrix-{case.id}",
-            coop_id=case.coop_id,
-            case_id=case.id,
-            kind="space_summary",
-            title="Récapitulatif",
-            filename="recapitulatif.pdf",
-            content=b"%PDF-1.4",
-            sha256="0" * 64,
-            size=8,
-        )
+        task = manual_task(tx, locked, "Appeler l'école", days=3)
+        email = invitation_email(f"matrix-{case.id}", case.id, case.coop_id, "x@ac-nice.fr")
+        document = space_summary(f"matrix-{case.id}", case.id, case.coop_id)
         tx.session.add_all([email, document])
         tx.session.flush()
         task_id, email_id, document_id = task.id, email.id, document.id

@@ -9,7 +9,6 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from coopflow.app import create_app
 from coopflow.runtime import Runtime, build_runtime
 from tests import factories
 from tests.admin.conftest import log_in, text
+from tests.helpers import invitation_case, invitation_email, manual_task, space_summary
 from workflows.engine.cross_process import Effect, Prerequisite
 from workflows.engine.definition import STAFF, SYSTEM, Definition, State
 from workflows.engine.definition import Transition as T
@@ -52,19 +52,9 @@ def _coop(rt: Runtime, ad: AD, stage: str = "active", *, name: str | None = None
         first_name="Hélène",
         last_name="Péraud",
     )
-    me = Actor.mandataire(person)
+    then = {"expired": ("expire",), "active": ("set_password", "first_login")}.get(stage, ())
     with rt.engine.transaction() as tx:
-        case = tx.start(
-            "invitation", coop.id, actor=SYSTEM_ACTOR, data={"mandataire_id": person.id}
-        )
-        tx.fire(case.id, "invite", actor=SYSTEM_ACTOR)
-        tx.fire(case.id, "sent", actor=SYSTEM_ACTOR)
-        if stage == "expired":
-            tx.fire(case.id, "expire", actor=SYSTEM_ACTOR)
-        elif stage == "active":
-            tx.fire(case.id, "set_password", actor=me)
-            tx.fire(case.id, "first_login", actor=me)
-        invitation_id = case.id
+        invitation_id = invitation_case(tx, person, "invite", "sent", *then, trigger=None).id
     with rt.db.read() as session:
         found = space_case(session, coop.id)
         space_id = found.id if found else None
@@ -124,58 +114,36 @@ def test_the_page_shows_every_case_task_document_and_email_of_the_coop(
     coop = _coop(rt, ad, name="Coopérative des Pins")
     other = _coop(rt, ad, "expired", name="Coopérative des Chênes")
     with rt.engine.transaction() as tx:
-        space = tx.lock(coop.space_id)
-        open_task = tx.open_task(
-            space,
-            kind="manual",
-            title="Appeler l'école au sujet du compte",
-            due_at=tx.now + timedelta(days=3),
-            created_by=SYSTEM_ACTOR,
+        open_task = manual_task(
+            tx, tx.lock(coop.space_id), "Appeler l'école au sujet du compte", days=3
         )
-        done = tx.open_task(
-            tx.lock(coop.invitation_id),
-            kind="manual",
-            title="Vérifier l'adresse du mandataire",
-            due_at=tx.now + timedelta(days=1),
-            created_by=SYSTEM_ACTOR,
+        done = manual_task(
+            tx, tx.lock(coop.invitation_id), "Vérifier l'adresse du mandataire", days=1
         )
         tx.close_task(tx.lock(coop.invitation_id), done, SYSTEM_ACTOR, "Adresse vérifiée")
         tx.session.add_all(
             [
-                Email(
-                    idempotency_key=f"page-{coop.invitation_id}",
-                    kind="invitation",
-                    case_id=coop.invitation_id,
-                    coop_id=coop.coop_id,
-                    to_address=coop.mandataire.email,
-                    subject="Votre espace coopérative vous attend",
-                    text_body="texte",
-                    html_body="<p>html</p>",
-                    message_id=f"<page-{coop.invitation_id}@coopflow>",
-                    status="sent",
+                *(
+                    invitation_email(
+                        f"page-{of.invitation_id}",
+                        of.invitation_id,
+                        of.coop_id,
+                        of.mandataire.email,
+                        subject=subject,
+                        status="sent",
+                    )
+                    for of, subject in (
+                        (coop, "Votre espace coopérative vous attend"),
+                        (other, "Invitation des Chênes"),
+                    )
                 ),
-                Email(
-                    idempotency_key=f"page-{other.invitation_id}",
-                    kind="invitation",
-                    case_id=other.invitation_id,
-                    coop_id=other.coop_id,
-                    to_address=other.mandataire.email,
-                    subject="Invitation des Chênes",
-                    text_body="texte",
-                    html_body="<p>html</p>",
-                    message_id=f"<page-{other.invitation_id}@coopflow>",
-                    status="sent",
-                ),
-                Document(
-                    idempotency_key=f"page-doc-{coop.space_id}",
-                    coop_id=coop.coop_id,
-                    case_id=coop.space_id,
-                    kind="space_summary",
+                space_summary(
+                    f"page-doc-{coop.space_id}",
+                    coop.space_id,
+                    coop.coop_id,
                     title="Récapitulatif de l'espace",
                     filename="recapitulatif-espace.pdf",
                     content=b"%PDF-1.4 recapitulatif",
-                    sha256="0" * 64,
-                    size=22,
                 ),
             ]
         )
@@ -295,18 +263,7 @@ def test_another_ads_coop_is_not_found_and_read_only_staff_see_it(
     mine = _coop(rt, ad)
     theirs = _coop(rt, ad50)
     with rt.engine.transaction() as tx:
-        tx.session.add(
-            Document(
-                idempotency_key="scope-doc",
-                coop_id=theirs.coop_id,
-                kind="space_summary",
-                title="Récapitulatif",
-                filename="recapitulatif.pdf",
-                content=b"%PDF secret",
-                sha256="0" * 64,
-                size=11,
-            )
-        )
+        tx.session.add(space_summary("scope-doc", None, theirs.coop_id, content=b"%PDF secret"))
         tx.session.flush()
     with rt.db.read() as session:
         document_id = session.query(Document.id).filter(Document.coop_id == theirs.coop_id).scalar()

@@ -21,6 +21,7 @@ from tests.coopflow.house_example import definition as example_definition
 from tests.coopflow.house_example import portal as example_portal
 from tests.coopflow.house_example import staff as example_staff
 from tests.coopflow.house_example import steps as example_steps
+from tests.helpers import invitation_case
 from tests.web.conftest import checklist_line, log_in_mandataire, settle, text
 from web.portal import PROCESS_PAGES
 from workers.steps import PROCESS_STEPS
@@ -120,18 +121,15 @@ def test_an_example_process_added_in_its_places_runs_its_journey(
             email=f"mandataire.{coop.id}@{ad.academic_domains[0]}",
             password_hash="argon2-hash-of-the-tests",
         )
-        me = Actor.mandataire(person)
         client = app.test_client()
         log_in_mandataire(app, client, person.id)
         waiting = checklist_line(text(client.get("/mon-espace")), "example")
         assert "Disponible dès votre première connexion." in waiting
 
         with rt.engine.transaction() as tx:
-            case = tx.start("invitation", coop.id, actor=SYSTEM, data={"mandataire_id": person.id})
-            tx.fire(case.id, "invite", actor=SYSTEM)
-            tx.fire(case.id, "sent", actor=SYSTEM)
-            tx.fire(case.id, "set_password", actor=me)
-            tx.fire(case.id, "first_login", actor=me)  # the prerequisite: the case starts
+            # « first_login » meets the example's prerequisite: its case starts.
+            journey = ("invite", "sent", "set_password", "first_login")
+            invitation_case(tx, person, *journey, actor=SYSTEM, trigger=None)
         settle(rt)
         with rt.db.read() as session:
             example = session.scalars(

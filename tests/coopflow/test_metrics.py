@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from coopflow.config import Settings
 from tests.conftest import T0
 from tests.factories import CoopFactory, MandataireFactory
-from workflows.engine.engine import Actor
+from tests.helpers import invitation_case
 from workflows.models import Case, Step
 
 TOKEN = "scrape-token-of-the-test"
@@ -92,13 +92,7 @@ def test_step_durations_of_the_in_process_workers_are_exposed(client, runtime, a
     before = sent()
     mandataire = MandataireFactory(coop__ad=ad)
     with runtime.engine.transaction() as tx:
-        tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=Actor.system("test"),
-            data={"mandataire_id": mandataire.id},
-            trigger="invite",
-        )
+        invitation_case(tx, mandataire)
     runtime.join()
     assert sent() == before + 1
     assert scrape(client)[("coopflow_oldest_pending_step_age_seconds", ())] == 0

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from coopflow.runtime import build_runtime
 from tests import factories
+from tests.helpers import invitation_case
 from workflows.engine import bulk
 from workflows.engine.engine import Actor
 from workflows.engine.scheduling import tick
@@ -38,15 +39,7 @@ def _expired_cases(rt, ad, n: int) -> list[tuple[int, str]]:
     for _ in range(n):
         mandataire = factories.MandataireFactory(coop__ad=ad)
         with rt.engine.transaction() as tx:
-            case = tx.start(
-                "invitation",
-                mandataire.coop_id,
-                actor=SYSTEM,
-                data={"mandataire_id": mandataire.id},
-                trigger="invite",
-            )
-            tx.fire(case.id, "sent", actor=SYSTEM)
-            tx.fire(case.id, "expire", actor=SYSTEM)
+            case = invitation_case(tx, mandataire, "sent", "expire", actor=SYSTEM)
         out.append((case.id, mandataire.email))
     return out
 

@@ -42,8 +42,13 @@ def _space_page(client) -> str:
 
 
 def _answer(client, action: str, **fields):
-    """Post one of the page's forms with the version (and fingerprint) it showed."""
-    page = _space_page(client)
+    """Post one of the page's forms with the version (and fingerprint) it shows now."""
+    return _answer_from(client, _space_page(client), action, **fields)
+
+
+def _answer_from(client, page: str, action: str, **fields):
+    """Post one of the forms of ``page`` (shown earlier) with the version (and
+    fingerprint) it showed."""
     data = {
         "csrf_token": csrf_token(page),
         "version": form_value(page, "version"),
@@ -182,14 +187,7 @@ def test_a_stale_page_cannot_confirm(runtime, app, client, make_coop):
     with runtime.engine.transaction() as tx:  # the weekly reminder, meanwhile
         tx.fire(coop.space_id, "remind", actor=Actor.system("minuteur"))
     before = case_row(runtime, coop.space_id).version
-    stale = client.post(
-        f"{SPACE}/confirmer",
-        data={
-            "csrf_token": csrf_token(page),
-            "version": form_value(page, "version"),
-            "fingerprint": form_value(page, "fingerprint"),
-        },
-    )
+    stale = _answer_from(client, page, "confirmer")
     assert stale.status_code == 409
     assert CONFLICT in text(stale) and "Rechargez la page" in text(stale)
     case = case_row(runtime, coop.space_id)
@@ -207,24 +205,15 @@ def test_confirming_what_changed_since_the_page_was_shown_is_refused(
     log_in_mandataire(app, client, coop.mandataire_id)
     page = _space_page(client)
     # Another tab changes the phone: the case's version stays, what it shows does not.
-    client.post(
-        f"{SPACE}/coordonnees",
-        data={
-            "csrf_token": csrf_token(page),
-            "street": "12 rue de la République",
-            "postal_code": "06000",
-            "city": "Nice",
-            "phone": "04 93 00 00 00",
-        },
+    _details(
+        client,
+        page=page,
+        street="12 rue de la République",
+        postal_code="06000",
+        city="Nice",
+        phone="04 93 00 00 00",
     )
-    old = client.post(
-        f"{SPACE}/confirmer",
-        data={
-            "csrf_token": csrf_token(page),
-            "version": form_value(page, "version"),
-            "fingerprint": form_value(page, "fingerprint"),
-        },
-    )
+    old = _answer_from(client, page, "confirmer")
     assert old.status_code == 409
     assert "ont changé depuis l'affichage de cette page" in text(old)
     assert "04 93 00 00 00" in text(old)  # the page shows what changed
@@ -300,8 +289,9 @@ def test_a_problem_needs_a_message(runtime, app, client, make_coop, message, err
 # The details the mandataire completes --------------------------------------------------
 
 
-def _details(client, files=None, **fields):
-    page = _space_page(client)
+def _details(client, files=None, *, page: str | None = None, **fields):
+    """Post the details form of ``page`` (by default, the page as it is now)."""
+    page = page or _space_page(client)
     data = {
         "csrf_token": csrf_token(page),
         "street": "3 rue Pastorelli",
@@ -457,15 +447,8 @@ def test_before_the_check_opens_the_page_says_why(runtime, app, client, make_coo
     page = _space_page(client)
     assert "Pas encore ouverte" in page and "Disponible dès votre première connexion." in page
     assert "Tout est correct</button>" not in page and 'id="coordonnees"' not in page
-    refused = client.post(
-        f"{SPACE}/coordonnees",
-        data={
-            "csrf_token": csrf_token(page),
-            "street": "1 rue X",
-            "postal_code": "06000",
-            "city": "Nice",
-            "phone": "",
-        },
+    refused = _details(
+        client, page=page, street="1 rue X", postal_code="06000", city="Nice", phone=""
     )
     assert refused.status_code == 409 and "pas encore ouverte" in text(refused)
     assert _coop(runtime, coop.coop_id).street == "12 rue de la République"

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.helpers import invitation_case
 from tests.security.conftest import database_rows
 from tests.web.conftest import case_row, settle
 from web.webhooks.mail import SIGNATURE_HEADER, signature
@@ -48,9 +49,7 @@ def invited(runtime: Any, ad: AD) -> tuple[int, Email]:
     coop = factories.CoopFactory(ad=ad)
     person = factories.MandataireFactory(coop=coop, email=f"m.{coop.id}@ac-nice.fr")
     with runtime.engine.transaction() as tx:
-        case = tx.start("invitation", coop.id, actor=SYSTEM, data={"mandataire_id": person.id})
-        tx.fire(case.id, "invite", actor=SYSTEM)
-        case_id = case.id
+        case_id = invitation_case(tx, person, "invite", actor=SYSTEM, trigger=None).id
     settle(runtime)
     assert case_row(runtime, case_id).state == "invited"
     with runtime.db.read() as session:
@@ -311,6 +310,11 @@ def test_not_json_nor_an_object_is_refused_in_french(client, runtime):
     assert database_rows(runtime) == before
 
 
+#: The fuzzing tests' settings: the same examples on every run, no deadline, and the
+#: app and database of the test kept across its examples.
+FUZZ = examples(
+    deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
@@ -319,12 +323,7 @@ JSON = st.recursive(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@examples(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@examples(FUZZ, max_examples=60)
 @given(
     mutation=st.dictionaries(
         st.sampled_from(sorted(GOOD)) | st.text(max_size=8), JSON, min_size=1, max_size=4
@@ -352,12 +351,7 @@ def test_any_signed_garbage_is_refused_in_french_or_applied_harmlessly(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@examples(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@examples(FUZZ, max_examples=40)
 @given(raw=st.binary(max_size=300))
 def test_any_signed_bytes_never_fail_the_server(client, runtime, raw):
     before = database_rows(runtime)

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories import MandataireFactory
+from tests.helpers import invitation_case
 from workers.providers.mail.errors import MailUnavailable
 from workers.runner import run_step
 from workflows.engine.engine import Actor
@@ -36,13 +37,7 @@ def services(settings, engine, smtp_server):
 def invited(engine, ad, publisher):
     mandataire = MandataireFactory(coop__ad=ad)
     with engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=STAFF,
-            data={"mandataire_id": mandataire.id},
-            trigger="invite",
-        )
+        case = invitation_case(tx, mandataire, actor=STAFF)
     return case.id, mandataire.email, publisher.ids[-1]
 
 

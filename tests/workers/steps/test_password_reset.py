@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import MandataireFactory
-from tests.helpers import text_body
+from tests.helpers import invitation_case, text_body
 from tests.workers.steps.test_invitation import Services
 from workers.runner import run_step
 from workflows.engine.engine import Actor
@@ -29,16 +29,7 @@ def account(engine, ad):
     """An active account: invited, password chosen, logged in once."""
     mandataire = MandataireFactory(coop__ad=ad, password_hash=hash_password("Cooperative*2026"))
     with engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=SYSTEM,
-            data={"mandataire_id": mandataire.id},
-            trigger="invite",
-        )
-        tx.fire(case.id, "sent", actor=SYSTEM)
-        tx.fire(case.id, "set_password", actor=Actor.mandataire(mandataire))
-        tx.fire(case.id, "first_login", actor=Actor.mandataire(mandataire))
+        case = invitation_case(tx, mandataire, "sent", "set_password", "first_login", actor=SYSTEM)
     return case.id, mandataire
 
 

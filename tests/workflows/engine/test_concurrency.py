@@ -8,25 +8,32 @@ import threading
 from sqlalchemy import func, select
 
 from tests.factories import MandataireFactory
-from workflows.engine.engine import Actor
+from tests.helpers import invitation_case
+from workflows.engine.engine import Actor, Engine
 from workflows.engine.errors import ConflictError
-from workflows.models import Case, CaseEvent, Step, Timer
+from workflows.models import AD, Case, CaseEvent, Step, Timer
+
+
+def _invitation(engine: Engine, ad: AD, *triggers: str, trigger: str | None = None) -> Case:
+    """A new mandataire's invitation, committed: started (passing through ``trigger``),
+    then ``triggers`` fired."""
+    mandataire = MandataireFactory(coop__ad=ad)
+    with engine.transaction() as tx:
+        return invitation_case(tx, mandataire, *triggers, trigger=trigger)
+
+
+def _run_together(threads: list[threading.Thread]) -> None:
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def test_racing_triggers_give_one_transition_and_one_conflict(engine, ad):
     """The mandataire chooses a password at the very moment the link expires: each
     trigger forbids the other once applied, so whichever commits first, the second gets
     a clear conflict and nothing of it is written."""
-    mandataire = MandataireFactory(coop__ad=ad)
-    with engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=Actor.system("test"),
-            data={"mandataire_id": mandataire.id},
-            trigger="invite",
-        )
-        tx.fire(case.id, "sent", actor=Actor.system("test"))
+    case = _invitation(engine, ad, "sent", trigger="invite")
     with engine.db.read() as s:
         before = s.scalar(
             select(func.count())
@@ -49,10 +56,7 @@ def test_racing_triggers_give_one_transition_and_one_conflict(engine, ad):
         threading.Thread(target=act, args=(Actor("mandataire", 1, "Éloïse"), "set_password")),
         threading.Thread(target=act, args=(Actor.system("minuteur"), "expire")),
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_together(threads)
 
     assert outcomes.count("ok") == 1
     [conflict] = [o for o in outcomes if o != "ok"]
@@ -73,14 +77,7 @@ def test_racing_triggers_give_one_transition_and_one_conflict(engine, ad):
 
 def test_same_trigger_twice_with_the_same_version(engine, ad):
     """Two staff members click « Renvoyer » on the page they both loaded."""
-    mandataire = MandataireFactory(coop__ad=ad)
-    with engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=Actor.system("test"),
-            data={"mandataire_id": mandataire.id},
-        )
+    case = _invitation(engine, ad)
     seen = case.version
     barrier = threading.Barrier(2)
     errors: list[str] = []
@@ -94,24 +91,14 @@ def test_same_trigger_twice_with_the_same_version(engine, ad):
             errors.append(str(exc))
 
     threads = [threading.Thread(target=click) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_together(threads)
     assert len(errors) == 1 and "modifié par quelqu'un d'autre" in errors[0]
 
 
 def test_fifty_people_acting_at_once_give_one_transition_and_49_conflicts(engine, ad):
     """Fifty conflicting triggers on one case (half « invite », half « cancel ») from
     fifty threads released together: exactly one wins, 49 get a clear French conflict."""
-    mandataire = MandataireFactory(coop__ad=ad)
-    with engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=Actor.system("test"),
-            data={"mandataire_id": mandataire.id},
-        )
+    case = _invitation(engine, ad)
     seen = case.version
     barrier = threading.Barrier(50)
     outcomes: list[str] = []
@@ -136,10 +123,7 @@ def test_fifty_people_acting_at_once_give_one_transition_and_49_conflicts(engine
             outcomes.append(result)
 
     threads = [threading.Thread(target=act, args=(n,)) for n in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_together(threads)
 
     assert len(outcomes) == 50 and outcomes.count("ok") == 1
     conflicts = [o for o in outcomes if o != "ok"]

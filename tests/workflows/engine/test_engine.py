@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import CoopFactory, MandataireFactory
+from tests.helpers import invitation_case
 from workflows.engine.definition import Definition, State, StuckRule, TimerRule
 from workflows.engine.definition import Transition as T
 from workflows.engine.engine import Actor, Engine
@@ -22,9 +23,7 @@ STAFF = Actor("staff", 1, "Claire Agent")
 def case_id(engine, ad):
     mandataire = MandataireFactory(coop__ad=ad)
     with engine.transaction() as tx:
-        case = tx.start(
-            "invitation", mandataire.coop_id, actor=STAFF, data={"mandataire_id": mandataire.id}
-        )
+        case = invitation_case(tx, mandataire, actor=STAFF, trigger=None)
     return case.id
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from tests.factories import MandataireFactory
+from tests.helpers import invitation_case
 from workflows.engine.definition import MANDATAIRE, STAFF
 from workflows.engine.engine import Actor
 from workflows.engine.errors import GuardFailed, TransitionNotAllowed
@@ -38,16 +39,7 @@ def _active_account(engine, ad) -> tuple[int, object]:
     """An invitation brought to ``active``: returns the coop id and the mandataire."""
     mandataire = MandataireFactory(coop__ad=ad)
     with engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            mandataire.coop_id,
-            actor=SYSTEM,
-            data={"mandataire_id": mandataire.id},
-            trigger="invite",
-        )
-        for trigger in ("sent", "set_password", "first_login"):
-            by = Actor.mandataire(mandataire) if trigger != "sent" else SYSTEM
-            tx.fire(case.id, trigger, actor=by)
+        invitation_case(tx, mandataire, "sent", "set_password", "first_login", actor=SYSTEM)
     return mandataire.coop_id, mandataire
 
 
