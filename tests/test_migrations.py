@@ -13,7 +13,7 @@ from workflows.models import Base
 #: PostgreSQL's trigram indexes of the back-office search (migration 0009, on the folded
 #: text of ``workflows.search``): expression indexes with an operator class, which the
 #: models cannot declare for both backends.
-SEARCH_INDEXES = {"ix_coops_search_trgm", "ix_mandataires_search_trgm"}
+SEARCH_INDEXES = {"ix_coops_search_trgm", "ix_mandataires_search_trgm", "ix_emails_search_trgm"}
 
 
 def _not_search_index(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
@@ -35,7 +35,7 @@ def test_postgresql_has_the_search_indexes(database_url: str) -> None:
     engine = create_engine(database_url)
     found = {
         index["name"]
-        for table in ("coops", "mandataires")
+        for table in ("coops", "mandataires", "emails")
         for index in inspect(engine).get_indexes(table)
     }
     engine.dispose()

@@ -5,9 +5,10 @@ function, ``coopflow_fold`` (``workflows/search.py``): « Exupery » finds « Ex
 the other way round. On PostgreSQL it is ``lower(unaccent(…))`` declared ``IMMUTABLE``
 (``unaccent`` itself is only ``STABLE``: its dictionary could change, which coopflow
 never does), so that expressions using it can be indexed. One trigram index per searched
-table, on its columns joined by spaces, exactly as ``workflows.search.searched`` writes
-them (PostgreSQL uses an expression index only for an identical expression); they
-replace the ``lower(column)`` indexes of 0005, which no query uses any more.
+table (coops, mandataires, emails), on its columns joined by spaces, exactly as
+``workflows.search.searched`` writes them (PostgreSQL uses an expression index only for
+an identical expression); they replace the ``lower(column)`` indexes of 0005, which no
+query uses any more. Replacing the function's body later would need a ``REINDEX``.
 
 Nothing is stored, so nothing is backfilled: the indexes are built from the rows. SQLite
 (embedded) registers the same function in Python on every connection and scans.
@@ -36,6 +37,8 @@ INDEXES = (
         "mandataires",
         "first_name || ' ' || last_name || ' ' || email",
     ),
+    # The emails' list (admin.emails): a million rows within a year, scanned until now.
+    ("ix_emails_search_trgm", "emails", "to_address || ' ' || subject"),
 )
 #: The indexes of 0005.
 LOWER_INDEXES = (

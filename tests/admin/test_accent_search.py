@@ -13,7 +13,7 @@ from tests import factories
 from tests.admin.conftest import log_in, text
 from workflows.engine.engine import Actor
 from workflows.models import Email
-from workflows.search import fold
+from workflows.search import contains_words, fold, searched
 
 SYSTEM = Actor.system("test")
 
@@ -120,6 +120,14 @@ def test_postgresql_serves_the_folded_search_from_its_trigram_indexes(rt, coops)
         connection.execute(sql("SET enable_seqscan = off"))
         plan = "\n".join(r[0] for r in connection.execute(sql(f"EXPLAIN {literal}")))
     assert "ix_coops_search_trgm" in plan and "ix_mandataires_search_trgm" in plan, plan
+    emails = select(Email.id).where(
+        contains_words(searched(Email.to_address, Email.subject), "exupery")
+    )
+    literal = emails.compile(rt.db.engine, compile_kwargs={"literal_binds": True})
+    with rt.db.engine.connect() as connection:
+        connection.execute(sql("SET enable_seqscan = off"))
+        plan = "\n".join(r[0] for r in connection.execute(sql(f"EXPLAIN {literal}")))
+    assert "ix_emails_search_trgm" in plan, plan
     with rt.db.engine.connect() as connection:
         folded = connection.execute(sql("SELECT coopflow_fold('Œuvre des PÂQUERETTES')"))
         assert folded.scalar_one() == "oeuvre des paquerettes"
