@@ -126,6 +126,8 @@ def init_app(app: Flask) -> None:
 
 _FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S | re.I)
 _ACTION = re.compile(r"""\baction\s*=\s*["']([^"']*)["']""", re.I)
+#: Marks the fields given back while the form is rewritten (removed after).
+_MARK = " data-coopflow-given-back"
 #: Inputs whose typed value is given back (never a hidden, password, file or box).
 _TYPED = {"text", "email", "search", "tel", "url", "number", "date"}
 
@@ -142,6 +144,10 @@ def refill(page: str, action: str, fields: list[Any]) -> str:
         filled = form.group(0)
         for name, value in _first_values(fields).items():
             filled = _fill(filled, name, value)
+        # The browser brings the form into view, its first field given back ready to edit.
+        first = re.compile(rf"<(textarea|input)\b(?=[^>]*{_MARK}/?>)")
+        filled = first.sub(r"<\1 autofocus", filled, count=1)
+        filled = re.sub(rf"{_MARK}(?=/?>)", "", filled)  # not in a value typed by someone
         return page[: form.start()] + filled + page[form.end() :]
     return page
 
@@ -158,7 +164,9 @@ def _fill(form: str, name: str, value: str) -> str:
     named = rf"""\bname\s*=\s*["']{re.escape(name)}["']"""
     textarea = re.compile(rf"(<textarea\b[^>]*{named}[^>]*>)(.*?)(</textarea>)", re.S | re.I)
     if textarea.search(form):
-        return textarea.sub(lambda m: m.group(1) + str(escape(value)) + m.group(3), form, 1)
+        return textarea.sub(
+            lambda m: m.group(1)[:-1] + _MARK + ">" + str(escape(value)) + m.group(3), form, 1
+        )
     element = re.compile(rf"<input\b[^>]*{named}[^>]*>", re.I)
 
     def typed(match: re.Match[str]) -> str:
@@ -168,6 +176,6 @@ def _fill(form: str, name: str, value: str) -> str:
             return tag
         tag = re.sub(r"""\svalue\s*=\s*("[^"]*"|'[^']*')""", "", tag, flags=re.I)
         end = -2 if tag.endswith("/>") else -1
-        return f'{tag[:end]} value="{escape(value)}"{tag[end:]}'
+        return f'{tag[:end]} value="{escape(value)}"{_MARK}{tag[end:]}'
 
     return element.sub(typed, form, 1)

@@ -214,3 +214,22 @@ def test_a_kept_form_is_forgotten_after_an_hour(app, make_coop, staff):
     with client.session_transaction() as session:
         session[KEPT] = {**session[KEPT], "at": session[KEPT]["at"] - KEPT_FOR - 1}
     assert _textarea(text(client.get(page)), "comment-text").strip() == ""
+
+
+def test_the_first_field_given_back_is_focused_and_nothing_else_changes(app):
+    from web.kept_forms import refill
+
+    page = (
+        '<form method="post" action="/a"><textarea name="x"></textarea></form>'
+        '<form method="post" action="/b"><input type="hidden" name="v" value="3">'
+        '<input name="t" value="old"><input type="password" name="p">'
+        '<textarea name="c" rows="2">\n</textarea></form>'
+    )
+    fields = [["v", "9"], ["t", 'a "b" data-coopflow-given-back'], ["p", "x"], ["c", "<c>"]]
+    with app.test_request_context("/page"):
+        out = refill(page, "/b", fields)
+    assert out.startswith('<form method="post" action="/a"><textarea name="x"></textarea>')
+    assert '<input type="hidden" name="v" value="3">' in out  # hidden: as the page says
+    assert '<input autofocus name="t" value="a &#34;b&#34; data-coopflow-given-back">' in out
+    assert '<input type="password" name="p">' in out
+    assert '<textarea name="c" rows="2">&lt;c&gt;</textarea>' in out
