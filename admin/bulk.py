@@ -2,29 +2,26 @@
 
 The case lists hold the form (macro ``bulk_form`` of ``_bulk.html``). Posting it
 snapshots the selection as a draft job (:mod:`workflows.engine.bulk`) and shows what would be
-done; « Confirmer » hands the job to a worker, and its page follows the progress (a
-small script polls ``/progression``; without it, the page shows the figures and a link
-to refresh), then reports each case: done, or skipped and why.
-
-The progress script is served from ``admin/static/bulk`` by this view's blueprint
-(``url_for('bulk.static', filename='progress.js')``): no inline script, for the CSP.
+done; « Confirmer » hands the job to a worker. The job's page follows the progress by
+itself, then reports each case, what the job did and what became of the case since
+(:mod:`admin.bulk_report`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from flask import abort, flash, jsonify, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import Admin, BaseView, expose
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import select
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from admin.access import StaffView, acting_staff, back_office_next, staff
+from admin.bulk_report import STATUSES, JobPages, plural
 from admin.queries import ME, NOBODY, CaseFilters, as_id, matching
 from web.auth import StaffPrincipal, current_staff
 from web.runtime import runtime
@@ -34,34 +31,14 @@ from workflows.engine.definition import Definition
 from workflows.engine.engine import UnitOfWork
 from workflows.engine.errors import BulkJobNotFound, ConflictError, ValidationError
 from workflows.models import (
-    BulkItem,
-    BulkItemStatus,
     BulkJob,
-    BulkStatus,
     Case,
-    Coop,
     StaffUser,
 )
 from workflows.scope import acting_staff_condition
 
-STATIC = Path(__file__).parent / "static" / "bulk"
-#: Report lines per page of a job.
-PAGE_SIZE = 50
-#: A report page number beyond any job's size (jobs are capped far below).
-MAX_PAGE = 1_000_000
 #: Jobs on the « Actions groupées » page.
 RECENT = 50
-STATUSES = {
-    BulkStatus.DRAFT.value: "à confirmer",
-    BulkStatus.PENDING.value: "en cours",
-    BulkStatus.RUNNING.value: "en cours",
-    BulkStatus.DONE.value: "terminée",
-}
-OUTCOMES = {
-    BulkItemStatus.PENDING.value: "en attente",
-    BulkItemStatus.DONE.value: "fait",
-    BulkItemStatus.SKIPPED.value: "ignoré",
-}
 NO_SCOPE = "Choisissez « Appliquer aux dossiers cochés » ou « Appliquer à tout le filtre »."
 
 
@@ -132,29 +109,18 @@ def parse_action(
     return action, {}
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n > 1 else ''}"
+class BulkView(JobPages, StaffView, BaseView):
+    """« Actions groupées »: this staff member's jobs, creating, confirming and abandoning
+    one; its page and report are :class:`admin.bulk_report.JobPages`'."""
 
-
-class BulkView(StaffView, BaseView):
     def __init__(self, session: Any, definitions: dict[str, Definition], **kwargs: Any) -> None:
-        super().__init__(static_folder=str(STATIC), static_url_path="/static", **kwargs)
+        super().__init__(**kwargs)
         self.session = session
         self.definitions = definitions
 
     def is_visible(self) -> bool:
         principal = current_staff()
         return principal is not None and principal.can_act
-
-    def _job(self, job_id: int, principal: StaffPrincipal) -> BulkJob:
-        """The job, if it is this staff member's own; 404 otherwise."""
-        job = self.session.get(BulkJob, job_id, populate_existing=True)
-        if job is None or job.staff_id != principal.id:
-            abort(404)
-        return job
-
-    def _label(self, job: BulkJob) -> str:
-        return bulk_actions.action_label(self.definitions, job.action, job.params)
 
     # Pages ---------------------------------------------------------------------------
 
@@ -173,87 +139,6 @@ class BulkView(StaffView, BaseView):
             jobs=[(job, self._label(job), bulk.Progress.of(job)) for job in jobs],
             statuses=STATUSES,
         )
-
-    @expose("/<int:job_id>")
-    def job_page(self, job_id: int) -> Any:
-        """A draft: what would be done, and « Confirmer ». Afterwards: the progress, then
-        the report, a page at a time."""
-        principal = staff()
-        job = self._job(job_id, principal)
-        outcome = request.args.get("statut", "")
-        if outcome not in OUTCOMES:
-            outcome = ""
-        # Past the last page the report is empty; past MAX_PAGE, the first page.
-        page_number = as_id(request.args.get("page", "1")) or 1
-        if page_number > MAX_PAGE:
-            page_number = 1
-        query = (
-            select(BulkItem, Case, Coop)
-            .join(Case, BulkItem.case_id == Case.id)
-            .join(Coop, Case.coop_id == Coop.id)
-            .where(BulkItem.job_id == job.id)
-        )
-        if outcome:
-            query = query.where(BulkItem.status == outcome)
-        rows = self.session.execute(
-            query.order_by(BulkItem.id).offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
-        ).all()
-        counts = dict(
-            self.session.execute(
-                select(BulkItem.status, func.count())
-                .where(BulkItem.job_id == job.id)
-                .group_by(BulkItem.status)
-            ).all()
-        )
-        retour = back_office_next(request.args.get("retour"))
-
-        def page_url(number: int) -> str:
-            return url_for(".job_page", job_id=job.id, statut=outcome or None, page=number)
-
-        return self.render(
-            "coopflow_admin/bulk_job.html",
-            job=job,
-            label=self._label(job),
-            progress=bulk.Progress.of(job),
-            status=STATUSES.get(job.status, job.status),
-            rows=[(item, case, coop) for item, case, coop in rows[:PAGE_SIZE]],
-            counts=counts,
-            outcome=outcome,
-            outcomes=OUTCOMES,
-            state_label=self._state_label,
-            previous_url=page_url(page_number - 1) if page_number > 1 else None,
-            next_url=page_url(page_number + 1) if len(rows) > PAGE_SIZE else None,
-            retour=retour,
-            summary=self._summary(job),
-        )
-
-    def _state_label(self, case: Case) -> str:
-        definition = self.definitions.get(case.process)
-        state = definition.state_by_name.get(case.state) if definition else None
-        return state.label if state else case.state
-
-    def _summary(self, job: BulkJob) -> str:
-        """« 37 dossiers seront traités : Renvoyer l'invitation — dossiers bloqués, … »."""
-        verb = "sera traité" if job.total == 1 else "seront traités"
-        return f"{_plural(job.total, 'dossier')} {verb} : {self._label(job)} — {job.description}"
-
-    @expose("/<int:job_id>/progression")
-    def progress(self, job_id: int) -> Any:
-        job = self._job(job_id, staff())
-        p = bulk.Progress.of(job)
-        response = jsonify(
-            status=p.status,
-            label=STATUSES.get(p.status, p.status),
-            total=p.total,
-            done=p.done,
-            skipped=p.skipped,
-            processed=p.processed,
-            remaining=p.remaining,
-            percent=p.percent,
-            finished=p.finished,
-        )
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
     # Actions -------------------------------------------------------------------------
 
@@ -309,7 +194,7 @@ class BulkView(StaffView, BaseView):
             if not ids:
                 raise ValidationError("Aucun dossier coché : cochez au moins un dossier.")
             n = len(ids)
-            return ids, f"{_plural(n, 'dossier')} coché{'s' if n > 1 else ''}"
+            return ids, f"{plural(n, 'dossier')} coché{'s' if n > 1 else ''}"
         raise ValidationError(NO_SCOPE)
 
     def _refused(self, errors: list[str], retour: str) -> Any:

@@ -287,8 +287,9 @@ class CaseView(StaffView, *processes.routes(), BaseView):
         raw = form.assignee.data or ""
         if request.form.get("assign-bouton") == ME or raw == ME:
             raw = str(principal.id)
-        assignee_id = None if raw == NOBODY else as_id(raw)
-        if raw != NOBODY and assignee_id is None:
+        nobody = raw in (NOBODY, "")  # "": the select's value for nobody before « personne »
+        assignee_id = None if nobody else as_id(raw)
+        if not nobody and assignee_id is None:
             form.assignee.errors = ["Choisissez un membre de l'équipe dans la liste."]
             return self._case_page(case_id, {"assign": form})
         try:

@@ -3,6 +3,9 @@ read the report. Both backends, the real broker and worker threads."""
 
 from __future__ import annotations
 
+import csv
+import html
+import io
 import re
 
 import pytest
@@ -10,8 +13,10 @@ from flask import render_template_string
 from flask_login import login_user
 from sqlalchemy import func, select
 
+from tests import factories
 from tests.admin.conftest import csrf_token, log_in, text
 from web.auth import principal_for
+from workflows.engine import bulk
 from workflows.engine.engine import Actor
 from workflows.models import BulkItem, BulkJob, Case, CaseEvent, Email
 
@@ -27,6 +32,11 @@ def worker(rt):
         return rt
 
     return start
+
+
+def _plain(response) -> str:
+    """The page's text, its non-breaking spaces (French typography) as spaces."""
+    return html.unescape(response.get_data(as_text=True)).replace("\u00a0", " ")
 
 
 def _token(client) -> str:
@@ -93,7 +103,7 @@ def test_resend_every_expired_invitation_of_ad06(client, rt, national, make_case
         **EXPIRED_AD06,
     )
     job_id = _job_id(created)
-    draft = text(client.get(created.headers["Location"]))
+    draft = _plain(client.get(created.headers["Location"]))
     assert (
         "4 dossiers seront traités : Renvoyer l'invitation — dossiers bloqués, "
         "motif « Invitation expirée », AD06"
@@ -119,7 +129,7 @@ def test_resend_every_expired_invitation_of_ad06(client, rt, national, make_case
     assert _resends(rt, untouched_ad50.id) == [] and _emails(rt, untouched_ad50.id) == 0
     assert [_case(rt, c.id).state for c in others[:2]] == ["bounced", "created"]
 
-    report = text(client.get(f"/admin/actions-groupees/{job_id}"))
+    report = _plain(client.get(f"/admin/actions-groupees/{job_id}"))
     assert "terminée" in report
     for case in targets:
         assert f'href="/admin/dossiers/{case.id}"' in report
@@ -158,7 +168,7 @@ def test_only_the_ticked_cases_are_touched(client, rt, staff06, make_case, worke
         comment="Appel de l'école",
     )
     job_id = _job_id(created)
-    assert "2 dossiers seront traités : Renvoyer l'invitation — 2 dossiers cochés" in text(
+    assert "2 dossiers seront traités : Renvoyer l'invitation — 2 dossiers cochés" in _plain(
         client.get(created.headers["Location"])
     )
     _confirm(client, job_id)
@@ -167,24 +177,135 @@ def test_only_the_ticked_cases_are_touched(client, rt, staff06, make_case, worke
     assert _case(rt, left_alone.id).state == "expired" and _resends(rt, left_alone.id) == []
 
 
-def test_the_progress_page_works_without_a_worker_yet(client, rt, staff06, make_case):
+def test_the_progress_page_refreshes_itself_while_the_job_runs(client, rt, staff06, make_case):
     case = make_case("expired")
     log_in(client, staff06)
     job_id = _job_id(
         _create(client, portee="selection", case_id=str(case.id), action="fire:cancel", comment="x")
     )
+    draft = text(client.get(f"/admin/actions-groupees/{job_id}"))
+    assert 'http-equiv="refresh"' not in draft  # a draft waits for its author
     _confirm(client, job_id)
-    page = text(client.get(f"/admin/actions-groupees/{job_id}"))
+    page = _plain(client.get(f"/admin/actions-groupees/{job_id}"))
     assert '<progress class="w-100 mb-2" max="1" value="0">0 %</progress>' in page
-    assert "Rafraîchir" in page and "en cours" in page
-    assert '<script src="/admin/actions-groupees/static/progress.js"></script>' in page
+    assert "en cours" in page and "Rafraîchir" not in page
+    # No worker yet: the page reloads itself (a meta tag, no script: the CSP).
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert "Cette page se met à jour toute seule toutes les 2 secondes." in page
     scripts = re.findall(r"<script[^>]*>", page)
     assert scripts and all("src=" in tag for tag in scripts)  # no inline script (CSP)
-    script = client.get("/admin/actions-groupees/static/progress.js")
-    assert script.status_code == 200 and "javascript" in script.content_type
-    assert "/progression" not in script.get_data(as_text=True)  # the URL comes from the page
     assert client.get(f"/admin/actions-groupees/{job_id}/progression").get_json()["percent"] == 0
     assert _case(rt, case.id).state == "expired"
+
+    bulk.process(rt.engine, job_id)  # a worker gets to it
+    done = text(client.get(f"/admin/actions-groupees/{job_id}"))
+    assert "terminée" in done and 'http-equiv="refresh"' not in done
+    assert _case(rt, case.id).state == "cancelled"
+
+
+def _cells(html: str, case_id: int) -> list[str]:
+    """The report's line of a case, as its cells' text."""
+    row = re.search(
+        rf'<tr class="bulk-item[^"]*"[^>]*>\s*<td><a href="/admin/dossiers/{case_id}">.*?</tr>',
+        html,
+        re.S,
+    )
+    assert row, case_id
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in cells]
+
+
+def _csv(response) -> list[dict[str, str]]:
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    body = response.get_data(as_text=True)
+    assert body.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(body[1:]), delimiter=";"))
+
+
+def test_after_a_bulk_resend_the_report_says_which_cases_are_stuck_again(
+    client, rt, staff06, make_case, worker
+):
+    good = [make_case("expired") for _ in range(2)]
+    refused = make_case("expired", email="inconnu.ecole@ac-nice.fr")  # the sandbox refuses it
+    log_in(client, staff06)
+    worker()
+    job_id = _job_id(
+        _create(
+            client,
+            portee="selection",
+            case_id=[str(c.id) for c in [*good, refused]],
+            action="fire:resend",
+            comment="Relance de rentrée",
+        )
+    )
+    _confirm(client, job_id)
+    rt.join()
+    assert [_case(rt, c.id).state for c in good] == ["invited", "invited"]
+    assert _case(rt, refused.id).state == "bounced"
+
+    page = _plain(client.get(f"/admin/actions-groupees/{job_id}"))
+    assert "terminée" in page and 'http-equiv="refresh"' not in page
+    assert "faits : 3 · ignorés : 0 · encore bloqués : 1 ·" in " ".join(page.split())
+    for case in good:
+        cells = _cells(page, case.id)
+        assert cells[3:5] == [
+            "fait",
+            "Renvoyer l'invitation : Lien expiré → Envoi de l'invitation en cours",
+        ]
+        assert cells[6] == (
+            "Non bloqué : état actuel : « Invitation envoyée, en attente du mot de passe »"
+        )
+    cells = _cells(page, refused.id)
+    # « Fait », and yet stuck again: the report says so, and why.
+    assert cells[3] == "fait"
+    assert cells[6].startswith("Bloqué à nouveau : depuis le ")
+    assert (
+        "Le serveur de messagerie a refusé l'adresse inconnu.ecole@ac-nice.fr : 550 5.1.1"
+        in cells[6]
+    )
+
+    # Only the cases still stuck.
+    stuck = text(client.get(f"/admin/actions-groupees/{job_id}?statut=bloques"))
+    assert f'href="/admin/dossiers/{refused.id}"' in stuck
+    assert all(f'href="/admin/dossiers/{c.id}"' not in stuck for c in good)
+    assert "Encore bloqués (1)" in stuck
+
+    # The report as a file, whole or filtered the same way.
+    rows = _csv(client.get(f"/admin/actions-groupees/{job_id}/rapport.csv"))
+    assert [int(r["Dossier"]) for r in rows] == [c.id for c in [*good, refused]]
+    assert list(rows[0]) == [
+        "Dossier",
+        "Coopérative",
+        "N° d'affiliation",
+        "Processus",
+        "État actuel",
+        "Résultat",
+        "Détail",
+        "Traité le",
+        "Depuis l'action",
+        "Précisions",
+        "Encore bloqué",
+    ]
+    assert [r["Encore bloqué"] for r in rows] == ["non", "non", "oui"]
+    assert rows[2]["Depuis l'action"] == "bloqué à nouveau" and rows[2]["État actuel"] == (
+        "Adresse refusée par le serveur de messagerie"
+    )
+    assert "inconnu.ecole@ac-nice.fr" in rows[2]["Précisions"]
+    only = _csv(client.get(f"/admin/actions-groupees/{job_id}/rapport.csv?statut=bloques"))
+    assert [int(r["Dossier"]) for r in only] == [refused.id]
+    xlsx = client.get(f"/admin/actions-groupees/{job_id}/rapport.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def test_the_report_and_its_export_are_their_authors_only(client, rt, ad, staff06, make_case):
+    case = make_case("expired")
+    log_in(client, staff06)
+    job_id = _job_id(
+        _create(client, portee="selection", case_id=str(case.id), action="fire:cancel", comment="x")
+    )
+    other = factories.StaffFactory(ad=ad, full_name="Marc Collègue")
+    log_in(client, other)
+    assert client.get(f"/admin/actions-groupees/{job_id}/rapport.csv").status_code == 404
 
 
 def test_a_case_outside_the_scope_refuses_everything(client, rt, staff06, make_case, ad50):

@@ -129,7 +129,7 @@ def test_assigner_with_the_select_untouched_never_unassigns(client, rt, ad, staf
         data={
             "assign-csrf_token": csrf_token(html),
             "assign-version": _case(rt, case.id).version,
-            "assign-assignee": "",
+            "assign-assignee": "quelqu'un",
             "assign-bouton": "choix",
         },
     )

@@ -358,7 +358,7 @@ ASSIGN_DEFECTS = (
         one(
             "assignee",
             st.text(ANY_CHAR, min_size=1, max_size=10).filter(
-                lambda s: not re.fullmatch("[0-9]+|moi", s)
+                lambda s: not re.fullmatch("[0-9]+|moi|personne", s)
             ),
         ),
         says(NOT_STAFF),
@@ -374,10 +374,8 @@ ASSIGN_DEFECTS = (
     ),
     Defect(
         "déjà assigné",
-        st.just({"assignee": ""}),
+        st.sampled_from([{"assignee": ""}, {"assignee": "personne"}]),
         says("Le dossier est déjà assigné à personne."),
-        status=200,
-        follow=True,
     ),
     Defect("commentaire trop long", one("comment", too_long(2000)), says(COMMENT_LONG)),
     *VERSION_DEFECTS,

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
-from workflows.engine import bulk, bulk_actions, steps
+from workflows.engine import bulk, bulk_actions, bulk_report, steps
 from workflows.engine.engine import Actor
 from workflows.engine.errors import SelectionRefused, ValidationError
+from workflows.formatting import datetime_fr
 from workflows.models import (
     BulkItem,
     BulkJob,
@@ -368,3 +369,74 @@ def test_a_selection_too_large_is_refused(engine, claire, make_case, monkeypatch
         _start(engine, claire, cases)
     with engine.db.read() as s:
         assert s.scalar(select(func.count()).select_from(BulkJob)) == 0
+
+
+def _aftermaths(engine, job_id) -> dict[int, tuple[str, str] | None]:
+    """What became of each case of the job since, as its report says it."""
+    with engine.db.read() as s:
+        job = s.get(BulkJob, job_id)
+        items = list(s.scalars(select(BulkItem).where(BulkItem.job_id == job_id)))
+        waiting = bulk_report.unfinished_steps(s, [i.case_id for i in items])
+        out = {}
+        for item in items:
+            case = s.get(Case, item.case_id)
+            after = bulk_report.aftermath(
+                job, item, case, engine.definition(case.process), waiting.get(case.id, ())
+            )
+            out[item.case_id] = (after.fate.value, after.text) if after else None
+        return out
+
+
+def test_after_a_bulk_retry_the_report_says_what_became_of_each_case(
+    engine, clock, claire, make_case
+):
+    """Operators of other engines: « the retry reports success while the incident
+    remains ». Here the report reads each case again: unstuck, retrying, stuck again."""
+    fixed, flaky, broken, untouched = (make_case("failed") for _ in range(4))
+    job_id = _start(engine, claire, [fixed, flaky, broken], action="retry_step", params={})
+    _run(engine, job_id)
+    # Done, but nothing ran yet: each case waits for its step.
+    assert {c: a[0] for c, a in _aftermaths(engine, job_id).items()} == dict.fromkeys(
+        (fixed, flaky, broken), "running"
+    )
+    clock.advance(timedelta(minutes=1))
+
+    def step_of(case_id: int) -> int:
+        with engine.db.read() as s:
+            return s.scalars(select(Step.id).where(Step.case_id == case_id)).one()
+
+    ran = {c: steps.claim(engine, step_of(c)) for c in (fixed, flaky, broken)}
+    steps.complete(engine, ran[fixed], steps.Outcome("sent"))
+    steps.fail(engine, ran[flaky], "SMTP lent", "", permanent=False)
+    steps.fail(engine, ran[broken], "SMTP toujours injoignable", "", permanent=True)
+
+    report = _aftermaths(engine, job_id)
+    nbsp = "\u00a0"
+    assert report[fixed] == (
+        "unstuck",
+        f"état actuel{nbsp}: «{nbsp}Invitation envoyée, en attente du mot de passe{nbsp}»",
+    )
+    with engine.db.read() as s:
+        retry_at = s.get(Step, step_of(flaky)).not_before
+    fate, text = report[flaky]
+    assert fate == "running"
+    assert text.replace(nbsp, " ") == (
+        "l'étape « Envoi de l'invitation » a échoué (SMTP lent), nouvelle tentative le "
+        f"{datetime_fr(retry_at)} (tentative 2 sur 5)"
+    )
+    assert report[broken] == (
+        "stuck_again",
+        f"depuis le {datetime_fr(clock.now())}{nbsp}: L'étape «{nbsp}Envoi de "
+        f"l'invitation{nbsp}» a échoué{nbsp}: SMTP toujours injoignable",
+    )
+    assert untouched not in report  # never selected
+
+    # A case skipped because it changed is still stuck: said so, with why.
+    again = _start(engine, claire, [broken, untouched], action="assign", params={})
+    with engine.transaction() as tx:
+        tx.fire(untouched, "cancel", actor=Actor("staff", 0, "Autre"))
+    _run(engine, again)
+    report = _aftermaths(engine, again)
+    assert report[untouched] is None  # cancelled: not stuck
+    assert report[broken][0] == "still_stuck"
+    assert report[broken][1].startswith(f"L'étape «{nbsp}Envoi de l'invitation{nbsp}» a échoué")
