@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import EmailField, HiddenField, SelectMultipleField, StringField
 from wtforms.validators import Optional
+from wtforms.validators import ValidationError as WTFormsValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin.access import acting_staff
@@ -36,6 +37,8 @@ from workflows.engine.errors import CaseNotFound, ConflictError, ValidationError
 from workflows.models import Case, Coop, Task
 from workflows.scope import can_see
 
+GONE = "Cette tâche n'est plus à faire : rechargez la page."
+
 
 class TaskChoices(SelectMultipleField):
     """The open tasks opened by hand, one checkbox each: « Clore aussi ... »."""
@@ -43,10 +46,17 @@ class TaskChoices(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(GONE) from None
+
     def pre_validate(self, form: Any) -> None:
         known = {value for value, _ in self.choices or ()}  # type: ignore[misc]
         if any(value not in known for value in self.data or ()):
-            raise ValueError("Cette tâche n'est plus à faire : rechargez la page.")
+            raise WTFormsValidationError(GONE)
 
 
 def close_tasks_field() -> Any:
@@ -122,7 +132,7 @@ class CoopEdit:
             else:
                 flash(report.summary() + _consequences(report), "success")
                 return redirect(url_for(".coop_page", coop_id=coop.id))
-        return view.render(
+        page = view.render(
             "coopflow_admin/coop_edit.html",
             coop=coop,
             person=person,
@@ -132,6 +142,7 @@ class CoopEdit:
             current=current,
             changed_meanwhile=changed_meanwhile,
         )
+        return page, 422 if request.method == "POST" else 200
 
     def _save(self, coop_id: int, raw: dict[str, str], form: Any) -> Any:
         principal = acting_staff()

@@ -30,15 +30,26 @@ class Column:
     label: str
     required: bool
     max_length: int
+    #: The label is feminine (« adresse », « commune »): « trop longue ».
+    feminine: bool = False
+
+    def missing(self) -> str:
+        return f"{self.label} {'manquante' if self.feminine else 'manquant'}"
+
+    def too_long(self) -> str:
+        return (
+            f"{self.label} {'trop longue' if self.feminine else 'trop long'} "
+            f"({self.max_length} caractères au plus)"
+        )
 
 
 COLUMNS = (
     Column("numero_affiliation", "affiliation_number", "numéro d'affiliation", True, 10),
     Column("nom_cooperative", "name", "nom de la coopérative", True, 200),
     Column("ecole", "school_name", "nom de l'école", True, 200),
-    Column("adresse", "street", "adresse", False, 300),
+    Column("adresse", "street", "adresse", False, 300, feminine=True),
     Column("code_postal", "postal_code", "code postal", False, 5),
-    Column("commune", "city", "commune", False, 100),
+    Column("commune", "city", "commune", False, 100, feminine=True),
     Column("email_ecole", "school_email", "email de l'école", True, 254),
     Column("prenom_mandataire", "mandataire_first_name", "prénom du mandataire", True, 100),
     Column("nom_mandataire", "mandataire_last_name", "nom du mandataire", True, 100),
@@ -202,7 +213,7 @@ def clean_cell(c: Column, raw: str, ad: AD) -> tuple[str, str | None]:
     elif c.header.startswith("email_"):
         value = value.lower()
     if not value:
-        return value, f"{c.label} manquant" if c.required else None
+        return value, c.missing() if c.required else None
     if c.header == "numero_affiliation" and not AFFILIATION.fullmatch(value):
         return value, (
             f"numéro d'affiliation « {value} » invalide (3 à 10 caractères : "
@@ -223,7 +234,7 @@ def clean_cell(c: Column, raw: str, ad: AD) -> tuple[str, str | None]:
                 f"l'{ad.code} ({', '.join(domains)})"
             )
     if len(value) > c.max_length:
-        return value, f"{c.label} trop long ({c.max_length} caractères au plus)"
+        return value, c.too_long()
     return value, None
 
 

@@ -118,6 +118,7 @@ def edit_coop(
         and person.password_hash is not None
         and "mandataire_email" in person_changed
         and cleaned["mandataire_email"] != person.email.lower()
+        and not refused.get("mandataire_email")  # a wrong address: that is said first
     ):
         refused.setdefault("mandataire_email", []).append(ACCOUNT_EMAIL)
     if (

@@ -23,6 +23,9 @@ from tests.helpers import invitation_email, manual_task, space_summary
 from workflows.engine import bulk
 from workflows.models import Case, Mandataire, StaffRole, Step
 
+#: Pages whose only purpose is a change (an edit form): read-only accounts are refused
+#: them even to read.
+ACTING_PAGES = {"coops.coop_edit"}
 #: Reachable without a staff session (the login form and its static files).
 PUBLIC = {"admin.login", "admin.logout", "admin.static", "bulk.static", "coopflow_admin.static"}
 #: Flask-Admin's generic editing views: never reachable by anyone.
@@ -52,6 +55,9 @@ GLOBAL = {
     "emails.export",
     "import.index",
     "import.confirm",
+    "import.template",
+    # An import's report is its author's, by the token of the form (none here: 404).
+    "import.result",
     "dashboard.index",
     "case_export.index",
     "case_export.export",
@@ -115,6 +121,7 @@ def _url(rule: Rule, objects: Objects) -> str:
         "fmt": "csv",
         "export_type": "csv",
         "filename": "x.js",
+        "token": "unjetondeformulairequinexistepas",
     }
     unknown = set(rule.arguments) - set(values)
     assert not unknown, f"{rule.rule}: give the matrix a value for {unknown}"
@@ -220,8 +227,10 @@ def _expected(endpoint: str, method: str, who: str, target: str) -> Any:
         if who == "ad" and target == "AD06":
             return lambda code: code in (200, 302, 303)
         return lambda code: code in (403, 404)
-    if endpoint.startswith("import.") and who == "readonly":
+    if (endpoint.startswith("import.") or endpoint in ACTING_PAGES) and who == "readonly":
         return lambda code: code == 403
+    if endpoint == "import.result":
+        return lambda code: code == 404
     if who == "readonly" and method == "POST":
         return lambda code: code == 403
     outside = target == "AD50" and who != "national"

@@ -191,6 +191,7 @@ KNOWN_MESSAGES = [
         # Error pages (web/__init__.py)
         *_exact(
             "La demande n'a pas pu être traitée (formulaire expiré ? rechargez la page).",
+            "La demande n'a pas pu être traitée : rechargez la page puis réessayez.",
             "Vous n'avez pas accès à cette page.",
             "Cette page n'existe pas.",
             "Ce dossier a changé entre-temps.",
@@ -298,6 +299,21 @@ KNOWN_MESSAGES = [
             "Fichier refusé, rien ne sera importé :",
         ),
         r"Ce type de fichier \(.*?\) n'est pas un CSV\.",
+        # « Modifier la coopérative » (workflows/coop_edit.py, the import's checks)
+        r"(Nom de la coopérative|Nom de l'école|Email de l'école|Prénom du mandataire|"
+        r"Nom du mandataire|Email du mandataire) manquant\.",
+        r"(Nom de la coopérative|Nom de l'école|Email de l'école|Prénom du mandataire|"
+        r"Nom du mandataire|Email du mandataire) trop long \(\d+ caractères au plus\)\.",
+        r"(Adresse|Commune) trop longue \(\d+ caractères au plus\)\.",
+        r"Code postal «.*?» invalide \(5 chiffres attendus.*?\)\.",
+        r"(Email de l'école|Email du mandataire) «.*?» invalide\.",
+        r"L'email du mandataire doit être sur un domaine académique de l'AD\d+ \(.*?\)\.",
+        *_exact(
+            "La coopérative vient d'être modifiée par quelqu'un d'autre : rechargez la page "
+            "pour voir ses données actuelles, puis refaites votre correction.",
+            "Cette tâche n'est plus à faire : rechargez la page.",
+            "Aucune modification : les valeurs saisies sont celles déjà enregistrées.",
+        ),
     ]
 ]
 

@@ -53,8 +53,9 @@ from tests.security.form_defects import (
 from tests.web.conftest import PortalCoop, log_in_mandataire, settle, text
 from web.extensions import limiter
 from web.guards import MAX_ID, NUL_REFUSED
+from workflows.coop_edit import fingerprint, mandataire_of, values_of
 from workflows.engine import steps
-from workflows.models import Case, Step
+from workflows.models import Case, Coop, Step
 
 #: The fixtures are costly: one backend is enough for what a page answers.
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -215,6 +216,22 @@ def _case_with_failed_step(runtime: Any, ad: Any) -> tuple[int, int]:
     return case_id, step_id
 
 
+def _coop_edit_context(runtime: Any, coop_id: int) -> Context:
+    """« Modifier la coopérative » of the bounced invitation's coop: what its form shows.
+    Its mandataire never chose a password (the fixture gives everyone one): their
+    address may be corrected."""
+    with runtime.engine.transaction() as tx:
+        coop = tx.session.get(Coop, coop_id)
+        person = mandataire_of(tx.session, coop)
+        person.password_hash = None
+        values = values_of(coop, person)
+    return {
+        "bounced_coop": coop_id,
+        "coop_seen": fingerprint(values),
+        **{f"coop_{name}": value for name, value in values.items()},
+    }
+
+
 @pytest.fixture
 def back_office(
     app: Flask,
@@ -248,6 +265,8 @@ def back_office(
         "ad_id": ad.id,
         "staff_id": staff.id,
         "mandataire_email": world.coop.email,
+        **_coop_edit_context(runtime, bounced.coop_id),
+        **_coop_edit_context(runtime, bounced.coop_id),
         "serializer": serializer,
     }
 
