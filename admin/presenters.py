@@ -145,7 +145,8 @@ class CasePresenter:
         if name is None:
             return ""
         state = self.definition.state_by_name.get(name)
-        return state.label if state else f"« {name} » (ancienne version du processus)"
+        # A state a later version removed: its code name would mean nothing to staff.
+        return state.label if state else "un état retiré du processus"
 
     def trigger(self, name: str | None, source: str | None = None) -> str:
         """The trigger's label (from ``source`` when given)."""
@@ -228,13 +229,25 @@ class CasePresenter:
                     kind=self.event_kind(e),
                     action=french_spacing(action),
                     state=french_spacing(state),
-                    comment=french_spacing(e.comment or ""),
+                    comment=french_spacing(self._comment(e)),
                     outcome=french_spacing(" ; ".join(self._fate(s) for s in queued)),
                     cancelled=bool(queued)
                     and all(s.status == StepStatus.CANCELLED.value for s in queued),
                 )
             )
         return lines
+
+    @staticmethod
+    def _comment(event: CaseEvent) -> str:
+        """The event's comment; a migration's is said again from its payload, as its
+        stored sentence names the states by their code names."""
+        payload = event.payload or {}
+        if event.kind == "migration" and "to_version" in payload:
+            return (
+                f"Processus mis à jour : version {payload.get('from_version')} → "
+                f"{payload['to_version']}."
+            )
+        return event.comment or ""
 
     def _queued_by(self, event: CaseEvent, steps: Sequence[Step]) -> list[Step]:
         """The steps a transition queued: written in its transaction (same time), for

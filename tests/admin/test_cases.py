@@ -183,7 +183,7 @@ def test_a_trigger_staff_may_not_fire_is_refused_in_french(client, rt, staff06, 
         follow_redirects=True,
     )
     [message] = _flash(text(done))
-    assert message.startswith("Action « set_password » impossible")
+    assert message.startswith("Action « Configurer le mot de passe » impossible")
     assert _state(rt, case.id) == "expired"
 
 

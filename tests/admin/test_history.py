@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape
 
 from sqlalchemy import select
 
+from admin.presenters import CasePresenter
 from tests.admin.conftest import log_in, text
+from tests.conftest import T0
 from workflows.engine import steps
 from workflows.engine.engine import Actor
 from workflows.engine.scheduling import tick
 from workflows.formatting import datetime_fr
-from workflows.models import Case, Mandataire, Step, StepStatus
+from workflows.models import Case, CaseEvent, Mandataire, Step, StepStatus
 from workflows.processes import DEFINITIONS
 
 #: What staff must never read: the code names of the definitions and of the engine.
@@ -100,7 +103,7 @@ def test_a_reminder_cancelled_before_it_left_is_not_shown_as_sent(
         statuses = [s.status for s in session.get(Case, case.id).steps if s.name == "send_reminder"]
     assert statuses == [StepStatus.DONE.value, StepStatus.CANCELLED.value]
 
-    html = text(client.get(f"/admin/dossiers/{case.id}"))
+    html = unescape(client.get(f"/admin/dossiers/{case.id}").get_data(as_text=True))
     page = _plain(html)
     timeline = _section(page, "timeline")
     for code in CODE_NAMES:
@@ -199,3 +202,26 @@ def test_a_case_started_by_its_prerequisites_says_which(client, rt, staff06, mak
         "Démarrage automatique : « Invitation et mot de passe » à l'état « Compte actif »"
     )
     assert "Premier rappel : le 14/09/2026 à 09:30" in re.sub(r"<[^>]+>", "", page)
+
+
+def test_a_migrated_case_reads_without_code_names():
+    """« coopflow migrate-cases » writes the old and new state names in its comment: the
+    history says it from the event's versions, and the state gone without its name."""
+    invitation = DEFINITIONS["invitation"]
+    case = Case(process="invitation", state="expired", steps=[])
+    event = CaseEvent(
+        id=1,
+        at=T0,
+        actor="system migration des dossiers",
+        kind="migration",
+        from_state="link_expired",
+        to_state="expired",
+        payload={"from_version": 1, "to_version": 2},
+        comment="Processus mis à jour : version 1 → 2, état « link_expired » devenu « expired ».",
+    )
+    [line] = CasePresenter(case, invitation, DEFINITIONS).history([event])
+    assert line.actor == "Migration des dossiers (automatique)"
+    assert line.kind == "Mise à jour du processus"
+    assert _plain(line.comment) == "Processus mis à jour : version 1 → 2."
+    assert _plain(line.state) == "un état retiré du processus → Lien expiré"
+    assert "link_expired" not in repr(line)

@@ -252,8 +252,10 @@ class UnitOfWork(StateChanges):
         candidates = definition.candidates(trigger, case.state)
         state_label = definition.label(case.state)
         if not candidates:
+            # Staff read it (a stale page, a bulk report): the action's label, not its code.
+            label = next((t.label for t in definition.transitions if t.trigger == trigger), trigger)
             raise TransitionNotAllowed(
-                f"Action « {trigger} » impossible : le dossier est à l'état « {state_label} »."
+                f"Action « {label} » impossible : le dossier est à l'état « {state_label} »."
             )
         permitted = [t for t in candidates if actor.kind in t.by]
         if not permitted:

@@ -137,7 +137,7 @@ def test_a_bulk_resend_acts_where_it_can_and_says_why_not_elsewhere(
         assert event.comment == f"Relance de rentrée (action groupée n° {job_id})"
     assert report[created] == (
         "skipped",
-        "Action « resend » impossible : le dossier est à l'état "
+        "Action « Renvoyer l'invitation » impossible : le dossier est à l'état "
         "« Importée, invitation non envoyée ».",
     )
     assert report[cancelled][0] == "skipped" and "« Annulée »" in report[cancelled][1]
