@@ -4,15 +4,20 @@ lists (and so their exports and bulk actions), the coops' list and the emails' l
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy import text as sql
 
+from admin import queries
+from admin.queries import CaseFilters
 from tests import factories
 from tests.admin.conftest import log_in, text
 from workflows.engine.engine import Actor
-from workflows.models import Email
+from workflows.models import Case, Email
 from workflows.search import contains_words, fold, searched
 
 SYSTEM = Actor.system("test")
@@ -110,10 +115,7 @@ def test_folding_is_lower_case_without_accents_or_ligatures():
 def test_postgresql_serves_the_folded_search_from_its_trigram_indexes(rt, coops):
     """At 500,000 cases a scan of every coop and mandataire per search would miss the
     back-office's target: the folded expressions must be the indexed ones."""
-    from admin.queries import search_condition
-    from workflows.models import Case
-
-    query = select(Case.id).where(search_condition("exupery grasse"))
+    query = select(Case.id).where(queries.search_condition("exupery grasse"))
     literal = query.compile(rt.db.engine, compile_kwargs={"literal_binds": True})
     with rt.db.engine.connect() as connection:
         # A three-row table is scanned whatever its indexes: ask for the index plan.
@@ -131,3 +133,22 @@ def test_postgresql_serves_the_folded_search_from_its_trigram_indexes(rt, coops)
     with rt.db.engine.connect() as connection:
         folded = connection.execute(sql("SELECT coopflow_fold('Œuvre des PÂQUERETTES')"))
         assert folded.scalar_one() == "oeuvre des paquerettes"
+
+
+def test_a_page_of_a_search_lists_what_its_export_and_bulk_action_select(rt, staff06, coops):
+    """A list's page looks the coops up first (PostgreSQL: their ids in the statement);
+    exports and bulk actions keep the subquery: the same cases either way, in order."""
+    now = datetime.now(UTC)
+    staff: Any = SimpleNamespace(id=staff06.id, role=staff06.role, ad_id=staff06.ad_id)
+    with rt.db.read() as session:
+        for q in ("exupery", "Exupéry grasse", "helene", "nothing-like-it", "cooperative"):
+            for bloques in (False, True):
+                filters = CaseFilters(q=q, bloques=bloques)
+                listed = [c.id for c in queries.page(session, staff, filters, now).cases]
+                selected = list(
+                    session.scalars(
+                        queries.matching(staff, filters, now).with_only_columns(Case.id)
+                    )
+                )
+                assert listed == selected, (q, bloques)
+        assert queries.page(session, staff, CaseFilters(q="exupery"), now).cases
