@@ -356,7 +356,7 @@ def test_a_bad_request_says_why_in_french_and_writes_nothing(
     log_in(client, staff06)
     refused = _create(client, **data)
     assert refused.status_code == 422
-    assert error in text(refused)
+    assert error in _plain(refused)
     assert _jobs(rt) == 0 and _case(rt, case.id).state == "expired"
 
 
