@@ -31,6 +31,8 @@ from admin.diagrams import (
     render_svg,
 )
 from workflows.engine.definition import Definition
+from workflows.formatting import french_spacing
+from workflows.typography import la_cooperative
 
 GREEN, AMBER = "#198754", "#997404"
 #: Fill and outline of a node, by status (Bootstrap's palette, its subtle backgrounds).
@@ -95,7 +97,7 @@ def coop_svg(
             arrows.append(
                 _Arrow(s.process, effect.process, f"à « {when} » : {trigger}", True, False)
             )
-    label = f"Processus de la coopérative {coop_name} : " + " ; ".join(
+    label = f"Processus de {la_cooperative(coop_name)} : " + " ; ".join(
         f"{n.title} : {n.state}" for n in nodes
     )
     return Markup(_render(nodes, tuple(arrows), label))
@@ -120,8 +122,10 @@ def _render(nodes: tuple[_Node, ...], arrows: tuple[_Arrow, ...], label: str) ->
 
 
 def _lines(text: str) -> str:
-    """``text`` escaped for an HTML-like label, wrapped on several lines."""
-    return "<BR/>".join(html.escape(line, quote=False) for line in textwrap.wrap(text, WRAP))
+    """``text`` escaped for an HTML-like label, wrapped on several lines (never at the
+    non-breaking spaces of French typography)."""
+    lines = textwrap.wrap(french_spacing(text), WRAP)
+    return "<BR/>".join(html.escape(line, quote=False) for line in lines)
 
 
 def _graph(nodes: tuple[_Node, ...], arrows: tuple[_Arrow, ...]) -> graphviz.Digraph:

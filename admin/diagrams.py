@@ -21,6 +21,7 @@ import graphviz
 from markupsafe import Markup, escape
 
 from workflows.engine.definition import Definition, TimerRule, Transition
+from workflows.formatting import french_spacing
 
 FONT = "DejaVu Sans, Arial, sans-serif"
 #: Bootstrap's palette, so the diagram matches the pages around it.
@@ -127,7 +128,8 @@ def render_svg(
             "Graphviz's `dot` program is missing: install the Debian package graphviz "
             "(`make system-packages`, or `apt-get install graphviz`) to draw process diagrams."
         ) from exc
-    return _inline(svg, label, css_class, shrink=shrink, links=links or {})
+    # Its <title> (a tooltip) and name: French spaces, as on the page.
+    return _inline(svg, french_spacing(label), css_class, shrink=shrink, links=links or {})
 
 
 # Building the graph ------------------------------------------------------------------

@@ -10,10 +10,12 @@ weighs about 1 MB, far below the request size limit.
 
 from __future__ import annotations
 
+import csv
+import io
 from contextlib import suppress
 from typing import Any
 
-from flask import abort, current_app, flash, request, url_for
+from flask import Response, abort, current_app, flash, request, url_for
 from flask_admin import BaseView, expose
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -23,6 +25,7 @@ from admin.forms import ConfirmImportForm, ImportForm
 from web.auth import current_staff
 from web.runtime import runtime
 from web.submissions import Submission, staff_owner
+from workflows.coop_csv import COLUMNS
 from workflows.coop_import import ImportReport, import_coops, parse_coops
 from workflows.engine.engine import Actor
 from workflows.models import AD
@@ -45,8 +48,36 @@ CSV_TYPES = frozenset(
 #: Spreadsheet files renamed ``.csv``: a zip (xlsx, ods) or an OLE container (xls).
 SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
 PREVIEW_MAX_AGE = 3600
+TEMPLATE_NAME = "modele-import-cooperatives.csv"
 #: Room left in a request for the confirm form's other fields.
 FORM_MARGIN = 64 * 1024
+
+
+#: The example line of the template: every column, values that import cleanly once the
+#: mandataire's email is on the AD's academic domain (``{domain}``).
+TEMPLATE_EXAMPLE = {
+    "numero_affiliation": "0069999Z",
+    "nom_cooperative": "Coopérative de l'école Exemple",
+    "ecole": "École élémentaire Exemple",
+    "adresse": "1 rue de l'Exemple",
+    "code_postal": "06000",
+    "commune": "Nice",
+    "email_ecole": "ce.0069999z@{domain}",
+    "prenom_mandataire": "Camille",
+    "nom_mandataire": "Exemple",
+    "email_mandataire": "camille.exemple@{domain}",
+}
+
+
+def csv_template(ad: AD | None) -> bytes:
+    """The file to fill in: the documented columns (``workflows.coop_csv.COLUMNS``) and
+    one example line, in UTF-8 with a BOM and « ; » (what a French spreadsheet opens)."""
+    domain = ad.academic_domains[0] if ad is not None and ad.academic_domains else "ac-nice.fr"
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow([c.header for c in COLUMNS])
+    writer.writerow([TEMPLATE_EXAMPLE[c.header].format(domain=domain) for c in COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode()
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -142,6 +173,14 @@ class ImportView(StaffView, BaseView):
             filename=upload.filename,
             invite=bool(form.invite.data),
         )
+
+    @expose("/modele.csv")
+    def template(self) -> Any:
+        """The CSV to fill in, for the staff member's AD (a national one: the first)."""
+        ads = self._ads()
+        response = Response(csv_template(ads[0] if ads else None), mimetype="text/csv")
+        response.headers.set("Content-Disposition", "attachment", filename=TEMPLATE_NAME)
+        return response
 
     @expose("/confirmer", methods=("POST",))
     def confirm(self) -> Any:

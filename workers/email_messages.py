@@ -12,6 +12,7 @@ from typing import Any
 from jinja2 import select_autoescape
 
 from workers.templating import environment
+from workflows.formatting import french_spacing
 
 _templates = environment(
     "emails",
@@ -44,6 +45,7 @@ def compose(
     kind: str, to: str, subject: str, *, process: str | None = None, **context: Any
 ) -> Composed:
     """Render the kind's text and HTML templates with the same context."""
+    subject = french_spacing(subject)
     context = {"subject": subject, **context}
     text, html = template_names(kind, process)
     return Composed(

@@ -1,5 +1,5 @@
 """The Jinja environments of emails and documents (``workers/templates/<folder>``), with
-the French date filters."""
+the French date filters and typography (``workflows.typography``)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 
 from workflows.formatting import date_fr, datetime_fr
+from workflows.typography import FrenchTypography
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 def environment(folder: str, **options: Any) -> Environment:
     """Templates of ``folder``; ``options`` are Jinja's (autoescaping, whitespace)."""
-    templates = Environment(loader=FileSystemLoader(TEMPLATES / folder), **options)
+    templates = Environment(
+        loader=FileSystemLoader(TEMPLATES / folder), extensions=[FrenchTypography], **options
+    )
     templates.filters["date_fr"] = date_fr
     templates.filters["datetime_fr"] = datetime_fr
     return templates

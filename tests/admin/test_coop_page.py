@@ -157,7 +157,7 @@ def test_the_page_shows_every_case_task_document_and_email_of_the_coop(
     response = client.get(f"/admin/cooperatives/{coop.coop_id}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    heading = re.search(r"<h4[^>]*>(.*?)</h4>", page, re.S)
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S)
     assert heading and _plain(heading.group(1)) == (
         f"Coopérative des Pins n° {coop.affiliation_number} AD06"
     )
@@ -223,10 +223,12 @@ def test_the_picture_names_each_process_with_where_the_coop_stands(client, rt, a
     assert set(arrows) == {("invitation", "space_check")}
     assert _words(arrows[("invitation", "space_check")]) == "« Compte actif »"
     assert "met" in _classes(arrows[("invitation", "space_check")])
-    assert root.get("aria-label") == (
-        f"Processus de la coopérative {active.name} : Invitation et mot de passe : "
+    # « la Coopérative de l'école … »: its name already says it; French typography.
+    assert root.get("aria-label").replace("\u00a0", " ") == (
+        f"Processus de la {active.name} : Invitation et mot de passe : "
         "Compte actif ; Vérification de l'espace : À vérifier par le mandataire"
     )
+    assert "\u00a0: Invitation" in root.get("aria-label")
 
     # Before the first login: the invitation is stuck, the space check waits, and why.
     page = client.get(f"/admin/cooperatives/{expired.coop_id}").get_data(as_text=True)

@@ -165,7 +165,11 @@ def test_the_svg_is_accessible_and_safe_to_inline():
     assert "<?xml" not in svg and "<!DOCTYPE" not in svg and "<!--" not in svg
     assert "http" not in svg and "<script" not in svg.lower() and "href" not in svg
     root = _parse(svg)
-    label = "Schéma du processus « Invitation et mot de passe » ; état actuel : Lien expiré"
+    # In French typography: non-breaking spaces inside « » and before « ; » and « : ».
+    label = (
+        "Schéma du processus «\u00a0Invitation et mot de passe\u00a0»\u00a0; "
+        "état actuel\u00a0: Lien expiré"
+    )
     assert root.get("role") == "img"
     assert root.get("aria-label") == label
     # The only tooltip is the French one: dot's own titles name states in English.

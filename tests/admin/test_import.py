@@ -130,3 +130,27 @@ def test_a_large_file_survives_the_round_trip(client, rt, ad, staff06):
     assert done.status_code == 200
     assert "2 coopératives créées" in text(done)
     assert _coops(rt) == 2
+
+
+def test_the_csv_template_has_the_documented_columns_and_imports_cleanly(client, rt, ad, staff06):
+    """« Télécharger le modèle CSV »: the README's columns, one example line that the
+    import takes as it is (for the staff member's AD)."""
+    log_in(client, staff06)
+    page = text(client.get("/admin/importer/"))
+    assert 'href="/admin/importer/modele.csv"' in page and "Télécharger le modèle CSV" in page
+    template = client.get("/admin/importer/modele.csv")
+    assert template.status_code == 200 and template.mimetype == "text/csv"
+    assert "modele-import-cooperatives.csv" in template.headers["Content-Disposition"]
+    content = template.data
+    assert content.startswith("\ufeff".encode())  # a spreadsheet reads it as UTF-8
+    lines = content.decode("utf-8-sig").splitlines()
+    assert lines[0] == HEADER.strip()  # the documented columns, in the README's order
+    assert len(lines) == 2
+
+    preview = text(_upload(client, ad.id, content, name="modele-import-cooperatives.csv"))
+    assert "1 ligne valide, 0 ligne en erreur" in preview
+    done = client.post(
+        "/admin/importer/confirmer",
+        data={"csrf_token": csrf_token(preview), "payload": _payload(preview)},
+    )
+    assert "1 coopérative créée, 0 mise à jour, 0 inchangée, 0 ligne en erreur" in text(done)

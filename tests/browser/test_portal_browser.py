@@ -37,7 +37,8 @@ def _fits(page, width: int) -> None:
 
 
 def _line(page, process: str) -> str:
-    return page.locator(f'li[data-process="{process}"]').inner_text()
+    """A checklist line's text, its non-breaking spaces (French typography) as spaces."""
+    return page.locator(f'li[data-process="{process}"]').inner_text().replace("\u00a0", " ")
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
@@ -89,7 +90,7 @@ def test_a_teacher_reports_a_problem_that_staff_then_see(
     message = page.get_by_label("Décrivez le problème")
     assert message.get_attribute("aria-invalid") == "true"
     error = page.locator("#message-error")
-    assert error.inner_text() == "Décrivez le problème constaté : votre message est vide."
+    assert error.inner_text() == "Décrivez le problème constaté\u00a0: votre message est vide."
     assert "message-error" in (message.get_attribute("aria-describedby") or "")
     _fits(page, width)
     message.fill(PROBLEM)
@@ -116,8 +117,9 @@ def test_a_teacher_reports_a_problem_that_staff_then_see(
     page.get_by_role("button", name="Se connecter").click()
     page.goto(f"{live_server}/admin/taches/")
     row = page.locator("tr", has_text="Traiter le problème signalé sur l'espace")
-    assert PROBLEM in row.inner_text() and "Coopérative Sainte-Thérèse" in row.inner_text()
+    shown = row.inner_text().replace("\u00a0", " ")  # stored as typed, shown in French typography
+    assert PROBLEM in shown and "Coopérative Sainte-Thérèse" in shown
     row.get_by_role("link", name=f"#{case.id} · Vérification de l'espace").click()
     page.wait_for_url(f"**/admin/dossiers/{case.id}**")
-    body = page.locator("body").inner_text()
+    body = page.locator("body").inner_text().replace("\u00a0", " ")
     assert PROBLEM in body and "Problème signalé, en attente de l'équipe de l'AD" in body

@@ -44,8 +44,9 @@ class PortalCoop:
 
 
 def text(response: Any) -> str:
-    """The page as a reader sees its characters (``'`` rather than ``&#39;``)."""
-    return html.unescape(response.get_data(as_text=True))
+    """The page as a reader sees its characters (``'`` rather than ``&#39;``, a space
+    rather than the non-breaking one of French typography)."""
+    return html.unescape(response.get_data(as_text=True)).replace("\u00a0", " ")
 
 
 def form_value(page: str, name: str) -> str:

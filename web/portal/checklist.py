@@ -82,13 +82,13 @@ def _line(
         return Line(
             definition.name,
             title,
-            None if case is None else definition.label(case.state),
+            None if case is None else definition.portal_label(case.state),
             note=" ".join(reasons) or NOT_STARTED,
             waiting=tuple(reasons),
         )
     assert case is not None
     state = definition.state_by_name[case.state]
-    line = Line(definition.name, title, state.label)
+    line = Line(definition.name, title, definition.portal_label(state.name))
     if state.final:
         return replace(line, done=not state.failed)
     if state.mandataire_action:

@@ -235,7 +235,7 @@ def _page(
             "administrators": with_account(session, coop.id),
             "logo": logo,
             "case": case,
-            "state_label": definition.label(case.state) if case else None,
+            "state_label": definition.portal_label(case.state) if case else None,
             "waiting_reason": " ".join(
                 waiting_reasons(session, coop.id, definition, rt.engine.clock.now())
             ),

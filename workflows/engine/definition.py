@@ -73,6 +73,9 @@ class State:
     #: The mandataire has something to do in this state: the label of the portal's
     #: button (« Vérifier mon espace »). Such a state notifies the mandataire.
     mandataire_action: str | None = None
+    #: The state as the portal tells the mandataire, when ``label`` (staff's words)
+    #: speaks of them in the third person (« À vérifier par vous »).
+    portal_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +322,11 @@ class Definition:
 
     def label(self, state: str) -> str:
         return self.state_by_name[state].label
+
+    def portal_label(self, state: str) -> str:
+        """The state in the mandataire's words (the portal, its checklist)."""
+        found = self.state_by_name[state]
+        return found.portal_label or found.label
 
     def duration(self, timer: TimerRule, case: Case, session: Session) -> timedelta:
         if isinstance(timer.after, timedelta):

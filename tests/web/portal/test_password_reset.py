@@ -26,8 +26,9 @@ _LINK = re.compile(r"https?://\S+/mot-de-passe-perdu/\S+")
 
 
 def _text(response) -> str:
-    """The page as a reader sees its characters (``'`` rather than ``&#39;``)."""
-    return html.unescape(response.get_data(as_text=True))
+    """The page as a reader sees its characters (``'`` rather than ``&#39;``, a space
+    rather than the non-breaking one of French typography)."""
+    return html.unescape(response.get_data(as_text=True)).replace("\u00a0", " ")
 
 
 def _account(runtime, ad, *, state: str = "active", email: str = "eloise.martin@ac-nice.fr"):

@@ -97,7 +97,7 @@ def test_the_checklist_follows_the_coop_through_its_stages(runtime, app, client,
     assert "Compte actif" in checklist_line(page, "invitation")
     assert "Terminé" in checklist_line(page, "invitation")
     space = checklist_line(page, "space_check")
-    assert "À vérifier par le mandataire" in space and "Terminé" not in space
+    assert "À vérifier par vous" in space and "Terminé" not in space  # to the mandataire
     assert re.search(
         r'<a class="button" href="/mon-espace/verification">Vérifier mon espace</a>', page
     )
@@ -107,7 +107,7 @@ def test_the_checklist_follows_the_coop_through_its_stages(runtime, app, client,
     log_in_mandataire(app, client, reported.mandataire_id)
     page = text(client.get("/mon-espace"))
     space = checklist_line(page, "space_check")
-    assert "Problème signalé, en attente de l'équipe de l'AD" in space
+    assert "Problème signalé, en cours de traitement" in space
     assert "L'équipe de votre association départementale (OCCE 06) s'en occupe" in space
     assert f"Votre message : « {PROBLEM} »" in space
     assert "Vérifier mon espace" not in page

@@ -42,10 +42,12 @@ STATES = [
         "À vérifier par le mandataire",
         steps=("notify_mandataire",),
         mandataire_action="Vérifier mon espace",
+        portal_label="À vérifier par vous",
     ),
     State(
         PROBLEM_REPORTED,
         "Problème signalé, en attente de l'équipe de l'AD",
+        portal_label="Problème signalé, en cours de traitement",
         task=TaskRule(
             "space_problem",
             "Traiter le problème signalé sur l'espace",
