@@ -14,7 +14,7 @@ from flask_login import login_user
 from sqlalchemy import func, select
 
 from tests import factories
-from tests.admin.conftest import csrf_token, log_in, text
+from tests.admin.conftest import csrf_token, log_in
 from web.auth import principal_for
 from workflows.engine import bulk
 from workflows.engine.engine import Actor
@@ -40,7 +40,7 @@ def _plain(response) -> str:
 
 
 def _token(client) -> str:
-    return csrf_token(text(client.get("/admin/actions-groupees/")))
+    return csrf_token(_plain(client.get("/admin/actions-groupees/")))
 
 
 def _create(client, **data):
@@ -50,14 +50,14 @@ def _create(client, **data):
 
 
 def _job_id(response) -> int:
-    assert response.status_code == 303, text(response)
+    assert response.status_code == 303, _plain(response)
     match = re.match(r".*/admin/actions-groupees/(\d+)", response.headers["Location"])
     assert match, response.headers["Location"]
     return int(match.group(1))
 
 
 def _confirm(client, job_id: int):
-    page = text(client.get(f"/admin/actions-groupees/{job_id}"))
+    page = _plain(client.get(f"/admin/actions-groupees/{job_id}"))
     return client.post(
         f"/admin/actions-groupees/{job_id}/confirmer", data={"csrf_token": csrf_token(page)}
     )
@@ -136,7 +136,7 @@ def test_resend_every_expired_invitation_of_ad06(client, rt, national, make_case
         assert case.coop.name in report
     assert report.count("Renvoyer l'invitation : Lien expiré → Envoi de l'invitation en cours") == 3
     assert "le dossier a changé depuis la sélection (état actuel : Annulée)" in report
-    skipped = text(client.get(f"/admin/actions-groupees/{job_id}?statut=skipped"))
+    skipped = _plain(client.get(f"/admin/actions-groupees/{job_id}?statut=skipped"))
     assert f'href="/admin/dossiers/{changed.id}"' in skipped
     assert f'href="/admin/dossiers/{targets[0].id}"' not in skipped
 
@@ -152,7 +152,7 @@ def test_resend_every_expired_invitation_of_ad06(client, rt, national, make_case
         "percent": 100,
         "finished": True,
     }
-    recent = text(client.get("/admin/actions-groupees/"))
+    recent = _plain(client.get("/admin/actions-groupees/"))
     assert f"n° {job_id}" in recent and "Renvoyer l'invitation" in recent
 
 
@@ -183,7 +183,7 @@ def test_the_progress_page_refreshes_itself_while_the_job_runs(client, rt, staff
     job_id = _job_id(
         _create(client, portee="selection", case_id=str(case.id), action="fire:cancel", comment="x")
     )
-    draft = text(client.get(f"/admin/actions-groupees/{job_id}"))
+    draft = _plain(client.get(f"/admin/actions-groupees/{job_id}"))
     assert 'http-equiv="refresh"' not in draft  # a draft waits for its author
     _confirm(client, job_id)
     page = _plain(client.get(f"/admin/actions-groupees/{job_id}"))
@@ -198,7 +198,7 @@ def test_the_progress_page_refreshes_itself_while_the_job_runs(client, rt, staff
     assert _case(rt, case.id).state == "expired"
 
     bulk.process(rt.engine, job_id)  # a worker gets to it
-    done = text(client.get(f"/admin/actions-groupees/{job_id}"))
+    done = _plain(client.get(f"/admin/actions-groupees/{job_id}"))
     assert "terminée" in done and 'http-equiv="refresh"' not in done
     assert _case(rt, case.id).state == "cancelled"
 
@@ -265,7 +265,7 @@ def test_after_a_bulk_resend_the_report_says_which_cases_are_stuck_again(
     )
 
     # Only the cases still stuck.
-    stuck = text(client.get(f"/admin/actions-groupees/{job_id}?statut=bloques"))
+    stuck = _plain(client.get(f"/admin/actions-groupees/{job_id}?statut=bloques"))
     assert f'href="/admin/dossiers/{refused.id}"' in stuck
     assert all(f'href="/admin/dossiers/{c.id}"' not in stuck for c in good)
     assert "Encore bloqués (1)" in stuck
@@ -319,7 +319,7 @@ def test_a_case_outside_the_scope_refuses_everything(client, rt, staff06, make_c
         comment="Relance",
     )
     assert refused.status_code == 422
-    page = text(refused)
+    page = _plain(refused)
     assert f"Dossiers introuvables ou hors de votre périmètre : n° {theirs.id}." in page
     assert "Rien n'a été fait" in page and 'href="/admin/dossiers/?bloques=1"' in page
     assert _jobs(rt) == 0
@@ -415,7 +415,7 @@ def test_abandon_a_draft(client, rt, staff06, make_case):
         comment="x",
         retour="/admin/dossiers/?motif=invitation_expired",
     )
-    page = text(client.get(created.headers["Location"]))
+    page = _plain(client.get(created.headers["Location"]))
     done = client.post(
         f"/admin/actions-groupees/{_job_id(created)}/abandonner",
         data={
@@ -442,7 +442,7 @@ def test_assign_the_ticked_cases_to_myself(client, rt, staff06, make_case, worke
             comment="Je m'en occupe",
         )
     )
-    assert "Assigner à Claire Agent" in text(client.get(f"/admin/actions-groupees/{job_id}"))
+    assert "Assigner à Claire Agent" in _plain(client.get(f"/admin/actions-groupees/{job_id}"))
     _confirm(client, job_id)
     rt.join()
     assert [_case(rt, c.id).assignee_id for c in cases] == [staff06.id, staff06.id]
@@ -480,9 +480,9 @@ def test_the_lists_form(app, staff06, readonly06):
 def test_the_case_list_carries_the_form(client, staff06, readonly06, make_case):
     case = make_case("expired")
     log_in(client, staff06)
-    html = text(client.get("/admin/dossiers/?bloques=1&motif=invitation_expired"))
+    html = _plain(client.get("/admin/dossiers/?bloques=1&motif=invitation_expired"))
     assert 'action="/admin/actions-groupees/creer" id="bulk-form"' in html
     assert f'name="case_id" value="{case.id}" form="bulk-form"' in html
     assert '<input type="hidden" name="motif" value="invitation_expired">' in html
     log_in(client, readonly06)
-    assert 'id="bulk-form"' not in text(client.get("/admin/dossiers/?bloques=1"))
+    assert 'id="bulk-form"' not in _plain(client.get("/admin/dossiers/?bloques=1"))
