@@ -48,6 +48,7 @@ HEADERS = [c.header for c in COLUMNS]
 OPTIONAL = [c.header for c in COLUMNS if not c.required]
 LABELS = {c.header: c.label for c in COLUMNS}
 LIMITS = {c.header: c.max_length for c in COLUMNS}
+COLUMN = {c.header: c for c in COLUMNS}
 SHIFTED = "La ligne a plus de cellules que l'en-tête"
 
 #: What the parser may say, in French (a row's message starts with a capital).
@@ -70,9 +71,10 @@ CSV_MESSAGES = [
         r"0 initial \?)?\)",
         r"(email de l'école|email du mandataire) «.*?» invalide",
         r"l'email du mandataire doit être sur un domaine académique de l'AD06 \(ac-nice\.fr\)",
-        r"(numéro d'affiliation|nom de la coopérative|nom de l'école|adresse|commune|"
+        r"(numéro d'affiliation|nom de la coopérative|nom de l'école|"
         r"email de l'école|prénom du mandataire|nom du mandataire|email du mandataire) trop "
         r"long \(\d+ caractères au plus\)",
+        r"(adresse|commune) trop longue \(\d+ caractères au plus\)",
         r"numéro d'affiliation \S+ déjà présent ligne \d+",
         r"l'email du mandataire \S+ est déjà utilisé ligne \d+ pour une autre coopérative",
         re.escape(SHIFTED) + r" : une valeur contient sans doute le séparateur \(« ; » ou "
@@ -254,7 +256,7 @@ def wrong_line(
             )
         )
         cells[header] = "x" * LIMITS[header] + draw(NAME)
-        return Line(cells, f"{LABELS[header]} trop long ({LIMITS[header]} caractères au plus)")
+        return Line(cells, COLUMN[header].too_long())
     if kind == "same_number":
         first = draw(st.sampled_from(valid_before))
         number = _affiliation_as_read(first.cells["numero_affiliation"])
