@@ -71,7 +71,8 @@ STATES = [
     ),
     State(PASSWORD_SET, "Mot de passe configuré, première connexion attendue"),
     State(ACTIVE, "Compte actif", final=True),
-    State(CANCELLED, "Annulée", final=True, failed=True),
+    # Cancelled by staff: the mandataire's account stops there (sessions, links).
+    State(CANCELLED, "Annulée", final=True, failed=True, steps=("end_access",)),
 ]
 
 TRANSITIONS = [
@@ -144,6 +145,7 @@ STEPS = [
     StepRule("send_invitation", "Envoi de l'invitation", on_done="sent"),
     StepRule("send_reminder", "Envoi du rappel"),
     StepRule("send_password_reset", "Envoi du lien de réinitialisation"),
+    StepRule("end_access", "Fin de l'accès du mandataire"),
 ]
 
 DEFINITION = Definition(
