@@ -1,6 +1,6 @@
 """A coop's mandataires who have an account (they chose a password, and their invitation
 was not cancelled): the space's administrators, and the one the coop's emails and its
-case pages name; and the end of an account's access."""
+case pages name; a password chosen with a link; and the end of an account's access."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Select, and_, select, update
 from sqlalchemy.orm import Session
 
 from workflows.links import revoke_every_link
-from workflows.models import Mandataire
+from workflows.models import Mandataire, Token
 
 
 def has_account(mandataire: Mandataire) -> bool:
@@ -55,3 +55,16 @@ def latest_with_account(session: Session, coop_id: int) -> Mandataire | None:
         .order_by(Mandataire.password_set_at.desc(), Mandataire.id.desc())
         .limit(1)
     ).first()
+
+
+def set_password_with_link(
+    session: Session, token: Token, password_hash: str, *, now: datetime
+) -> Mandataire:
+    """The mandataire of ``token`` (a password link, locked) chose a password: the link is
+    spent, the password theirs (their other sessions end: they are stamped with it)."""
+    person = session.get(Mandataire, token.mandataire_id)
+    assert person is not None
+    token.used_at = now
+    person.password_hash = password_hash
+    person.password_set_at = now
+    return person

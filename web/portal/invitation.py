@@ -10,7 +10,8 @@ from web.submissions import PASSWORD_FIELDS, Submission, link_owner, same_passwo
 from workflows.engine.engine import Actor
 from workflows.engine.errors import ConflictError
 from workflows.links import TokenInvalid
-from workflows.models import Case, Mandataire, Token
+from workflows.mandataires import set_password_with_link
+from workflows.models import Mandataire, Token
 from workflows.password_hashing import hash_password
 from workflows.processes.invitation.definition import INVITED, PASSWORD_SET
 from workflows.processes.invitation.password_rules import requirements
@@ -54,7 +55,7 @@ def setup_password(token: str):  # type: ignore[no-untyped-def]
             )
         except TokenInvalid as exc:
             return render_template("portal/invitation/link_invalid.html", message=str(exc)), 410
-        mandataire = found.mandataire
+        mandataire, case_id = found.mandataire, found.case_id
 
     form = PasswordSetupForm()
     if refused := refused_password(form, mandataire):
@@ -65,16 +66,13 @@ def setup_password(token: str):  # type: ignore[no-untyped-def]
     try:
         with rt.engine.transaction() as tx:
             if once.claim(tx.session):
-                live: Token = rt.links.resolve(tx.session, token, purpose=PURPOSE, now=tx.now)
-                row = tx.session.get(Mandataire, live.mandataire_id)
-                assert row is not None
-                case = tx.session.get(Case, live.case_id) if live.case_id else None
-                if case is None:
+                if case_id is None:
                     raise TokenInvalid("Ce lien n'est rattaché à aucune invitation.")
-                tx.fire(case.id, "set_password", actor=Actor.mandataire(row))
-                live.used_at = tx.now
-                row.password_hash = password_hash
-                row.password_set_at = tx.now
+                # The case first, then the token: the lock order of the engine and steps.
+                tx.lock(case_id)
+                live: Token = rt.links.resolve(tx.session, token, purpose=PURPOSE, now=tx.now)
+                row = set_password_with_link(tx.session, live, password_hash, now=tx.now)
+                tx.fire(case_id, "set_password", actor=Actor.mandataire(row))
                 once.done(tx.session, login, flashes=[("success", SAVED)], mandataire=row.id)
     except (TokenInvalid, ConflictError) as exc:
         return render_template("portal/invitation/link_invalid.html", message=str(exc)), 409

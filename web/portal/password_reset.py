@@ -30,6 +30,7 @@ from web.submissions import PASSWORD_FIELDS, Submission, link_owner, same_passwo
 from workflows.engine.engine import Actor
 from workflows.engine.errors import ConflictError
 from workflows.links import TokenInvalid
+from workflows.mandataires import set_password_with_link
 from workflows.models import Case, Mandataire, Token
 from workflows.password_hashing import hash_password
 from workflows.processes.invitation.definition import ACTIVE, PASSWORD_SET
@@ -196,11 +197,7 @@ def choose_password(token: str):  # type: ignore[no-untyped-def]
                 # The case first, then the token: the lock order of the engine and steps.
                 case = tx.lock(case_id) if case_id is not None else None
                 live = _resolve(tx.session, token, tx.now, lock=True)
-                row = tx.session.get(Mandataire, live.mandataire_id)
-                assert row is not None
-                live.used_at = tx.now
-                row.password_hash = password_hash
-                row.password_set_at = tx.now
+                row = set_password_with_link(tx.session, live, password_hash, now=tx.now)
                 if case is not None:
                     tx.record(
                         case,
