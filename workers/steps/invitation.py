@@ -19,6 +19,7 @@ from workflows.engine.steps import Outcome
 from workflows.links import IssuedLink, NewLink
 from workflows.models import Case, Email, Mandataire, Token
 from workflows.processes.invitation.definition import PROCESS
+from workflows.typography import de
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +104,13 @@ def send_invitations(
             now=now,
         )
         for (key, case, mandataire), link in zip(wanted, issued, strict=True):
-            coop = case.coop
-            built[key] = compose(
+            built[key] = _with_link(
                 "invitation",
-                mandataire.email,
-                f"Compte sur {coop.ad.name} : configurez votre mot de passe",
-                process=PROCESS,
-                mandataire=mandataire,
-                coop=coop,
-                ad=coop.ad,
-                link=link_for(ctxs[0], link),
-                expires_at=link.expires_at,
-                case_id=case.id,
-                coop_id=coop.id,
+                "Votre compte sur la plateforme {ad} : configurez votre mot de passe",
+                case,
+                mandataire,
+                link_for(ctxs[0], link),
+                link.expires_at,
             )
         return built
 
@@ -123,6 +118,27 @@ def send_invitations(
         _invitation_outcome(delivery) if isinstance(delivery, Delivery) else delivery
         for delivery in deliver_for_steps(ctxs, build, deadline)
     ]
+
+
+def _with_link(
+    kind: str, subject: str, case: Case, mandataire: Mandataire, link: str, expires_at: Any
+) -> Composed:
+    """An email of the invitation carrying a personal link (kept as a placeholder until
+    it is handed to the mail server); ``{ad}`` in the subject reads « de l'OCCE 06 »."""
+    coop = case.coop
+    return compose(
+        kind,
+        mandataire.email,
+        subject.format(ad=de(coop.ad.name)),
+        process=PROCESS,
+        mandataire=mandataire,
+        coop=coop,
+        ad=coop.ad,
+        link=link,
+        expires_at=expires_at,
+        case_id=case.id,
+        coop_id=coop.id,
+    )
 
 
 def _invitation_outcome(delivery: Delivery) -> Outcome:
@@ -154,19 +170,13 @@ def send_reminder(ctx: StepContext) -> Outcome:
         ).one_or_none()
         if token is None:
             raise PermanentStepError("Aucun lien d'invitation valide à rappeler.")
-        coop = case.coop
-        return compose(
+        return _with_link(
             "reminder",
-            mandataire.email,
-            f"Rappel : configurez votre compte sur {coop.ad.name}",
-            process=PROCESS,
-            mandataire=mandataire,
-            coop=coop,
-            ad=coop.ad,
-            link=link_for(ctx, token),
-            expires_at=token.expires_at,
-            case_id=case.id,
-            coop_id=coop.id,
+            "Rappel : configurez votre compte sur la plateforme {ad}",
+            case,
+            mandataire,
+            link_for(ctx, token),
+            token.expires_at,
         )
 
     delivery = deliver_for_step(ctx, build)
@@ -203,7 +213,6 @@ def send_password_reset(ctx: StepContext) -> Outcome:
         )
         if recent is not None:
             raise _RecentlySent
-        coop = case.coop
         token = ctx.services.links.issue(
             session,
             purpose=RESET_PURPOSE,
@@ -213,18 +222,13 @@ def send_password_reset(ctx: StepContext) -> Outcome:
             expires_at=now + RESET_VALIDITY,
         )
         link = f"{ctx.services.settings.base_url}/mot-de-passe-perdu/"
-        return compose(
+        return _with_link(
             RESET_KIND,
-            mandataire.email,
-            f"Compte sur {coop.ad.name} : choisissez un nouveau mot de passe",
-            process=PROCESS,
-            mandataire=mandataire,
-            coop=coop,
-            ad=coop.ad,
-            link=link + ctx.services.links.placeholder(token),
-            expires_at=token.expires_at,
-            case_id=case.id,
-            coop_id=coop.id,
+            "Votre compte sur la plateforme {ad} : choisissez un nouveau mot de passe",
+            case,
+            mandataire,
+            link + ctx.services.links.placeholder(token),
+            token.expires_at,
         )
 
     try:
