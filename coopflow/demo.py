@@ -74,6 +74,12 @@ BATCHES = [
             "ce.0060104d@ac-nice.fr;Éloïse;Martin;eloise.martin@ac-nice.fr",
             "0060105E;Coop Les Mimosas;École élémentaire Les Mimosas;8 boulevard Carnot;06400;"
             "Cannes;ce.0060105e@ac-nice.fr;Julien;Roux;julien.roux@ac-nice.fr",
+            # Names with accents, for the search that ignores them (« exupery »).
+            "0060106F;Coopérative Saint-Exupéry;École élémentaire Antoine de Saint-Exupéry;"
+            "15 avenue Borriglione;06100;Nice;ce.0060106f@ac-nice.fr;Anaïs;Bérenger;"
+            "anais.berenger@ac-nice.fr",
+            "0060107G;Coop des Pâquerettes;École maternelle Les Pâquerettes;2 rue Trachel;06000;"
+            "Nice;ce.0060107g@ac-nice.fr;Loïc;Ménard;loic.menard@ac-nice.fr",
         ],
     ),
     (
