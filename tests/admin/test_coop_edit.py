@@ -127,7 +127,7 @@ def test_the_import_checks_refuse_bad_values_and_nothing_changes(
         mandataire_email="quelqu.un@gmail.com",
     )
     page = text(response)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Nom de la coopérative manquant." in page
     assert "le tableur a-t-il supprimé le 0 initial ?" in page
     assert "Email de l'école « pas une adresse » invalide." in page

@@ -30,7 +30,7 @@ from tests.smtp import _free_port
 COOPFLOW = str(Path(sys.executable).with_name("coopflow"))
 CASES = 500
 RESULTS = PROJECT_ROOT / "test-results" / "faults.jsonl"
-SECRET_KEY = "fault-injection-secret-key"
+SECRET_KEY = "fault-injection-secret-key-not-for-production"
 RELAY_SECRET = "fault-injection-relay-secret"
 #: Shortened for the suite (production: 900 s): how long the step of an email a killed
 #: worker may have handed over waits for the relay's report before sending it again.

@@ -165,8 +165,9 @@ def test_guards_refuse_with_their_french_reason_and_sla_makes_stuck(db, clock, a
 def test_a_state_left_in_the_transaction_that_entered_it_drops_its_steps(
     engine, publisher, case_id
 ):
-    """Its step is written cancelled and never published; an older step of the case,
-    still pending, is cancelled with it when the transaction settles."""
+    """An older step of the case, still pending, is cancelled when the transaction that
+    leaves its state settles, and never published again; the new state's own step
+    (``cancelled`` ends the mandataire's access) is."""
     with engine.transaction() as tx:
         tx.fire(case_id, "invite", actor=STAFF)
     [older] = publisher.ids
@@ -174,10 +175,13 @@ def test_a_state_left_in_the_transaction_that_entered_it_drops_its_steps(
     with engine.transaction() as tx:
         tx.fire(case_id, "cancel", actor=STAFF, comment="doublon")
     with engine.db.read() as s:
-        steps = s.scalars(select(Step).where(Step.case_id == case_id)).all()
-        assert [(st.id, st.status) for st in steps] == [(older, "cancelled")]
+        steps = s.scalars(select(Step).where(Step.case_id == case_id).order_by(Step.id)).all()
+        assert [(st.id, st.name, st.status) for st in steps] == [
+            (older, "send_invitation", "cancelled"),
+            (steps[1].id, "end_access", "pending"),
+        ]
         assert s.get(Case, case_id).state == "cancelled"
-    assert publisher.ids == []
+    assert publisher.ids == [steps[1].id]
 
 
 def test_steps_queued_then_dropped_in_one_transaction_are_never_published(
@@ -187,7 +191,10 @@ def test_steps_queued_then_dropped_in_one_transaction_are_never_published(
         tx.fire(case_id, "invite", actor=STAFF)
         tx.fire(case_id, "cancel", actor=STAFF)
     with engine.db.read() as s:
-        steps = s.scalars(select(Step).where(Step.case_id == case_id)).all()
-    assert [(st.name, st.status) for st in steps] == [("send_invitation", "cancelled")]
+        steps = s.scalars(select(Step).where(Step.case_id == case_id).order_by(Step.id)).all()
+    assert [(st.name, st.status) for st in steps] == [
+        ("send_invitation", "cancelled"),
+        ("end_access", "pending"),
+    ]
     assert steps[0].finished_at is not None
-    assert publisher.ids == []
+    assert publisher.ids == [steps[1].id]  # only the step of the state the case is in
