@@ -37,6 +37,31 @@ def _selected(html: str) -> str:
     return chosen[0]
 
 
+def _assign(
+    client,
+    html: str,
+    case_id: int,
+    version: int,
+    assignee: str,
+    *,
+    bouton: str | None = None,
+    comment: str | None = None,
+    follow: bool = False,
+):
+    """The case page's assignment form as a browser posts it (``bouton``: the button
+    pressed, « choix » for « Assigner », « moi » for « M'assigner »)."""
+    data = {
+        "assign-csrf_token": csrf_token(html),
+        "assign-version": version,
+        "assign-assignee": assignee,
+    }
+    if bouton is not None:
+        data["assign-bouton"] = bouton
+    if comment is not None:
+        data["assign-comment"] = comment
+    return client.post(f"/admin/dossiers/{case_id}/assigner", data=data, follow_redirects=follow)
+
+
 def test_assign_to_myself_then_to_a_colleague(client, rt, ad, staff06, make_case):
     colleague = factories.StaffFactory(ad=ad, full_name="Marc Collègue")
     case = make_case("expired")
@@ -46,16 +71,7 @@ def test_assign_to_myself_then_to_a_colleague(client, rt, ad, staff06, make_case
     assert _selected(html) == "personne"
     # « M'assigner » as a browser sends it: the select's value (« personne ») and the
     # button's, under another name.
-    done = client.post(
-        f"/admin/dossiers/{case.id}/assigner",
-        data={
-            "assign-csrf_token": csrf_token(html),
-            "assign-version": case.version,
-            "assign-assignee": "personne",
-            "assign-bouton": "moi",
-        },
-        follow_redirects=True,
-    )
+    done = _assign(client, html, case.id, case.version, "personne", bouton="moi", follow=True)
     assert "Dossier assigné à Claire Agent." in text(done)
     assert _selected(text(done)) == "Claire Agent"  # the select shows who has it now
     assert "M'assigner" not in text(done)
@@ -64,15 +80,14 @@ def test_assign_to_myself_then_to_a_colleague(client, rt, ad, staff06, make_case
     assert f'data-case-id="{case.id}"' in mine
 
     html = text(client.get(f"/admin/dossiers/{case.id}"))
-    client.post(
-        f"/admin/dossiers/{case.id}/assigner",
-        data={
-            "assign-csrf_token": csrf_token(html),
-            "assign-version": _case(rt, case.id).version,
-            "assign-assignee": str(colleague.id),
-            "assign-bouton": "choix",
-            "assign-comment": "Marc connaît l'école.",
-        },
+    _assign(
+        client,
+        html,
+        case.id,
+        _case(rt, case.id).version,
+        str(colleague.id),
+        bouton="choix",
+        comment="Marc connaît l'école.",
     )
     assert _case(rt, case.id).assignee_id == colleague.id
     last = _events(rt, case.id)[-1]
@@ -85,27 +100,18 @@ def test_assigner_with_the_select_untouched_never_unassigns(client, rt, ad, staf
     case = make_case("expired")
     log_in(client, staff06)
     html = text(client.get(f"/admin/dossiers/{case.id}"))
-    client.post(
-        f"/admin/dossiers/{case.id}/assigner",
-        data={
-            "assign-csrf_token": csrf_token(html),
-            "assign-version": case.version,
-            "assign-assignee": "personne",
-            "assign-bouton": "moi",
-        },
-    )
+    _assign(client, html, case.id, case.version, "personne", bouton="moi")
     html = text(client.get(f"/admin/dossiers/{case.id}"))
     # « Assigner » with a comment and the select as the page shows it: refused under the
     # select, the comment kept, the case still Claire's.
-    refused = client.post(
-        f"/admin/dossiers/{case.id}/assigner",
-        data={
-            "assign-csrf_token": csrf_token(html),
-            "assign-version": _case(rt, case.id).version,
-            "assign-assignee": str(staff06.id),
-            "assign-bouton": "choix",
-            "assign-comment": "Je m'en occupe cette semaine.",
-        },
+    refused = _assign(
+        client,
+        html,
+        case.id,
+        _case(rt, case.id).version,
+        str(staff06.id),
+        bouton="choix",
+        comment="Je m'en occupe cette semaine.",
     )
     assert refused.status_code == 422
     page = text(refused)
@@ -113,26 +119,10 @@ def test_assigner_with_the_select_untouched_never_unassigns(client, rt, ad, staf
     assert "Je m'en occupe cette semaine." in page and _selected(page) == "Claire Agent"
     assert _case(rt, case.id).assignee_id == staff06.id
     # « personne », chosen, unassigns; a value that is no choice is refused in French.
-    client.post(
-        f"/admin/dossiers/{case.id}/assigner",
-        data={
-            "assign-csrf_token": csrf_token(html),
-            "assign-version": _case(rt, case.id).version,
-            "assign-assignee": "personne",
-            "assign-bouton": "choix",
-        },
-    )
+    _assign(client, html, case.id, _case(rt, case.id).version, "personne", bouton="choix")
     assert _case(rt, case.id).assignee_id is None
     assert _events(rt, case.id)[-1].comment == "Assigné à personne."
-    odd = client.post(
-        f"/admin/dossiers/{case.id}/assigner",
-        data={
-            "assign-csrf_token": csrf_token(html),
-            "assign-version": _case(rt, case.id).version,
-            "assign-assignee": "quelqu'un",
-            "assign-bouton": "choix",
-        },
-    )
+    odd = _assign(client, html, case.id, _case(rt, case.id).version, "quelqu'un", bouton="choix")
     assert odd.status_code == 422
     assert "Choisissez un membre de l'équipe dans la liste." in text(odd)
 
@@ -155,14 +145,7 @@ def test_assigning_to_staff_of_another_ad_is_refused(client, rt, ad50, staff06, 
     log_in(client, staff06)
     html = text(client.get(f"/admin/dossiers/{case.id}"))
     assert "Agent Manche" not in html
-    refused = client.post(
-        f"/admin/dossiers/{case.id}/assigner",
-        data={
-            "assign-csrf_token": csrf_token(html),
-            "assign-version": case.version,
-            "assign-assignee": str(other.id),
-        },
-    )
+    refused = _assign(client, html, case.id, case.version, str(other.id))
     assert refused.status_code == 422
     assert "Ce membre de l'équipe ne peut pas traiter ce dossier." in text(refused)
     assert _case(rt, case.id).assignee_id is None
