@@ -41,7 +41,7 @@ def serve(host: str, port: int) -> None:
     """Everything in one process: web, back-office, worker threads, scheduler."""
     from werkzeug.serving import make_server
 
-    from coopflow.demo import DEMO_LOGINS, DEMO_MANDATAIRE
+    from coopflow.demo import DEMO_LOGINS, DEMO_MANDATAIRES
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     rt = _runtime()
@@ -64,8 +64,9 @@ def serve(host: str, port: int) -> None:
     click.echo("Comptes de démonstration du back-office :")
     for email, password, role in DEMO_LOGINS:
         click.echo(f"  {email:28} {password:20} {role}")
-    click.echo("Mandataire de démonstration (portail) :")
-    click.echo(f"  {DEMO_MANDATAIRE[0]:28} {DEMO_MANDATAIRE[1]:20} espace actif, à vérifier")
+    click.echo("Mandataires de démonstration (portail, /connexion) :")
+    for email, password, stage in DEMO_MANDATAIRES:
+        click.echo(f"  {email:28} {password:20} {stage}")
     click.echo("\nCtrl+C pour arrêter.")
 
     def stop(*_: object) -> None:

@@ -17,7 +17,7 @@ from workers.providers.mail import Mailer, SandboxMailer
 from workers.runner import run_step
 from workflows.coop_import import import_coops
 from workflows.engine.clock import MovableClock
-from workflows.engine.engine import Actor, Engine
+from workflows.engine.engine import Actor, Engine, UnitOfWork
 from workflows.engine.scheduling import tick
 from workflows.models import AD, Case, Coop, Mandataire, StaffUser, Step, StepStatus
 from workflows.password_hashing import hash_password
@@ -32,6 +32,14 @@ DEMO_STAFF = [
 DEMO_LOGINS = [(email, password, label) for email, password, _, _, label in DEMO_STAFF]
 #: A mandataire whose account is active: the portal's checklist at /connexion.
 DEMO_MANDATAIRE = ("eloise.martin@ac-nice.fr", "Ecole*Nice2026")
+#: The other mandataires who log in, one per stage of their processes: (email, password,
+#: what they see). Printed at start and listed in the README, with DEMO_MANDATAIRE.
+DEMO_MANDATAIRES = [
+    (*DEMO_MANDATAIRE, "espace actif, à vérifier"),
+    ("anais.berenger@ac-nice.fr", "Ecole*Nice2026", "espace vérifié (récapitulatif PDF)"),
+    ("loic.menard@ac-nice.fr", "Ecole*Nice2026", "problème signalé, en attente de l'AD"),
+    ("julien.roux@ac-nice.fr", "Ecole*Nice2026", "mot de passe choisi, jamais connecté"),
+]
 
 ADS = [
     ("AD06", "OCCE 06 Alpes-Maritimes", "ad06@occe.coop", "04 93 53 76 11", ["ac-nice.fr"]),
@@ -141,6 +149,7 @@ def load_demo(rt: Runtime) -> bool:
     tick(Engine(rt.db, rt.engine.definitions, clock=MovableClock(start=now - timedelta(days=2))))
     _open_demo_tasks(rt, now)
     _activate_demo_mandataire(rt)
+    _demo_stages(rt)
     tick(rt.engine)
     _run_pending(rt, rt.engine)
     with rt.db.read() as session:
@@ -185,6 +194,60 @@ def _activate_demo_mandataire(rt: Runtime) -> None:
         me = Actor.mandataire(mandataire)
         tx.fire(case_id, "set_password", actor=me)
         tx.fire(case_id, "first_login", actor=me)
+
+
+#: (affiliation number, the triggers its mandataire fires, then its space check's) so
+#: that every state of both processes has a case; the payload is the space check's.
+STAGES: list[tuple[str, tuple[str, ...], tuple[str, ...], dict[str, str]]] = [
+    ("0060105E", ("set_password",), (), {}),
+    ("0060106F", ("set_password", "first_login"), ("confirm",), {}),
+    (
+        "0060107G",
+        ("set_password", "first_login"),
+        ("report_problem",),
+        {"message": "L'adresse de l'école est l'ancienne : nous sommes au 4 rue Trachel."},
+    ),
+]
+
+
+def _demo_stages(rt: Runtime) -> None:
+    """Mandataires at each stage (DEMO_MANDATAIRES), and an invitation cancelled by staff
+    (the school closed): every lasting state of the invitation and the space check
+    (``sending`` lasts until the worker's next turn; no space check is cancelled)."""
+    logins = {email: password for email, password, _ in DEMO_MANDATAIRES}
+    for number, invitation, space, payload in STAGES:
+        with rt.engine.transaction() as tx:
+            coop_id = tx.session.scalar(select(Coop.id).where(Coop.affiliation_number == number))
+            person = tx.session.scalars(
+                select(Mandataire).where(Mandataire.coop_id == coop_id)
+            ).one()
+            person.password_hash = hash_password(logins[person.email])
+            person.password_set_at = tx.now
+            me = Actor.mandataire(person)
+            case_id = _case_of(tx, coop_id, "invitation")
+            for trigger in invitation:
+                tx.fire(case_id, trigger, actor=me)
+            if "first_login" in invitation:
+                person.last_login_at = tx.now
+            for trigger in space:  # its case started with the account, in this transaction
+                tx.fire(_case_of(tx, coop_id, "space_check"), trigger, actor=me, payload=payload)
+    with rt.engine.transaction() as tx:
+        coop_id = tx.session.scalar(select(Coop.id).where(Coop.affiliation_number == "0060102B"))
+        staff = tx.session.scalars(select(StaffUser).where(StaffUser.role == "national")).first()
+        tx.fire(
+            _case_of(tx, coop_id, "invitation"),
+            "cancel",
+            actor=Actor.staff(staff) if staff else Actor.system("démonstration"),
+            comment="L'école a fermé à la rentrée : plus de coopérative à ouvrir.",
+        )
+
+
+def _case_of(tx: UnitOfWork, coop_id: int | None, process: str) -> int:
+    case_id = tx.session.scalar(
+        select(Case.id).where(Case.coop_id == coop_id, Case.process == process)
+    )
+    assert case_id is not None, (coop_id, process)
+    return int(case_id)
 
 
 def _run_pending(rt: Runtime, engine: Engine) -> None:
