@@ -147,14 +147,7 @@ class CoopEdit:
     def _save(self, coop_id: int, raw: dict[str, str], form: Any) -> Any:
         principal = acting_staff()
         with runtime().engine.transaction() as tx:
-            # The coop's cases first, then the coop: the engine's lock order.
-            tx.lock_many(tx.session.scalars(select(Case.id).where(Case.coop_id == coop_id)))
-            coop = tx.session.scalars(
-                select(Coop)
-                .where(Coop.id == coop_id)
-                .with_for_update(of=Coop)
-                .execution_options(populate_existing=True)
-            ).one_or_none()
+            coop = tx.lock_coop(coop_id)
             if coop is None or not can_see(principal, coop.ad_id):
                 raise CaseNotFound("Coopérative introuvable.")
             return edit_coop(

@@ -106,6 +106,17 @@ class UnitOfWork(StateChanges):
                 self._locked[case.id] = case
         return {i: self._locked[i] for i in case_ids if i in self._locked}
 
+    def lock_coop(self, coop_id: int) -> Coop | None:
+        """The coop's row, locked after all its cases (the engine's lock order: a change
+        of the coop waits for a transition of its cases, never the reverse)."""
+        self.lock_many(self.session.scalars(select(Case.id).where(Case.coop_id == coop_id)))
+        return self.session.scalars(
+            select(Coop)
+            .where(Coop.id == coop_id)
+            .with_for_update(of=Coop)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+
     # Starting and firing ------------------------------------------------------------
 
     def start(
