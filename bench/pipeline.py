@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import dramatiq
 from sqlalchemy import update
 
-from workflows.engine.definition import Definition, State, StepRule
+from tests.definitions import make_definition
+from workflows.engine.definition import State, StepRule
 from workflows.engine.definition import Transition as T
 from workflows.engine.steps import Outcome
 from workflows.models import Coop
@@ -26,19 +27,17 @@ NAME = "bench_pipeline"
 STEP_NAMES = ("step_one", "step_two", "step_three")
 QUEUE = "bench"
 
-DEFINITION = Definition(
-    name=NAME,
-    version=1,
-    title="Banc d'essai : trois étapes automatiques",
-    initial="created",
-    states=[
-        State("created", "Créé"),
+DEFINITION = make_definition(
+    NAME,
+    "Banc d'essai : trois étapes automatiques",
+    [
+        ("created", "Créé"),
         State("one", "Étape 1", steps=("step_one",)),
         State("two", "Étape 2", steps=("step_two",)),
         State("three", "Étape 3", steps=("step_three",)),
-        State("done", "Terminé", final=True),
+        ("done", "Terminé"),
     ],
-    transitions=[
+    [
         T("start", "created", "one", "Démarrer"),
         T("one_done", "one", "two", "Étape 1 faite"),
         T("two_done", "two", "three", "Étape 2 faite"),

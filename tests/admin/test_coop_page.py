@@ -19,9 +19,10 @@ from coopflow.app import create_app
 from coopflow.runtime import Runtime, build_runtime
 from tests import factories
 from tests.admin.conftest import log_in, text
+from tests.definitions import make_definition
 from tests.helpers import invitation_case, invitation_email, manual_task, space_summary
 from workflows.engine.cross_process import Effect, Prerequisite
-from workflows.engine.definition import STAFF, SYSTEM, Definition, State
+from workflows.engine.definition import STAFF, SYSTEM
 from workflows.engine.definition import Transition as T
 from workflows.engine.engine import Actor
 from workflows.models import AD, Case, Document, Email, Task
@@ -324,26 +325,22 @@ def test_a_case_page_says_which_prerequisites_no_longer_hold(client, rt, ad, sta
 
 # A process that waits in its first state, and an effect on another ------------------
 
-FOLLOW_UP = Definition(
-    name="follow_up",
-    version=1,
-    title="Suivi de rentrée",
-    initial="open",
-    states=[State("open", "Ouvert"), State("closed", "Clos", final=True)],
-    transitions=[T("close", "open", "closed", "Clore le suivi", by=BY_STAFF)],
+FOLLOW_UP = make_definition(
+    "follow_up",
+    "Suivi de rentrée",
+    [("open", "Ouvert"), ("closed", "Clos")],
+    [T("close", "open", "closed", "Clore le suivi", by=BY_STAFF)],
     checklist_position=4,
 )
-LETTER = Definition(
-    name="letter",
-    version=1,
-    title="Courrier à la banque",
-    initial="waiting",
-    states=[
-        State("waiting", "En attente des prérequis"),
-        State("writing", "Lettre en préparation"),
-        State("sent", "Lettre envoyée", final=True),
+LETTER = make_definition(
+    "letter",
+    "Courrier à la banque",
+    [
+        ("waiting", "En attente des prérequis"),
+        ("writing", "Lettre en préparation"),
+        ("sent", "Lettre envoyée"),
     ],
-    transitions=[
+    [
         T("start", "waiting", "writing", "Commencer"),
         T("send", "writing", "sent", "Envoyer la lettre", by=BY_STAFF),
     ],

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from admin.dashboard import funnel_order, happy_path
 from tests.admin.conftest import log_in, text
-from workflows.engine.definition import Definition, State, Transition
+from tests.definitions import make_definition
+from workflows.engine.definition import Transition
 from workflows.formatting import datetime_fr
 from workflows.models import Case, Task
 from workflows.processes.invitation.definition import DEFINITION as INVITATION
@@ -56,19 +57,18 @@ def test_the_funnel_follows_the_happy_path_then_the_ways_off_it():
     assert happy_path(INVITATION) == ["created", "sending", "invited", "password_set", "active"]
     assert funnel_order(INVITATION)[5:] == ["expired", "bounced", "cancelled"]
     # Generic: a later process gets its own funnel from its definition.
-    other = Definition(
-        name="demo_funnel",
-        version=1,
-        title="Démo",
-        initial="a",
-        states=[State("a", "A"), State("z", "Z", final=True), State("b", "B"), State("c", "C")],
-        transitions=[
+    other = make_definition(
+        "demo_funnel",
+        "Démo",
+        [("a", "A"), ("z", "Z"), ("b", "B"), ("c", "C")],
+        [
             Transition("skip", "a", "z", "Raccourci"),
             Transition("go", "a", "b", "Aller"),
             Transition("on", "b", "c", "Continuer"),
             Transition("back", "c", "a", "Revenir"),
             Transition("end", "c", "z", "Finir"),
         ],
+        final=("z",),
     )
     assert funnel_order(other) == ["a", "b", "c", "z"]
 

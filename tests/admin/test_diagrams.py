@@ -21,6 +21,7 @@ from admin.diagrams import (
     process_map_svg,
     process_svg,
 )
+from tests.definitions import make_definition
 from workflows.engine.definition import STAFF, Definition, State, StuckRule, TimerRule, Transition
 from workflows.processes import DEFINITIONS
 from workflows.processes.invitation.definition import DEFINITION as INVITATION
@@ -179,17 +180,15 @@ def test_the_svg_is_accessible_and_safe_to_inline():
 
 def test_final_and_stuck_states_are_drawn_apart():
     rule = StuckRule("waiting_too_long", "Trop long.", "remind", "Relancer", "Attente trop longue")
-    definition = Definition(
-        name="demo_diagram",
-        version=1,
-        title="Démonstration",
-        initial="draft",
-        states=[
-            State("draft", "Brouillon"),
+    definition = make_definition(
+        "demo_diagram",
+        "Démonstration",
+        [
+            ("draft", "Brouillon"),
             State("blocked", "En attente du rectorat", stuck=rule),
-            State("done", "Terminé", final=True),
+            ("done", "Terminé"),
         ],
-        transitions=[
+        [
             Transition("submit", "draft", "blocked", "Soumettre", by=frozenset({STAFF})),
             Transition("accept", "blocked", "done", "Accepter"),
             Transition("nudge", "blocked", None, "Relancer le rectorat"),
@@ -247,8 +246,8 @@ def test_a_missing_dot_program_says_what_to_install(monkeypatch):
 
 def _dense() -> Definition:
     """More arrows between fewer states than any real process: labels must still part."""
-    states = [State(f"s{n}", f"État numéro {n} du processus") for n in range(4)]
-    states.append(State("end", "Terminé", final=True))
+    states = [(f"s{n}", f"État numéro {n} du processus") for n in range(4)]
+    states.append(("end", "Terminé"))
     pairs = [(a, b) for a in range(4) for b in range(4) if a != b]
     transitions = [
         Transition(f"t{a}{b}", f"s{a}", f"s{b}", f"Passer de {a} à {b} sur demande")
@@ -256,14 +255,7 @@ def _dense() -> Definition:
     ]
     transitions += [Transition(f"stay{n}", f"s{n}", None, "Relancer") for n in range(4)]
     transitions.append(Transition("close", "*", "end", "Clore le dossier"))
-    return Definition(
-        name="dense",
-        version=1,
-        title="Dense",
-        initial="s0",
-        states=states,
-        transitions=transitions,
-    )
+    return make_definition("dense", "Dense", states, transitions)
 
 
 @pytest.mark.parametrize("definition", [*DEFINITIONS.values(), _dense()], ids=lambda d: d.name)

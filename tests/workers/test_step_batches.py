@@ -14,29 +14,28 @@ import dramatiq
 import pytest
 from sqlalchemy import event, func, select
 
+from tests.definitions import make_definition
 from tests.factories import CoopFactory
 from workers.broker import QUEUE, make_broker, publisher_for
 from workers.runner import run_steps
 from workers.steps import PROCESS_STEPS
-from workflows.engine.definition import Definition, State, StepRule
+from workflows.engine.definition import State, StepRule
 from workflows.engine.definition import Transition as T
 from workflows.engine.engine import Actor, Engine, StepTiming
 from workflows.engine.steps import Outcome
 from workflows.models import Case, CaseEvent, Step
 from workflows.processes import DEFINITIONS
 
-LOT = Definition(
-    name="lot",
-    version=1,
-    title="Lot d'essai",
-    initial="created",
-    states=[
-        State("created", "Créé"),
+LOT = make_definition(
+    "lot",
+    "Lot d'essai",
+    [
+        ("created", "Créé"),
         State("working", "En cours", steps=("work",)),
         State("pair", "Paire", steps=("left", "right")),
-        State("done", "Fini", final=True),
+        ("done", "Fini"),
     ],
-    transitions=[
+    [
         T("start", "created", "working", "Démarrer"),
         T("worked", "working", "done", "Travail fait"),
         T("split", "created", "pair", "Deux étapes"),

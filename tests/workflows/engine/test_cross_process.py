@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from tests.definitions import make_definition
 from tests.factories import CoopFactory
 from workers.steps import PROCESS_STEPS
 from workflows.engine.catalog import Catalog
@@ -27,13 +28,11 @@ BY_STAFF = frozenset({STAFF, SYSTEM})
 
 def _simple(name: str, title: str, *, yearly: bool = False) -> Definition:
     """A process staff move from ``open`` to ``done`` (and back, to test undoing)."""
-    return Definition(
-        name=name,
-        version=1,
-        title=title,
-        initial="open",
-        states=[State("open", "Ouvert"), State("done", "Terminé", final=True)],
-        transitions=[T("finish", "open", "done", "Terminer", by=BY_STAFF)],
+    return make_definition(
+        name,
+        title,
+        [("open", "Ouvert"), ("done", "Terminé")],
+        [T("finish", "open", "done", "Terminer", by=BY_STAFF)],
         yearly=yearly,
     )
 
@@ -43,18 +42,16 @@ ACCOUNT = _simple("account", "Compte")
 MEMBERSHIP = _simple("membership", "Adhésion", yearly=True)
 #: Waits for both; then its first step runs; staff may order only with this year's
 #: membership (a guard naming a prerequisite).
-TRANSFER = Definition(
-    name="transfer",
-    version=1,
-    title="Reversement",
-    initial="waiting",
-    states=[
-        State("waiting", "En attente des prérequis"),
+TRANSFER = make_definition(
+    "transfer",
+    "Reversement",
+    [
+        ("waiting", "En attente des prérequis"),
         State("writing", "Lettre en préparation", steps=("write_letter",)),
-        State("sent", "Lettre envoyée"),
-        State("funded", "Fonds reçus", final=True),
+        ("sent", "Lettre envoyée"),
+        ("funded", "Fonds reçus"),
     ],
-    transitions=[
+    [
         T("start", "waiting", "writing", "Commencer"),
         T("written", "writing", "sent", "Lettre écrite"),
         T("fund", "sent", "funded", "Fonds reçus", by=BY_STAFF),
@@ -67,17 +64,11 @@ TRANSFER = Definition(
     start_trigger="start",
     effects=(Effect("funded", "advance", "repay"),),
 )
-ADVANCE = Definition(
-    name="advance",
-    version=1,
-    title="Avance",
-    initial="requested",
-    states=[
-        State("requested", "Demandée"),
-        State("paid", "Versée"),
-        State("repaid", "Remboursée", final=True),
-    ],
-    transitions=[
+ADVANCE = make_definition(
+    "advance",
+    "Avance",
+    [("requested", "Demandée"), ("paid", "Versée"), ("repaid", "Remboursée")],
+    [
         T("pay", "requested", "paid", "Verser", by=BY_STAFF, guards=("prerequisite:membership",)),
         T("repay", "paid", "repaid", "Rembourser", by=BY_STAFF),
     ],
@@ -119,15 +110,7 @@ def test_a_prerequisite_is_a_guard_a_transition_may_name():
     ],
 )
 def test_rules_that_name_nothing_stop_the_start(broken, message):
-    bad = Definition(
-        name="bad",
-        version=1,
-        title="Mauvais",
-        initial="open",
-        states=[State("open", "Ouvert")],
-        transitions=[],
-        prerequisites=(broken,),
-    )
+    bad = make_definition("bad", "Mauvais", [("open", "Ouvert")], final=(), prerequisites=(broken,))
     with pytest.raises(DefinitionError, match=message):
         Catalog({**TEST_DEFINITIONS, "bad": bad})
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.definitions import make_definition
 from tests.factories import CoopFactory, MandataireFactory
 from tests.helpers import invitation_case
-from workflows.engine.definition import Definition, State, StuckRule, TimerRule
+from workflows.engine.definition import Definition, StuckRule, TimerRule
 from workflows.engine.definition import Transition as T
 from workflows.engine.engine import Actor, Engine
 from workflows.engine.errors import GuardFailed, TransitionNotAllowed, VersionConflict
@@ -111,13 +112,11 @@ SLA = StuckRule("review_late", "Revue en attente depuis plus de 2 jours.", "appr
 
 def _review_definition() -> Definition:
     """A small process with a guard and an SLA, to test the engine's generic parts."""
-    return Definition(
-        name="review",
-        version=1,
-        title="Revue",
-        initial="waiting",
-        states=[State("waiting", "En attente"), State("done", "Fait", final=True)],
-        transitions=[
+    return make_definition(
+        "review",
+        "Revue",
+        [("waiting", "En attente"), ("done", "Fait")],
+        [
             T(
                 "approve",
                 "waiting",

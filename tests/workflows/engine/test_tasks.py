@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.definitions import make_definition
 from tests.factories import CoopFactory
 from workflows.engine.definition import Definition, State, TaskRule
 from workflows.engine.definition import Transition as T
@@ -20,21 +21,16 @@ SYSTEM = Actor.system("test")
 
 def _validation() -> Definition:
     """A process whose middle state waits on staff for at most 5 days."""
-    return Definition(
-        name="validation",
-        version=1,
-        title="Validation",
-        initial="draft",
-        states=[
-            State("draft", "Brouillon"),
-            State(
-                "awaiting_validation",
-                "À valider",
-                task=TaskRule("validate", "Valider l'affiliation", timedelta(days=5)),
-            ),
-            State("validated", "Validée", final=True),
+    validate = TaskRule("validate", "Valider l'affiliation", timedelta(days=5))
+    return make_definition(
+        "validation",
+        "Validation",
+        [
+            ("draft", "Brouillon"),
+            State("awaiting_validation", "À valider", task=validate),
+            ("validated", "Validée"),
         ],
-        transitions=[
+        [
             T("submit", "draft", "awaiting_validation", "Soumettre"),
             T("validate", "awaiting_validation", "validated", "Valider", by=frozenset({"staff"})),
         ],

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from tests.definitions import make_definition
 from tests.factories import CoopFactory
-from workflows.engine.definition import STAFF, SYSTEM, Definition, State, StateMapping
+from workflows.engine.definition import STAFF, SYSTEM, Definition, StateMapping
 from workflows.engine.definition import Transition as T
 from workflows.engine.engine import Actor, Engine
 from workflows.engine.errors import TransitionNotAllowed
@@ -19,13 +20,12 @@ ACTOR = Actor.system("test")
 
 
 def _letters(version: int, waiting: str, mappings: tuple[StateMapping, ...] = ()) -> Definition:
-    return Definition(
-        name="letters",
+    return make_definition(
+        "letters",
+        "Courriers",
+        [(waiting, "À envoyer"), ("sent", "Envoyé")],
+        [T("send", waiting, "sent", "Envoyer", by=BY)],
         version=version,
-        title="Courriers",
-        initial=waiting,
-        states=[State(waiting, "À envoyer"), State("sent", "Envoyé", final=True)],
-        transitions=[T("send", waiting, "sent", "Envoyer", by=BY)],
         mappings=mappings,
     )
 
