@@ -127,12 +127,17 @@ def space_summary(
     )
 
 
-def manual_task(tx: UnitOfWork, case: Case, title: str, *, days: int) -> Task:
-    """A task opened by hand on ``case`` (locked by ``tx``), due in ``days`` days."""
-    return tx.open_task(
+def manual_task(
+    tx: UnitOfWork, case: Case, title: str, *, days: int, by: Actor | None = None
+) -> Task:
+    """A task opened by hand on ``case`` (locked by ``tx``) by ``by`` (the system by
+    default), due in ``days`` days; flushed, its id known."""
+    task = tx.open_task(
         case,
         kind="manual",
         title=title,
         due_at=tx.now + timedelta(days=days),
-        created_by=Actor.system("test"),
+        created_by=by or Actor.system("test"),
     )
+    tx.session.flush()
+    return task

@@ -57,6 +57,14 @@ def _job_id(response) -> int:
     return int(match.group(1))
 
 
+def _ticked(client, cases, action: str, comment: str = "x", **data) -> int:
+    """A draft job of the ``cases`` ticked in the list: its id."""
+    ticked = [str(c.id) for c in cases]
+    return _job_id(
+        _create(client, portee="selection", case_id=ticked, action=action, comment=comment, **data)
+    )
+
+
 def _confirm(client, job_id: int):
     page = _plain(client.get(f"/admin/actions-groupees/{job_id}"))
     return client.post(
@@ -181,9 +189,7 @@ def test_only_the_ticked_cases_are_touched(client, rt, staff06, make_case, worke
 def test_the_progress_page_refreshes_itself_while_the_job_runs(client, rt, staff06, make_case):
     case = make_case("expired")
     log_in(client, staff06)
-    job_id = _job_id(
-        _create(client, portee="selection", case_id=str(case.id), action="fire:cancel", comment="x")
-    )
+    job_id = _ticked(client, [case], "fire:cancel")
     draft = _plain(client.get(f"/admin/actions-groupees/{job_id}"))
     assert 'http-equiv="refresh"' not in draft  # a draft waits for its author
     _confirm(client, job_id)
@@ -240,15 +246,7 @@ def test_after_a_bulk_resend_the_report_says_which_cases_are_stuck_again(
     refused = make_case("expired", email="inconnu.ecole@ac-nice.fr")  # the sandbox refuses it
     log_in(client, staff06)
     worker()
-    job_id = _job_id(
-        _create(
-            client,
-            portee="selection",
-            case_id=[str(c.id) for c in [*good, refused]],
-            action="fire:resend",
-            comment="Relance de rentrée",
-        )
-    )
+    job_id = _ticked(client, [*good, refused], "fire:resend", "Relance de rentrée")
     _confirm(client, job_id)
     rt.join()
     assert [_case(rt, c.id).state for c in good] == ["invited", "invited"]
@@ -311,9 +309,7 @@ def test_after_a_bulk_resend_the_report_says_which_cases_are_stuck_again(
 def test_the_report_and_its_export_are_their_authors_only(client, rt, ad, staff06, make_case):
     case = make_case("expired")
     log_in(client, staff06)
-    job_id = _job_id(
-        _create(client, portee="selection", case_id=str(case.id), action="fire:cancel", comment="x")
-    )
+    job_id = _ticked(client, [case], "fire:cancel")
     other = factories.StaffFactory(ad=ad, full_name="Marc Collègue")
     log_in(client, other)
     assert client.get(f"/admin/actions-groupees/{job_id}/rapport.csv").status_code == 404
@@ -374,9 +370,7 @@ def test_a_bad_request_says_why_in_french_and_writes_nothing(
 def test_read_only_staff_get_403_on_every_post(client, rt, staff06, readonly06, make_case):
     case = make_case("expired")
     log_in(client, staff06)
-    job_id = _job_id(
-        _create(client, portee="selection", case_id=str(case.id), action="fire:resend", comment="x")
-    )
+    job_id = _ticked(client, [case], "fire:resend")
     log_in(client, readonly06)
     token = _token(client)
     posts = {
@@ -402,9 +396,7 @@ def test_a_job_is_its_authors_only(client, rt, staff06, make_case, ad):
     colleague = factories.StaffFactory(ad=ad, full_name="Marc Collègue")
     case = make_case("expired")
     log_in(client, staff06)
-    job_id = _job_id(
-        _create(client, portee="selection", case_id=str(case.id), action="fire:resend", comment="x")
-    )
+    job_id = _ticked(client, [case], "fire:resend")
     log_in(client, colleague)
     assert client.get(f"/admin/actions-groupees/{job_id}").status_code == 404
     assert client.get(f"/admin/actions-groupees/{job_id}/progression").status_code == 404
@@ -443,16 +435,7 @@ def test_assign_the_ticked_cases_to_myself(client, rt, staff06, make_case, worke
     cases = [make_case("expired") for _ in range(2)]
     log_in(client, staff06)
     worker()
-    job_id = _job_id(
-        _create(
-            client,
-            portee="selection",
-            case_id=[str(c.id) for c in cases],
-            action="assign",
-            assignee="moi",
-            comment="Je m'en occupe",
-        )
-    )
+    job_id = _ticked(client, cases, "assign", "Je m'en occupe", assignee="moi")
     assert "Assigner à Claire Agent" in _plain(client.get(f"/admin/actions-groupees/{job_id}"))
     _confirm(client, job_id)
     rt.join()

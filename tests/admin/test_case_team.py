@@ -62,6 +62,13 @@ def _assign(
     return client.post(f"/admin/dossiers/{case_id}/assigner", data=data, follow_redirects=follow)
 
 
+def _choose(client, rt, html: str, case_id: int, assignee: str, comment: str | None = None):
+    """« Assigner » pressed on ``html`` with ``assignee`` chosen in the select, the form
+    carrying the case's version as it is now."""
+    version = _case(rt, case_id).version
+    return _assign(client, html, case_id, version, assignee, bouton="choix", comment=comment)
+
+
 def test_assign_to_myself_then_to_a_colleague(client, rt, ad, staff06, make_case):
     colleague = factories.StaffFactory(ad=ad, full_name="Marc Collègue")
     case = make_case("expired")
@@ -80,15 +87,7 @@ def test_assign_to_myself_then_to_a_colleague(client, rt, ad, staff06, make_case
     assert f'data-case-id="{case.id}"' in mine
 
     html = text(client.get(f"/admin/dossiers/{case.id}"))
-    _assign(
-        client,
-        html,
-        case.id,
-        _case(rt, case.id).version,
-        str(colleague.id),
-        bouton="choix",
-        comment="Marc connaît l'école.",
-    )
+    _choose(client, rt, html, case.id, str(colleague.id), "Marc connaît l'école.")
     assert _case(rt, case.id).assignee_id == colleague.id
     last = _events(rt, case.id)[-1]
     assert (
@@ -104,25 +103,17 @@ def test_assigner_with_the_select_untouched_never_unassigns(client, rt, ad, staf
     html = text(client.get(f"/admin/dossiers/{case.id}"))
     # « Assigner » with a comment and the select as the page shows it: refused under the
     # select, the comment kept, the case still Claire's.
-    refused = _assign(
-        client,
-        html,
-        case.id,
-        _case(rt, case.id).version,
-        str(staff06.id),
-        bouton="choix",
-        comment="Je m'en occupe cette semaine.",
-    )
+    refused = _choose(client, rt, html, case.id, str(staff06.id), "Je m'en occupe cette semaine.")
     assert refused.status_code == 422
     page = text(refused)
     assert "Le dossier est déjà assigné à Claire Agent." in page
     assert "Je m'en occupe cette semaine." in page and _selected(page) == "Claire Agent"
     assert _case(rt, case.id).assignee_id == staff06.id
     # « personne », chosen, unassigns; a value that is no choice is refused in French.
-    _assign(client, html, case.id, _case(rt, case.id).version, "personne", bouton="choix")
+    _choose(client, rt, html, case.id, "personne")
     assert _case(rt, case.id).assignee_id is None
     assert _events(rt, case.id)[-1].comment == "Assigné à personne."
-    odd = _assign(client, html, case.id, _case(rt, case.id).version, "quelqu'un", bouton="choix")
+    odd = _choose(client, rt, html, case.id, "quelqu'un")
     assert odd.status_code == 422
     assert "Choisissez un membre de l'équipe dans la liste." in text(odd)
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.admin.conftest import csrf_token, log_in, text
+from tests.helpers import manual_task
 from workflows.engine.engine import Actor
 from workflows.models import Case, CaseEvent, Mandataire, Step, StepStatus, Task
 
@@ -269,21 +270,14 @@ def test_retry_a_failed_step(client, rt, staff06, make_case):
 
 
 def test_fix_email_also_corrects_the_name_and_closes_a_hand_opened_task(
-    client, rt, staff06, make_case, clock
+    client, rt, staff06, make_case
 ):
     case = make_case("bounced", email="inconnu@ac-nice.fr")
     with rt.engine.transaction() as tx:
         person = tx.session.get(Mandataire, case.data["mandataire_id"])
         person.first_name, person.last_name = "Inconnu", "Destinataire"
-        task = tx.open_task(
-            tx.lock(case.id),
-            kind="manual",
-            title="Demander la bonne adresse à l'école",
-            due_at=clock.now() + timedelta(days=1),
-            created_by=Actor.staff(staff06),
-        )
-        tx.session.flush()
-        task_id = task.id
+        title = "Demander la bonne adresse à l'école"
+        task_id = manual_task(tx, tx.lock(case.id), title, days=1, by=Actor.staff(staff06)).id
     log_in(client, staff06)
     html = text(client.get(f"/admin/dossiers/{case.id}"))
     assert 'name="fix-first_name"' in html and 'value="Inconnu"' in html

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.admin.conftest import csrf_token, log_in, text
+from tests.helpers import manual_task
 from workflows.engine.engine import Actor
 from workflows.models import Case, CaseEvent, Coop, Mandataire, Task, Token
 
@@ -168,18 +169,11 @@ def test_someone_else_s_change_meanwhile_is_shown_not_overwritten(client, rt, st
         assert session.get(Coop, case.coop_id).city == "Antibes"
 
 
-def test_a_hand_opened_task_is_closed_with_the_fix(client, rt, staff06, make_case, clock):
+def test_a_hand_opened_task_is_closed_with_the_fix(client, rt, staff06, make_case):
     case = make_case("expired")
     with rt.engine.transaction() as tx:
-        task = tx.open_task(
-            tx.lock(case.id),
-            kind="manual",
-            title="Appeler l'école pour la bonne adresse",
-            due_at=clock.now() + timedelta(days=2),
-            created_by=Actor.staff(staff06),
-        )
-        tx.session.flush()
-        task_id = task.id
+        title = "Appeler l'école pour la bonne adresse"
+        task_id = manual_task(tx, tx.lock(case.id), title, days=2, by=Actor.staff(staff06)).id
     log_in(client, staff06)
     page = text(client.get(f"/admin/cooperatives/{case.coop_id}/modifier"))
     assert "Appeler l'école pour la bonne adresse" in page

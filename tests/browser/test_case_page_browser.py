@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests import factories
-from tests.browser.test_backoffice_browser import SYSTEM, _invitation
+from tests.browser.test_backoffice_browser import _invitation
+from tests.helpers import invitation_case
 from workflows.engine import steps
 from workflows.engine.engine import Engine
 from workflows.formatting import datetime_fr
@@ -95,14 +96,7 @@ def _sent_then_failing(runtime, ad) -> tuple[int, int]:
             coop=coop, email=f"mandataire.{coop.id}@{ad.academic_domains[0]}"
         )
         with engine.transaction() as tx:
-            case = tx.start(
-                "invitation",
-                coop.id,
-                actor=SYSTEM,
-                data={"mandataire_id": person.id},
-                trigger="invite",
-            )
-            ids.append(case.id)
+            ids.append(invitation_case(tx, person).id)
         claimed = steps.claim(engine, tx.new_steps[0])
         assert claimed is not None
         if len(ids) == 1:

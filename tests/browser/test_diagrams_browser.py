@@ -57,6 +57,18 @@ def _expired_case(runtime: Any, ad: Any) -> int:
         return case.id
 
 
+def _agent_with_an_expired_case(
+    runtime: Any, live_server: str, page: Any, ad: Any, width: int, height: int
+) -> int:
+    """An expired invitation of ``ad``, and its agent logged in, the window ``width`` ×
+    ``height`` pixels: the case's id."""
+    agent = factories.StaffFactory(ad=ad, email="claire@occe.coop")
+    case_id = _expired_case(runtime, ad)
+    page.set_viewport_size({"width": width, "height": height})
+    _log_in(page, live_server, agent.email)
+    return case_id
+
+
 def _overlaps(boxes: list[list[float]], others: list[list[float]] | None = None) -> list[str]:
     def meet(a: list[float], b: list[float]) -> bool:
         return a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5
@@ -74,10 +86,7 @@ def _check_legible(found: dict[str, Any]) -> None:
 
 
 def test_the_case_page_draws_its_process_across_the_page_legibly(runtime, live_server, page, ad):
-    agent = factories.StaffFactory(ad=ad, email="claire@occe.coop")
-    case_id = _expired_case(runtime, ad)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    _log_in(page, live_server, agent.email)
+    case_id = _agent_with_an_expired_case(runtime, live_server, page, ad, 1280, 900)
     page.goto(f"{live_server}/admin/dossiers/{case_id}")
 
     svg = page.locator("figure.diagram svg.process-diagram")
@@ -96,10 +105,7 @@ def test_the_case_page_draws_its_process_across_the_page_legibly(runtime, live_s
 
 
 def test_the_process_page_counts_each_state_and_leads_to_its_cases(runtime, live_server, page, ad):
-    agent = factories.StaffFactory(ad=ad, email="claire@occe.coop")
-    case_id = _expired_case(runtime, ad)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    _log_in(page, live_server, agent.email)
+    case_id = _agent_with_an_expired_case(runtime, live_server, page, ad, 1280, 900)
     page.get_by_role("link", name="Processus").first.click()
     page.get_by_role("link", name="Invitation et mot de passe").click()
     page.wait_for_url(f"{live_server}/admin/processus/invitation")
@@ -117,10 +123,7 @@ def test_the_process_page_counts_each_state_and_leads_to_its_cases(runtime, live
 
 
 def test_on_a_phone_the_diagram_scrolls_within_its_frame(runtime, live_server, page, ad):
-    agent = factories.StaffFactory(ad=ad, email="claire@occe.coop")
-    case_id = _expired_case(runtime, ad)
-    page.set_viewport_size({"width": 360, "height": 780})
-    _log_in(page, live_server, agent.email)
+    case_id = _agent_with_an_expired_case(runtime, live_server, page, ad, 360, 780)
     page.goto(f"{live_server}/admin/dossiers/{case_id}")
     figure = page.locator("figure.diagram")
     box = figure.bounding_box()

@@ -79,6 +79,12 @@ def says(*messages: str) -> Callable[[Values], list[str]]:
     return lambda _values: list(messages)
 
 
+def longer_than(limit: int, name: str, field: str, words: str) -> Defect:
+    """``field`` over its ``limit`` characters, refused with « ``words`` (``limit``
+    caractères au plus). »"""
+    return Defect(name, one(field, too_long(limit)), says(f"{words} ({limit} caractères au plus)."))
+
+
 # --- the defects ----------------------------------------------------------------------
 
 WRONG = "Adresse email ou mot de passe incorrect."
@@ -334,16 +340,8 @@ COOP_EDIT_FIELDS = tuple(c.field for c in EDITABLE)
 COOP_EDIT_DEFECTS = (
     Defect("nom vide", one("name", BLANK), says("Nom de la coopérative manquant.")),
     Defect("école vide", one("school_name", BLANK), says("Nom de l'école manquant.")),
-    Defect(
-        "nom trop long",
-        one("name", too_long(200)),
-        says("Nom de la coopérative trop long (200 caractères au plus)."),
-    ),
-    Defect(
-        "adresse trop longue",
-        one("street", too_long(300)),
-        says("Adresse trop longue (300 caractères au plus)."),
-    ),
+    longer_than(200, "nom trop long", "name", "Nom de la coopérative trop long"),
+    longer_than(300, "adresse trop longue", "street", "Adresse trop longue"),
     Defect(
         "prénom vide", one("mandataire_first_name", BLANK), says("Prénom du mandataire manquant.")
     ),
@@ -383,11 +381,7 @@ COOP_EDIT_DEFECTS = (
         one("close_tasks", NO_SUCH_ID.map(str) | HUGE_NUMBER | ODD_WORD),
         says("Cette tâche n'est plus à faire : rechargez la page."),
     ),
-    Defect(
-        "commentaire trop long",
-        one("comment", too_long(2000)),
-        says("Commentaire trop long (2000 caractères au plus)."),
-    ),
+    longer_than(2000, "commentaire trop long", "comment", "Commentaire trop long"),
 )
 
 FIX_EMAIL_DEFECTS = (
@@ -464,11 +458,7 @@ def _iso_date(value: str) -> bool:
 
 TASK_DEFECTS = (
     Defect("titre vide", one("title", BLANK), says("Indiquez ce qu'il faut faire.")),
-    Defect(
-        "titre trop long",
-        one("title", too_long(300)),
-        says("Titre trop long (300 caractères au plus)."),
-    ),
+    longer_than(300, "titre trop long", "title", "Titre trop long"),
     Defect(
         "sans échéance", one("due", st.just("")), says("Indiquez une échéance valide (jj/mm/aaaa).")
     ),
@@ -492,11 +482,7 @@ TASK_DEFECTS = (
         one("due", st.dates(date(1, 1, 2), date(2026, 9, 6)).map(date.isoformat)),
         says("L'échéance doit être dans le futur."),
     ),
-    Defect(
-        "précisions trop longues",
-        one("note", too_long(2000)),
-        says("Précisions trop longues (2000 caractères au plus)."),
-    ),
+    longer_than(2000, "précisions trop longues", "note", "Précisions trop longues"),
 )
 
 NOTHING_DONE = "Rien n'a été fait :"
@@ -741,11 +727,7 @@ FORMS: dict[str, tuple[Form, ...]] = {
                     one("message", BLANK),
                     says("Décrivez le problème constaté : votre message est vide."),
                 ),
-                Defect(
-                    "message trop long",
-                    one("message", too_long(2000)),
-                    says("Votre message est trop long (2000 caractères au plus)."),
-                ),
+                longer_than(2000, "message trop long", "message", "Votre message est trop long"),
                 *SPACE_VERSION_DEFECTS,
             ),
             version_of="space_id",

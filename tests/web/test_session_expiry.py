@@ -54,11 +54,28 @@ def _comments(runtime, case_id: int) -> list[str]:  # type: ignore[no-untyped-de
         ]
 
 
-def _comment_form(client, case_id: int):  # type: ignore[no-untyped-def]
-    """The case page as staff see it, and its comment form's post."""
+def _commenting(app, make_coop, staff):  # type: ignore[no-untyped-def]
+    """``staff`` logged in on the page of an active coop's invitation: their client, the
+    case's id, the page, and its comment form's post."""
+    case_id = make_coop("active").invitation_id
+    client = app.test_client()
+    log_in_staff(client, staff.id)
     page = f"/admin/dossiers/{case_id}"
     token = csrf_token(text(client.get(page)))
-    return page, {"comment-csrf_token": token, "comment-text": COMMENT}
+    return client, case_id, page, {"comment-csrf_token": token, "comment-text": COMMENT}
+
+
+def _send_comment(client, page: str, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    """The comment form of ``page`` posted as a browser posts it (with its Referer)."""
+    return client.post(
+        f"{page}/commenter", data=form, headers={"Referer": f"http://localhost{page}"}
+    )
+
+
+def _new_token_elsewhere(client) -> None:  # type: ignore[no-untyped-def]
+    """Logged in again in another tab: the session's CSRF token is no longer the form's."""
+    with client.session_transaction() as session:
+        session["csrf_token"] = "un-autre-jeton"
 
 
 def _staff_login(client, location: str, staff):  # type: ignore[no-untyped-def]
@@ -78,19 +95,14 @@ def _staff_login(client, location: str, staff):  # type: ignore[no-untyped-def]
 
 @sqlite_only
 def test_a_comment_sent_after_the_staff_session_ended_is_typed_back(app, runtime, make_coop, staff):
-    coop = make_coop("active")
-    client = app.test_client()
-    log_in_staff(client, staff.id)
-    page, form = _comment_form(client, coop.invitation_id)
+    client, case_id, page, form = _commenting(app, make_coop, staff)
     with client.session_transaction() as session:  # 31 minutes away from the keyboard
         session[STAFF_SEEN] = time.time() - 31 * 60
 
-    sent = client.post(
-        f"{page}/commenter", data=form, headers={"Referer": f"http://localhost{page}"}
-    )
+    sent = _send_comment(client, page, form)
     assert sent.status_code == 302
     location = sent.headers["Location"]
-    assert location == f"/admin/connexion?next=/admin/dossiers/{coop.invitation_id}"
+    assert location == f"/admin/connexion?next=/admin/dossiers/{case_id}"
     login_page, logged_in = _staff_login(client, location, staff)
     assert SESSION_ENDED_KEPT in login_page
     assert logged_in.status_code == 302 and logged_in.headers["Location"] == page
@@ -99,7 +111,7 @@ def test_a_comment_sent_after_the_staff_session_ended_is_typed_back(app, runtime
     typed = _textarea(back, "comment-text")
     assert typed == COMMENT.replace("\u00a0", " ")  # as typed (escaped in the HTML)
     assert TEXT_KEPT in back
-    assert _comments(runtime, coop.invitation_id) == []  # nothing was written meanwhile
+    assert _comments(runtime, case_id) == []  # nothing was written meanwhile
     # Given back once: the next visit shows an empty form.
     assert _textarea(text(client.get(page)), "comment-text").strip() == ""
 
@@ -109,11 +121,8 @@ def test_a_form_sent_without_its_session_cookie_goes_through_the_staff_login(app
     coop = make_coop("active")
     page = f"/admin/dossiers/{coop.invitation_id}"
     browser_restarted = app.test_client()  # the session cookie is gone, and its CSRF token
-    sent = browser_restarted.post(
-        f"{page}/commenter",
-        data={"comment-csrf_token": "ancien-jeton", "comment-text": COMMENT},
-        headers={"Referer": f"http://localhost{page}"},
-    )
+    form = {"comment-csrf_token": "ancien-jeton", "comment-text": COMMENT}
+    sent = _send_comment(browser_restarted, page, form)
     assert sent.status_code == 302 and sent.headers["Location"].startswith("/admin/connexion")
     login_page, logged_in = _staff_login(browser_restarted, sent.headers["Location"], staff)
     assert SESSION_ENDED_KEPT in login_page and "Erreur 400" not in login_page
@@ -123,15 +132,9 @@ def test_a_form_sent_without_its_session_cookie_goes_through_the_staff_login(app
 
 @sqlite_only
 def test_a_logged_in_form_whose_token_changed_comes_back_with_its_text(app, make_coop, staff):
-    coop = make_coop("active")
-    client = app.test_client()
-    log_in_staff(client, staff.id)
-    page, form = _comment_form(client, coop.invitation_id)
-    with client.session_transaction() as session:  # logged in again in another tab
-        session["csrf_token"] = "un-autre-jeton"
-    sent = client.post(
-        f"{page}/commenter", data=form, headers={"Referer": f"http://localhost{page}"}
-    )
+    client, _, page, form = _commenting(app, make_coop, staff)
+    _new_token_elsewhere(client)
+    sent = _send_comment(client, page, form)
     assert sent.status_code == 302 and sent.headers["Location"] == page
     back = text(client.get(page))
     assert FORM_EXPIRED in back and TEXT_KEPT in back
@@ -204,13 +207,9 @@ def test_a_post_only_url_opened_gets_a_french_page(app, make_coop, staff, who, p
 
 @sqlite_only
 def test_a_kept_form_is_forgotten_after_an_hour(app, make_coop, staff):
-    coop = make_coop("active")
-    client = app.test_client()
-    log_in_staff(client, staff.id)
-    page, form = _comment_form(client, coop.invitation_id)
-    with client.session_transaction() as session:
-        session["csrf_token"] = "un-autre-jeton"
-    client.post(f"{page}/commenter", data=form, headers={"Referer": f"http://localhost{page}"})
+    client, _, page, form = _commenting(app, make_coop, staff)
+    _new_token_elsewhere(client)
+    _send_comment(client, page, form)
     with client.session_transaction() as session:
         session[KEPT] = {**session[KEPT], "at": session[KEPT]["at"] - KEPT_FOR - 1}
     assert _textarea(text(client.get(page)), "comment-text").strip() == ""

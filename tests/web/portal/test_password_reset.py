@@ -12,11 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from tests import factories
-from tests.helpers import csrf_token, text_body
+from tests.helpers import csrf_token, invitation_case, text_body
 from tests.web.conftest import log_in_staff
 from web import TOO_MANY_LOGINS
 from web.portal.password_reset import SENT, TOO_MANY
-from workflows.engine.engine import Actor
 from workflows.models import CaseEvent, Email, Mandataire
 from workflows.password_hashing import hash_password
 
@@ -36,20 +35,13 @@ def _account(runtime, ad, *, state: str = "active", email: str = "eloise.martin@
     The invitation step is dropped on leaving ``sending``: no invitation email."""
     password_hash = hash_password(OLD) if state != "invited" else None
     person = factories.MandataireFactory(coop__ad=ad, email=email, password_hash=password_hash)
-    system = Actor.system("test")
+    fired = ["sent"]  # then, by the mandataire, the password chosen and the first login
+    if state != "invited":
+        fired.append("set_password")
+    if state == "active":
+        fired.append("first_login")
     with runtime.engine.transaction() as tx:
-        case = tx.start(
-            "invitation",
-            person.coop_id,
-            actor=system,
-            data={"mandataire_id": person.id},
-            trigger="invite",
-        )
-        tx.fire(case.id, "sent", actor=system)
-        if state != "invited":
-            tx.fire(case.id, "set_password", actor=Actor.mandataire(person))
-        if state == "active":
-            tx.fire(case.id, "first_login", actor=Actor.mandataire(person))
+        case = invitation_case(tx, person, *fired)
     runtime.join()
     return case.id, person
 

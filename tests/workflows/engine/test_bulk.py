@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.helpers import invitation_case
 from workflows.engine import bulk, bulk_actions, bulk_report, steps
 from workflows.engine.engine import Actor
 from workflows.engine.errors import SelectionRefused, ValidationError
@@ -43,15 +44,9 @@ def make_case(engine, ad):
 
     def make(state: str = "expired", of=None) -> int:
         mandataire = factories.MandataireFactory(coop__ad=of or ad)
+        invited = () if state == "created" else ("invite",)
         with engine.transaction() as tx:
-            case = tx.start(
-                "invitation",
-                mandataire.coop_id,
-                actor=SYSTEM,
-                data={"mandataire_id": mandataire.id},
-            )
-            if state != "created":
-                tx.fire(case.id, "invite", actor=SYSTEM)
+            case = invitation_case(tx, mandataire, *invited, actor=SYSTEM, trigger=None)
         if state in ("expired", "invited"):
             with engine.transaction() as tx:
                 tx.fire(case.id, "sent", actor=SYSTEM)
