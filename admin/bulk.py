@@ -18,12 +18,13 @@ from flask_admin import Admin, BaseView, expose
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from admin.access import StaffView, acting_staff, back_office_next, staff
 from admin.bulk_report import STATUSES, JobPages, plural
 from admin.queries import ME, NOBODY, CaseFilters, as_id, matching
 from web.auth import StaffPrincipal, current_staff
+from web.forms import text_field
 from web.runtime import runtime
 from web.submissions import Submission, staff_owner
 from workflows.engine import bulk, bulk_actions
@@ -49,11 +50,12 @@ class BulkForm(FlaskForm):
     portee = StringField()
     action = StringField(validators=[DataRequired("Choisissez une action.")])
     assignee = StringField()
-    comment = TextAreaField(
-        validators=[
-            DataRequired(bulk.COMMENT_REQUIRED),
-            Length(max=2000, message="Commentaire trop long (2 000 caractères au plus)."),
-        ]
+    comment = text_field(
+        TextAreaField,
+        None,
+        max_length=2000,
+        too_long="Commentaire trop long (2 000 caractères au plus).",
+        missing=bulk.COMMENT_REQUIRED,
     )
     retour = HiddenField()
 

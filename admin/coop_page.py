@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
 from admin.access import ad_condition, case_condition, staff
 from admin.coop_diagram import COLOURS, coop_svg
-from admin.coop_processes import STATUS_LABELS, coop_processes, stuck_title
+from admin.coop_processes import Status, coop_processes, stuck_title
 from admin.emails import KINDS, STATUSES
 from web.portal.documents import attachment, kept_document
 from web.runtime import runtime
@@ -119,7 +119,7 @@ class CoopPage:
             cases=[_line(c, definitions) for c in cases],
             processes=statuses,
             diagram=coop_svg(statuses, definitions, coop.name),
-            legend=[(status, label, COLOURS[status]) for status, label in STATUS_LABELS.items()],
+            legend=[(status, status.label, COLOURS[status]) for status in Status],
             open_tasks=open_tasks,
             closed_tasks=closed_tasks[:SHOWN],
             more_closed_tasks=len(closed_tasks) > SHOWN,

@@ -7,7 +7,6 @@ never decided here: a process is *waiting* when the engine would make it wait.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,29 +21,19 @@ from workflows.engine.cross_process import (
     unmet,
 )
 from workflows.engine.definition import Definition
+from workflows.engine.labelled import Labelled
 from workflows.models import Case
 
 
-class Status(enum.StrEnum):
-    """Where a process of the coop stands (the colour of its node)."""
+class Status(Labelled):
+    """Where a process of the coop stands (the colour of its node), and its name."""
 
-    DONE = "done"
-    ENDED = "ended"
-    STUCK = "stuck"
-    IN_PROGRESS = "in_progress"
-    WAITING = "waiting"
-    NOT_STARTED = "not_started"
-
-
-STATUS_LABELS = {
-    Status.DONE: "terminé",
-    Status.ENDED: "terminé sans suite",
-    Status.STUCK: "bloqué",
-    Status.IN_PROGRESS: "en cours",
-    Status.WAITING: "en attente de prérequis",
-    Status.NOT_STARTED: "pas commencé",
-}
-NOT_STARTED = "pas commencé"
+    DONE = "done", "terminé"
+    ENDED = "ended", "terminé sans suite"
+    STUCK = "stuck", "bloqué"
+    IN_PROGRESS = "in_progress", "en cours"
+    WAITING = "waiting", "en attente de prérequis"
+    NOT_STARTED = "not_started", "pas commencé"
 
 
 @dataclass(frozen=True)
@@ -85,13 +74,13 @@ class ProcessStatus:
     def state_label(self) -> str:
         """The latest case's state in French, or « pas commencé »."""
         if self.case is None:
-            return NOT_STARTED
+            return Status.NOT_STARTED.label
         state = self.definition.state_by_name.get(self.case.state)
         return state.label if state else self.case.state
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
+        return self.status.label
 
     @property
     def school_year(self) -> str | None:

@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
+from web.forms import text_field
 from web.guards import MAX_ID
 
 
@@ -49,17 +50,19 @@ COMMENT_TOO_LONG = "Commentaire trop long (2000 caractères au plus)."
 
 def required_comment() -> Any:
     """The comment an action must carry: it goes to the audit trail."""
-    return TextAreaField(
+    return text_field(
+        TextAreaField,
         "Commentaire",
-        validators=[DataRequired(COMMENT_REQUIRED), Length(max=2000, message=COMMENT_TOO_LONG)],
+        max_length=2000,
+        too_long=COMMENT_TOO_LONG,
+        missing=COMMENT_REQUIRED,
     )
 
 
 def optional_comment() -> Any:
     """A comment staff may add to the audit trail."""
-    return TextAreaField(
-        "Commentaire (facultatif)",
-        validators=[Optional(), Length(max=2000, message=COMMENT_TOO_LONG)],
+    return text_field(
+        TextAreaField, "Commentaire (facultatif)", max_length=2000, too_long=COMMENT_TOO_LONG
     )
 
 
@@ -118,22 +121,22 @@ class AssignForm(CaseActionForm):
 
 
 class CommentForm(FlaskForm):
-    text = TextAreaField(
+    text = text_field(
+        TextAreaField,
         "Commentaire",
-        validators=[
-            DataRequired("Le commentaire est vide."),
-            Length(max=2000, message=COMMENT_TOO_LONG),
-        ],
+        max_length=2000,
+        too_long=COMMENT_TOO_LONG,
+        missing="Le commentaire est vide.",
     )
 
 
 class TaskForm(FlaskForm):
-    title = StringField(
+    title = text_field(
+        StringField,
         "Tâche",
-        validators=[
-            DataRequired("Indiquez ce qu'il faut faire."),
-            Length(max=300, message="Titre trop long (300 caractères au plus)."),
-        ],
+        max_length=300,
+        too_long="Titre trop long (300 caractères au plus).",
+        missing="Indiquez ce qu'il faut faire.",
     )
     due = FrenchDateField(
         "Échéance",

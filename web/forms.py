@@ -2,20 +2,53 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import EmailField, Field, PasswordField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from workflows.models import Mandataire
 from workflows.processes.invitation.password_rules import Person, check_password
 
 #: WTForms' own messages are English (no Flask-Babel here): every validator says its own.
 EMAIL_TOO_LONG = "Adresse email trop longue (254 caractères au plus)."
+INVALID_EMAIL = "Cette adresse email n'est pas valide."
+
+
+def text_field(
+    field: type[Field],
+    label: str | None,
+    *,
+    max_length: int,
+    too_long: str,
+    missing: str | None = None,
+    validators: tuple[Any, ...] = (),
+    **kwargs: Any,
+) -> Any:
+    """A text input with its French messages: required when ``missing`` says what to
+    type (optional otherwise), checked by ``validators``, at most ``max_length``
+    characters."""
+    first = DataRequired(missing) if missing else Optional()
+    checks = [first, *validators, Length(max=max_length, message=too_long)]
+    return field(label, validators=checks, **kwargs)
+
+
+def email_field(label: str = "Votre adresse email", **kwargs: Any) -> Any:
+    """A required, well-formed email address of at most 254 characters."""
+    return text_field(
+        EmailField,
+        label,
+        max_length=254,
+        too_long=EMAIL_TOO_LONG,
+        missing="Saisissez votre adresse email.",
+        validators=(Email(INVALID_EMAIL),),
+        **kwargs,
+    )
 
 
 class PasswordSetupForm(FlaskForm):
@@ -45,14 +78,7 @@ def refused_password(
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(
-        "Votre adresse email",
-        validators=[
-            DataRequired("Saisissez votre adresse email."),
-            Email("Cette adresse email n'est pas valide."),
-            Length(max=254, message=EMAIL_TOO_LONG),
-        ],
-    )
+    email = email_field()
     password = PasswordField(
         "Votre mot de passe", validators=[DataRequired("Saisissez votre mot de passe.")]
     )

@@ -11,6 +11,8 @@ A template puts ``{{ submission_field() }}`` in the form; the view::
     if once.replayed:
         return once.replay()  # the first submission's messages and page
 
+or, for the common case of one message then a page, ``return once.run(engine, work, url)``.
+
 A form posted without the field (an old page, a script) works as before, once per post.
 """
 
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from workflows import submissions
+from workflows.engine.engine import Engine, UnitOfWork
 from workflows.models import Mandataire
 from workflows.password_hashing import verify_password
 
@@ -103,6 +106,21 @@ class Submission:
         if self.token is not None:
             result = {"url": url, "flashes": [list(f) for f in flashes], **data}
             submissions.record(session, self.token, {**result, "digest": self.digest})
+
+    def run(
+        self, engine: Engine, work: Callable[[UnitOfWork], tuple[str, str]], url: str
+    ) -> Response:
+        """Do ``work`` once, in one transaction of ``engine``: it returns the message
+        (category, text) shown on the page ``url`` it leads to, a repeat gets the first
+        one's. What ``work`` raises rolls it back and reaches the caller."""
+        with engine.transaction() as tx:
+            if self.claim(tx.session):
+                said = work(tx)
+                self.done(tx.session, url, flashes=[said])
+        if self.replayed:
+            return self.replay()
+        flash(said[1], said[0])
+        return redirect(url)
 
     def replay(self) -> Response:
         """The first submission's answer again: its messages, then its page."""

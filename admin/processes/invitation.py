@@ -12,13 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from wtforms import EmailField, StringField
-from wtforms.validators import DataRequired, Length, Optional
 
 from admin.case_actions import StaffAction, lock_visible
 from admin.coop_edit import close_tasks_field, task_choices
 from admin.forms import CaseActionForm, required_comment
 from web.auth import StaffPrincipal
-from web.forms import EMAIL_TOO_LONG
+from web.forms import EMAIL_TOO_LONG, text_field
 from web.runtime import Runtime
 from workflows.coop_edit import close_manual_tasks, open_manual_tasks
 from workflows.engine.engine import Actor, UnitOfWork
@@ -33,29 +32,19 @@ NAME_TOO_LONG = "100 caractères au plus."
 
 
 class FixEmailForm(CaseActionForm):
-    email = EmailField(
+    email = text_field(
+        EmailField,
         "Nouvelle adresse du mandataire",
-        validators=[
-            DataRequired("Saisissez la nouvelle adresse email."),
-            Length(max=254, message=EMAIL_TOO_LONG),
-        ],
+        max_length=254,
+        too_long=EMAIL_TOO_LONG,
+        missing="Saisissez la nouvelle adresse email.",
     )
     #: The address is often someone else's: the name the email greets comes with it
     #: (prefilled with the current one; left empty, it stays as it is).
-    first_name = StringField(
-        "Prénom du mandataire",
-        validators=[
-            Optional(),
-            Length(max=100, message=NAME_TOO_LONG),
-        ],
+    first_name = text_field(
+        StringField, "Prénom du mandataire", max_length=100, too_long=NAME_TOO_LONG
     )
-    last_name = StringField(
-        "Nom du mandataire",
-        validators=[
-            Optional(),
-            Length(max=100, message=NAME_TOO_LONG),
-        ],
-    )
+    last_name = text_field(StringField, "Nom du mandataire", max_length=100, too_long=NAME_TOO_LONG)
     close_tasks = close_tasks_field()
     comment = required_comment()
 

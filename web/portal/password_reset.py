@@ -14,28 +14,25 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from wtforms import EmailField
-from wtforms.validators import DataRequired, Email, Length
 
 from web.auth import RESET_PURPOSE
 from web.extensions import limiter
-from web.forms import EMAIL_TOO_LONG, PasswordSetupForm, refused_password
+from web.forms import email_field
+from web.password_link import LinkFlow
+from web.password_link import choose_password as choose_with_link
 from web.runtime import runtime
-from web.submissions import PASSWORD_FIELDS, Submission, link_owner, same_password
-from workflows.engine.engine import Actor
+from workflows.engine.engine import Actor, UnitOfWork
 from workflows.engine.errors import ConflictError
 from workflows.links import TokenInvalid
-from workflows.mandataires import set_password_with_link
 from workflows.models import Case, Mandataire, Token
-from workflows.password_hashing import hash_password
 from workflows.processes.invitation.definition import ACTIVE, PASSWORD_SET
 from workflows.processes.invitation.definition import PROCESS as INVITATION
-from workflows.processes.invitation.password_rules import requirements
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +60,7 @@ _BEFORE_ANY_LINK = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField(
-        "Votre adresse email",
-        filters=[lambda value: value.strip() if value else value],
-        validators=[
-            DataRequired("Saisissez votre adresse email."),
-            Email("Cette adresse email n'est pas valide."),
-            Length(max=254, message=EMAIL_TOO_LONG),
-        ],
-    )
+    email = email_field(filters=[lambda value: value.strip() if value else value])
 
 
 def _normalized(email: str | None) -> str:
@@ -140,7 +129,7 @@ def _ask_for_link(email: str) -> None:
         log.info("password reset not requested", extra={"reason": str(exc)})
 
 
-def _resolve(session: Session, raw: str, now: datetime, *, lock: bool) -> Token:
+def _resolve(session: Session, raw: str, now: datetime, lock: bool) -> Token:
     """The usable reset token behind ``raw``. The expiry is checked here rather than by
     ``Links.resolve``, whose message sends invitees to their AD: a reset link is simply
     asked for again."""
@@ -152,63 +141,25 @@ def _resolve(session: Session, raw: str, now: datetime, *, lock: bool) -> Token:
     return token
 
 
-def _invalid(message: str, status: int):  # type: ignore[no-untyped-def]
-    return render_template("portal/password_reset/link_invalid.html", message=message), status
+def _comment(tx: UnitOfWork, case: Case | None, row: Mandataire) -> None:
+    if case is not None:
+        tx.record(
+            case,
+            Actor.mandataire(row),
+            comment="Nouveau mot de passe choisi avec le lien « Mot de passe perdu ».",
+            kind="comment",
+        )
 
 
-def _page(form: PasswordSetupForm, mandataire: Mandataire, errors: list[str], status: int):  # type: ignore[no-untyped-def]
-    return (
-        render_template(
-            "portal/password_reset/choose.html",
-            form=form,
-            mandataire=mandataire,
-            rules=requirements(mandataire.coop.ad.password_min_length),
-            errors=errors,
-        ),
-        status,
-    )
+FLOW = LinkFlow(
+    resolve=_resolve,
+    templates="portal/password_reset",
+    saved=SAVED,
+    then=_comment,
+)
 
 
 @bp.route("/mot-de-passe-perdu/<token>", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
-def choose_password(token: str):  # type: ignore[no-untyped-def]
-    rt = runtime()
-    # A second click is not « lien déjà utilisé », when it is the same password.
-    once = Submission(link_owner(token), secret=PASSWORD_FIELDS)
-    with rt.db.read() as session:
-        if once.earlier(session, same_password):
-            return once.replay()
-        try:
-            found = _resolve(session, token, rt.engine.clock.now(), lock=False)
-        except TokenInvalid as exc:
-            return _invalid(str(exc), 410)
-        mandataire = found.mandataire
-        case_id = found.case_id
-
-    form = PasswordSetupForm()
-    if refused := refused_password(form, mandataire):
-        return _page(form, mandataire, *refused)
-
-    password_hash = hash_password(form.password.data or "")
-    login = url_for("auth.login", email=mandataire.email)
-    try:
-        with rt.engine.transaction() as tx:
-            if once.claim(tx.session):
-                # The case first, then the token: the lock order of the engine and steps.
-                case = tx.lock(case_id) if case_id is not None else None
-                live = _resolve(tx.session, token, tx.now, lock=True)
-                row = set_password_with_link(tx.session, live, password_hash, now=tx.now)
-                if case is not None:
-                    tx.record(
-                        case,
-                        Actor.mandataire(row),
-                        comment="Nouveau mot de passe choisi avec le lien « Mot de passe perdu ».",
-                        kind="comment",
-                    )
-                once.done(tx.session, login, flashes=[("success", SAVED)], mandataire=row.id)
-    except TokenInvalid as exc:
-        return _invalid(str(exc), 410)
-    if once.replayed:
-        return once.replay()
-    flash(SAVED, "success")
-    return redirect(login)
+def choose_password(token: str) -> ResponseReturnValue:
+    return choose_with_link(token, FLOW)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from web.auth import mandataire_required
 from web.portal.checklist import waiting_reasons
 from web.runtime import runtime
 from web.submissions import Submission, mandataire_owner
-from workflows.engine.engine import Actor
+from workflows.engine.engine import Actor, UnitOfWork
 from workflows.engine.errors import (
     ConflictError,
     GuardFailed,
@@ -72,24 +72,20 @@ def confirm():  # type: ignore[no-untyped-def]
     """« Tout est correct »: confirms what the page showed (its version and content)."""
     version = _version()
     shown = request.form.get("fingerprint", "")
-    once = Submission(mandataire_owner(current_user.id))
-    rt = runtime()
-    try:
-        with rt.engine.transaction() as tx:
-            if once.claim(tx.session):
-                case = _case_to_act_on(tx.session, version)
-                tx.fire(case.id, "confirm", actor=_actor(tx.session), expected_version=version)
-                coop = tx.session.get(Coop, case.coop_id)
-                assert coop is not None
-                if fingerprint(tx.session, coop) != shown:
-                    raise VersionConflict(CHANGED_SINCE)  # rolls the confirmation back
-                once.done(tx.session, url_for("portal.home"), flashes=[("success", THANKS)])
+
+    def work(tx: UnitOfWork) -> tuple[str, str]:
+        case = _case_to_act_on(tx.session, version)
+        tx.fire(case.id, "confirm", actor=_actor(tx.session), expected_version=version)
+        coop = tx.session.get(Coop, case.coop_id)
+        assert coop is not None
+        if fingerprint(tx.session, coop) != shown:
+            raise VersionConflict(CHANGED_SINCE)  # rolls the confirmation back
+        return ("success", THANKS)
+
+    try:  # a second click gets the first one's answer
+        return _once().run(runtime().engine, work, url_for("portal.home"))
     except ConflictError as exc:
         return _page(409, conflict=str(exc))
-    if once.replayed:  # a second click: the first one's answer
-        return once.replay()
-    flash(THANKS, "success")
-    return redirect(url_for("portal.home"))
 
 
 @bp.post("/mon-espace/verification/signaler")
@@ -98,30 +94,22 @@ def report_problem():  # type: ignore[no-untyped-def]
     """« Signaler un problème »: the message becomes a task for the AD's team."""
     version = _version()
     message = request.form.get("message", "").strip()
-    once = Submission(mandataire_owner(current_user.id))
     # An explicit fragment: the browser would otherwise keep the form's « #signaler ».
     home = url_for("portal.home", _anchor="contenu")
-    rt = runtime()
+
+    def work(tx: UnitOfWork) -> tuple[str, str]:
+        case = _case_to_act_on(tx.session, version)
+        payload = {"message": message}
+        actor = _actor(tx.session)
+        tx.fire(case.id, "report_problem", actor=actor, expected_version=version, payload=payload)
+        return ("success", REPORTED)
+
     try:
-        with rt.engine.transaction() as tx:
-            if once.claim(tx.session):
-                case = _case_to_act_on(tx.session, version)
-                tx.fire(
-                    case.id,
-                    "report_problem",
-                    actor=_actor(tx.session),
-                    expected_version=version,
-                    payload={"message": message},
-                )
-                once.done(tx.session, home, flashes=[("success", REPORTED)])
+        return _once().run(runtime().engine, work, home)
     except GuardFailed as exc:
         return _page(422, report_error=str(exc), message=message)
     except ConflictError as exc:
         return _page(409, conflict=str(exc), message=message)
-    if once.replayed:
-        return once.replay()
-    flash(REPORTED, "success")
-    return redirect(home)
 
 
 @bp.post("/mon-espace/verification/coordonnees")
@@ -140,31 +128,23 @@ def update_details():  # type: ignore[no-untyped-def]
     if errors:
         return _page(422, details_errors=errors, details_values=values)
 
-    once = Submission(mandataire_owner(current_user.id))
+    def work(tx: UnitOfWork) -> tuple[str, str]:
+        case = space_case(tx.session, current_user.coop_id)
+        if case is None:
+            raise TransitionNotAllowed(NOT_STARTED)
+        tx.lock(case.id)  # one writer at a time; « Tout est correct » waits for it
+        coop = tx.session.get(Coop, current_user.coop_id)
+        assert coop is not None
+        changes = save_details(tx, case, coop, _actor(tx.session), details, logo)
+        if changes:
+            return ("success", f"Enregistré : {_enumerate(changes)}.")
+        return ("info", "Rien n'a changé : il n'y avait rien à enregistrer.")
+
     back = url_for("portal.space.page", _anchor="coordonnees")
-    rt = runtime()
-    try:
-        with rt.engine.transaction() as tx:
-            if once.claim(tx.session):
-                case = space_case(tx.session, current_user.coop_id)
-                if case is None:
-                    raise TransitionNotAllowed(NOT_STARTED)
-                tx.lock(case.id)  # one writer at a time; « Tout est correct » waits for it
-                coop = tx.session.get(Coop, current_user.coop_id)
-                assert coop is not None
-                changes = save_details(tx, case, coop, _actor(tx.session), details, logo)
-                said = (
-                    ("success", f"Enregistré : {_enumerate(changes)}.")
-                    if changes
-                    else ("info", "Rien n'a changé : il n'y avait rien à enregistrer.")
-                )
-                once.done(tx.session, back, flashes=[said])
+    try:  # a second click shows what the first one saved
+        return _once().run(runtime().engine, work, back)
     except ConflictError as exc:
         return _page(409, conflict=str(exc))
-    if once.replayed:  # a second click shows what the first one saved
-        return once.replay()
-    flash(said[1], said[0])
-    return redirect(back)
 
 
 @bp.get("/mon-espace/verification/logo")
@@ -183,6 +163,10 @@ def logo():  # type: ignore[no-untyped-def]
 
 
 # Helpers ----------------------------------------------------------------------------
+
+
+def _once() -> Submission:
+    return Submission(mandataire_owner(current_user.id))
 
 
 def _version() -> int | None:

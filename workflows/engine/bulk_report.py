@@ -9,7 +9,6 @@ stuck. The report's page and its export show it beside what the job did.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from workflows.engine.bulk_actions import FIRE, RETRY_STEP
 from workflows.engine.definition import Definition
+from workflows.engine.labelled import Labelled
 from workflows.formatting import datetime_fr, french_spacing
 from workflows.models import BulkItem, BulkItemStatus, BulkJob, Case, Step, StepStatus
 
@@ -27,26 +27,18 @@ FOLLOWED = (FIRE, RETRY_STEP)
 STILL_STUCK = "bloques"
 
 
-class Fate(enum.StrEnum):
-    """What became of a case after the job acted on it."""
+class Fate(Labelled):
+    """What became of a case after the job acted on it; its name is the report's column
+    and its export's."""
 
     #: Not stuck now.
-    UNSTUCK = "unstuck"
+    UNSTUCK = "unstuck", "non bloqué"
     #: Its step has not run yet, or failed and waits for its next attempt.
-    RUNNING = "running"
+    RUNNING = "running", "en cours"
     #: Stuck again since the job acted on it.
-    STUCK_AGAIN = "stuck_again"
+    STUCK_AGAIN = "stuck_again", "bloqué à nouveau"
     #: Stuck since before the job acted on it (skipped, or the action did not unstick).
-    STILL_STUCK = "still_stuck"
-
-
-#: The fates' names, as the report's column and its export say them.
-FATES = {
-    Fate.UNSTUCK: "non bloqué",
-    Fate.RUNNING: "en cours",
-    Fate.STUCK_AGAIN: "bloqué à nouveau",
-    Fate.STILL_STUCK: "toujours bloqué",
-}
+    STILL_STUCK = "still_stuck", "toujours bloqué"
 
 
 @dataclass(frozen=True)
@@ -63,7 +55,7 @@ class Aftermath:
 
     @property
     def name(self) -> str:
-        return FATES[self.fate]
+        return self.fate.label
 
 
 def unfinished_steps(session: Session, case_ids: Iterable[int]) -> dict[int, list[Step]]:
