@@ -13,10 +13,10 @@ countries without a registered algorithm would only warn).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from schwifty import BIC, IBAN
 from schwifty import exceptions as schwifty_errors
@@ -103,27 +103,47 @@ def check_rib(value: RibInput, *, today: date, expected_holders: Sequence[str]) 
     )
 
 
-def _check_iban(typed: str, errors: dict[str, str], review: list[str]) -> IBAN | None:
+T = TypeVar("T")
+
+_IBAN_ERRORS: dict[type[Exception], str] = {
+    schwifty_errors.InvalidChecksumDigits: IBAN_BAD_CHECK_DIGITS,
+    schwifty_errors.InvalidLength: IBAN_BAD_LENGTH,
+    schwifty_errors.InvalidCountryCode: IBAN_BAD_COUNTRY,
+    schwifty_errors.InvalidStructure: IBAN_BAD_FORMAT,
+}
+_BIC_ERRORS: dict[type[Exception], str] = {
+    schwifty_errors.InvalidLength: BIC_BAD_LENGTH,
+    schwifty_errors.InvalidStructure: BIC_BAD_FORMAT,
+    schwifty_errors.InvalidCountryCode: BIC_BAD_COUNTRY,
+}
+
+
+def _parsed(
+    kind: Callable[[str], T],
+    typed: str,
+    messages: dict[type[Exception], str],
+    required: str,
+    fallback: str,
+    name: str,
+    errors: dict[str, str],
+) -> T | None:
+    """``kind`` of the typed value without its spaces, or ``None`` with the French
+    message in ``errors[name]``: ``required`` when empty, else that of schwifty's error
+    (the first of ``messages`` it is an instance of)."""
     cleaned = compact(typed)
     if not cleaned:
-        errors["iban"] = IBAN_REQUIRED
+        errors[name] = required
         return None
     try:
-        iban = IBAN(cleaned)
-    except schwifty_errors.InvalidChecksumDigits:
-        errors["iban"] = IBAN_BAD_CHECK_DIGITS
+        return kind(cleaned)
+    except schwifty_errors.SchwiftyException as exc:
+        errors[name] = next((m for c, m in messages.items() if isinstance(exc, c)), fallback)
         return None
-    except schwifty_errors.InvalidLength:
-        errors["iban"] = IBAN_BAD_LENGTH
-        return None
-    except schwifty_errors.InvalidCountryCode:
-        errors["iban"] = IBAN_BAD_COUNTRY
-        return None
-    except schwifty_errors.InvalidStructure:
-        errors["iban"] = IBAN_BAD_FORMAT
-        return None
-    except schwifty_errors.SchwiftyException:
-        errors["iban"] = IBAN_INVALID
+
+
+def _check_iban(typed: str, errors: dict[str, str], review: list[str]) -> IBAN | None:
+    iban = _parsed(IBAN, typed, _IBAN_ERRORS, IBAN_REQUIRED, IBAN_INVALID, "iban", errors)
+    if iban is None:
         return None
     if iban.country_code == "FR":
         try:
@@ -156,23 +176,8 @@ def _bank_bics(iban: IBAN) -> list[str]:
 def _check_bic(
     typed: str, iban: IBAN | None, errors: dict[str, str], review: list[str]
 ) -> BIC | None:
-    cleaned = compact(typed)
-    if not cleaned:
-        errors["bic"] = BIC_REQUIRED
-        return None
-    try:
-        bic = BIC(cleaned)
-    except schwifty_errors.InvalidLength:
-        errors["bic"] = BIC_BAD_LENGTH
-        return None
-    except schwifty_errors.InvalidStructure:
-        errors["bic"] = BIC_BAD_FORMAT
-        return None
-    except schwifty_errors.InvalidCountryCode:
-        errors["bic"] = BIC_BAD_COUNTRY
-        return None
-    except schwifty_errors.SchwiftyException:
-        errors["bic"] = BIC_INVALID
+    bic = _parsed(BIC, typed, _BIC_ERRORS, BIC_REQUIRED, BIC_INVALID, "bic", errors)
+    if bic is None:
         return None
     if iban is None:
         return bic
