@@ -13,10 +13,12 @@ from __future__ import annotations
 from types import ModuleType
 
 from admin.case_actions import StaffAction
-from admin.processes import invitation
+from admin.processes import iban, invitation, kyc
 
 PROCESS_ACTIONS: dict[str, ModuleType] = {
     "invitation": invitation,
+    "kyc": kyc,
+    "iban": iban,
 }
 
 

@@ -66,6 +66,9 @@ class State:
     final: bool = False
     #: Entering this state makes the case stuck until it leaves it.
     stuck: StuckRule | None = None
+    #: Only when this holds of the entering transition's payload (« refused a second
+    #: time »): a self-transition without it re-enters the state unstuck.
+    stuck_when: Callable[[dict[str, Any]], bool] | None = None
     #: A final state that ends the process without its result (cancelled, refused).
     failed: bool = False
     #: Entering this state opens a task for staff, closed when the case leaves it.

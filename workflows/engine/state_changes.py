@@ -156,7 +156,9 @@ class StateChanges(CoopRules):
                 state=case.state,
                 note=str(note) if note else None,
             )
-        if state.stuck is not None:
+        if state.stuck is not None and (
+            state.stuck_when is None or state.stuck_when(details or {})
+        ):
             self.mark_stuck(case, state.stuck, **(details or {}))
         self._queue(case, definition, steps)
         self.apply_effects(case, definition)

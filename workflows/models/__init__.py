@@ -1,10 +1,12 @@
 """The tables: cooperatives and people, cases with their audit trail, steps, timers, tasks,
-links, emails, webhooks, bulk jobs, documents, form submissions. One module per family;
+links, emails, webhooks, bulk jobs, documents, form submissions, the bank side
+(provider resources, RIBs, the Swan sandbox). One module per family;
 everything is imported from here (``from workflows.models import Case``).
 
 Times are stored in UTC (timezone-aware in Python, on both SQLite and PostgreSQL).
 """
 
+from workflows.models.banking import BankAccount, ProviderResource, SandboxObject
 from workflows.models.base import Base, JSONData, UTCDateTime, table, utcnow
 from workflows.models.bulk import BulkItem, BulkItemStatus, BulkJob, BulkStatus
 from workflows.models.cases import Case, CaseEvent, Step, StepStatus, Task, TaskStatus, Timer
@@ -15,6 +17,7 @@ from workflows.models.submissions import FormSubmission
 
 __all__ = [
     "AD",
+    "BankAccount",
     "Base",
     "BulkItem",
     "BulkItemStatus",
@@ -29,6 +32,8 @@ __all__ = [
     "FormSubmission",
     "JSONData",
     "Mandataire",
+    "ProviderResource",
+    "SandboxObject",
     "StaffRole",
     "StaffUser",
     "Step",

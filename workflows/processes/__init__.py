@@ -6,7 +6,9 @@ Each process is a package beside this one (``invitation/``, ``space_check/``...)
 from __future__ import annotations
 
 from workflows.engine.definition import Definition
+from workflows.processes.iban.definition import DEFINITION as iban
 from workflows.processes.invitation.definition import DEFINITION as invitation
+from workflows.processes.kyc.definition import DEFINITION as kyc
 from workflows.processes.space_check.definition import DEFINITION as space_check
 
 DEFINITIONS: dict[str, Definition] = {
@@ -14,5 +16,7 @@ DEFINITIONS: dict[str, Definition] = {
     for d in (
         invitation,
         space_check,
+        kyc,
+        iban,
     )
 }

@@ -1,0 +1,7 @@
+"""The iban's staff actions in the back-office (being built)."""
+
+from __future__ import annotations
+
+from workflows.processes.iban.definition import RESOLVE_MISMATCH
+
+ACTIONS = {RESOLVE_MISMATCH: "Traiter le signalement"}

@@ -1,0 +1,129 @@
+"""What coopflow asks of Swan (PROVIDERS.md « Swan »), whichever way it is reached: the
+sandbox (``sandbox.py``), the real GraphQL client (``client.py``) or the manual path
+(``manual.py``, staff record the outcomes in the back-office).
+
+Every method raises :class:`~workers.providers.swan.errors.SwanRejected` (permanent:
+a ``…Rejection`` payload, bad data) or
+:class:`~workers.providers.swan.errors.SwanUnavailable` (transient: HTTP 5xx, 429,
+timeout), never anything else for a provider failure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class IdentificationStatus(StrEnum):
+    """Swan's ``SwanIdentificationStatus``."""
+
+    STARTED = "Started"
+    PENDING = "Pending"
+    VALID = "Valid"
+    INVALID = "Invalid"
+    CANCELED = "Canceled"
+    EXPIRED = "Expired"
+    NOT_SUPPORTED = "NotSupported"
+
+
+class MembershipStatus(StrEnum):
+    """Swan's ``AccountMembershipStatus``."""
+
+    CONSENT_PENDING = "ConsentPending"
+    INVITATION_SENT = "InvitationSent"
+    BINDING_USER_ERROR = "BindingUserError"
+    ENABLED = "Enabled"
+    SUSPENDED = "Suspended"
+    DISABLED = "Disabled"
+
+
+#: The fields of a ``BindingUserError`` status info, in Swan's names.
+MATCH_ERRORS = (
+    "firstNameMatchError",
+    "lastNameMatchError",
+    "birthDateMatchError",
+    "phoneNumberMatchError",
+    "emailVerifiedMatchError",
+    "idVerifiedMatchError",
+)
+
+
+@dataclass(frozen=True)
+class Identification:
+    id: str
+    status: IdentificationStatus
+    created_at: datetime
+    #: ``IdentificationInvalidReason`` codes of an ``Invalid`` one (``ExpiredDocument``…).
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Membership:
+    """An account membership and its user's identifications, newest first."""
+
+    id: str
+    account_id: str
+    status: MembershipStatus
+    email: str
+    #: The ``…MatchError`` fields that are true, when ``status`` is ``BindingUserError``.
+    mismatches: tuple[str, ...] = ()
+    identifications: tuple[Identification, ...] = ()
+
+    def latest_since(self, moment: datetime | None) -> Identification | None:
+        """The newest identification begun at or after ``moment`` (an attempt before a
+        retry does not count for the new one)."""
+        for identification in self.identifications:
+            if moment is None or identification.created_at >= moment:
+                return identification
+        return None
+
+
+@dataclass(frozen=True)
+class NewMember:
+    """The mandataire, as the membership restricts who may bind to it."""
+
+    account_id: str | None
+    email: str
+    first_name: str
+    last_name: str
+    birth_date: date | None = None
+    phone_number: str | None = None
+    #: Lets the sandbox (and tests) tell the coop apart; the real API ignores it.
+    coop_ref: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Beneficiary:
+    """The coop's certified external account, as Swan keeps it (a trusted SEPA
+    beneficiary of the coop's account)."""
+
+    id: str
+    iban: str
+    name: str
+    status: str
+
+
+class Swan(Protocol):
+    #: ``sandbox``, ``live`` or ``manual``: shown to staff beside what Swan says.
+    mode: str
+
+    def add_member(self, member: NewMember) -> Membership:
+        """Create the account membership the mandataire will bind to."""
+        ...
+
+    def membership(self, membership_id: str) -> Membership:
+        """The membership now, with its user's identifications (the re-query of every
+        webhook and every poll)."""
+        ...
+
+    def identification_url(self, membership: Membership, redirect_url: str) -> str | None:
+        """Where the mandataire identifies (Swan's page, in its own tab); ``None`` on the
+        manual path."""
+        ...
+
+    def certify_account(self, account_id: str | None, iban: str, holder: str) -> Beneficiary:
+        """Tell Swan the coop's certified account; asked again it answers the same
+        beneficiary (looked up by IBAN before adding)."""
+        ...
