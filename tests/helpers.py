@@ -141,3 +141,22 @@ def manual_task(
     )
     tx.session.flush()
     return task
+
+
+def active_account(engine: Engine, ad: AD) -> Mandataire:
+    """A mandataire whose invitation reached ``active`` (so the processes waiting on the
+    account, space check, kyc and iban, have started)."""
+    mandataire = MandataireFactory(coop__ad=ad)
+    with engine.transaction() as tx:
+        invitation_case(tx, mandataire, "sent", "set_password", "first_login")
+    return mandataire
+
+
+def case_of(engine: Engine, coop_id: int, process: str) -> Case:
+    """The case of ``process`` of the coop (there must be one)."""
+    from workflows.models import Case
+
+    with engine.db.read() as session:
+        return session.scalars(
+            select(Case).where(Case.coop_id == coop_id, Case.process == process)
+        ).one()

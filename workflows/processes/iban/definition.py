@@ -220,4 +220,13 @@ DEFINITION = Definition(
     ),
     checklist_position=4,
     portal_path="/mon-espace/compte-bancaire",
+    # The review waits on the AD's staff: past its two days the stuck list offers the
+    # review form itself, not the generic task page.
+    task_overdue=StuckRule(
+        "task_overdue",
+        "Le RIB déposé attend d'être vérifié : échéance du {due} dépassée.",
+        REVIEW_RIB,
+        "Vérifier le RIB",
+        "RIB à vérifier en retard",
+    ),
 )
