@@ -11,6 +11,7 @@ from workers.steps.notifications import notify_mandataire
 from workflows.engine.steps import Outcome
 from workflows.mandataires import with_account
 from workflows.models import Case, CaseEvent
+from workflows.processes.iban.accounts import certified_account, shown
 
 
 def render_space_summary(ctx: StepContext) -> Outcome:
@@ -33,7 +34,7 @@ def render_space_summary(ctx: StepContext) -> Outcome:
                 "coop": coop,
                 "ad": coop.ad,
                 "administrators": with_account(session, coop.id),
-                "bank_account": None,  # certified by the iban process, not built yet
+                "bank_account": _bank_account(session, coop.id),
                 "confirmed_by": who,
                 "confirmed_at": confirmed.at if confirmed else ctx.engine.clock.now(),
             },
@@ -46,6 +47,11 @@ def render_space_summary(ctx: StepContext) -> Outcome:
 
     document_id = store_document(ctx.engine, key=ctx.step.idempotency_key, build=build)
     return Outcome(result={"document_id": document_id})
+
+
+def _bank_account(session: Session, coop_id: int) -> str | None:
+    account = certified_account(session, coop_id)
+    return f"Compte certifié : {shown(account)}" if account else None
 
 
 #: The handler of each step of the definition, by step name.

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import io
+from datetime import date, timedelta
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from tests.factories import MandataireFactory
 from tests.workers.steps.test_invitation import Services
 from workers.runner import run_step
 from workflows.engine.engine import Actor
-from workflows.models import Case, Document, Email, Step
+from workflows.models import BankAccount, Case, Document, Email, Step
 
 SYSTEM = Actor.system("test")
 
@@ -86,3 +88,29 @@ def test_the_summary_pdf_is_rendered_once(services, engine, ad):
     assert document.content.startswith(b"%PDF") and document.size == len(document.content)
     assert document.filename.startswith("verification-espace-") and step.status == "done"
     assert step.result == {"document_id": document.id}
+
+
+def test_the_summary_names_the_certified_account_masked(services, engine, ad):
+    case_id, coop_id = _space_case(engine, ad)
+    with engine.transaction() as tx:
+        tx.session.add(
+            BankAccount(
+                coop_id=coop_id,
+                case_id=case_id,
+                iban="FR7630006000011234567890189",
+                bic="AGRIFRPP",
+                holder="OCCE 06 COOP JAURES",
+                rib_date=date(2026, 9, 1),
+                submitted_by="Hélène Dupré",
+                status="certified",
+                certified_at=tx.now,
+            )
+        )
+        tx.fire(case_id, "confirm", actor=Actor("mandataire", 1, "Hélène Dupré"))
+    [step_id] = _steps(engine, case_id, "render_space_summary")
+    run_step(services, step_id)
+    with engine.db.read() as s:
+        [document] = s.scalars(select(Document).where(Document.coop_id == coop_id)).all()
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(document.content)).pages)
+    assert "FR76 **** **** **** **** ***0 189" in text and "AGRIFRPP" in text
+    assert "30006000011234567890189" not in text.replace(" ", "")
