@@ -225,3 +225,12 @@ def test_invalid_iban_leaves_bic_unchecked_against_it() -> None:
 )
 def test_mask_iban(iban: str, masked: str) -> None:
     assert mask_iban(iban) == masked
+
+
+def test_a_holder_that_starts_with_an_expected_name_is_accepted() -> None:
+    holders = ["OCCE 06", "Coopérative scolaire Jules Ferry"]
+    for typed in ("OCCE 06 COOP ECOLE JAURES", "Coopérative scolaire Jules-Ferry de Nice"):
+        verdict = check_rib(rib(holder=typed), today=TODAY, expected_holders=holders)
+        assert verdict.review == [] and verdict.errors == {}, typed
+    assert check_rib(rib(holder="OCC"), today=TODAY, expected_holders=holders).review
+    assert check_rib(rib(holder="X"), today=TODAY, expected_holders=[" "]).review

@@ -25,3 +25,17 @@ def shown(account: BankAccount) -> str:
     """« FR76 **** … ***0 189 · AGRIFRPP · OCCE 06 COOP … »: how documents and pages
     name the account without its full IBAN."""
     return f"{mask_iban(account.iban)} · {account.bic} · {account.holder}"
+
+
+def expected_holders(ad_code: str, coop_name: str) -> list[str]:
+    """The names an AD expects as a coop account's holder (compared by
+    :func:`~workflows.processes.iban.rib_checks.fold_holder`): the federation's legal
+    name, the AD's, the coop's as a « coopérative scolaire »."""
+    return [
+        "OFFICE CENTRAL DE COOPERATION A L ECOLE",
+        f"OCCE {ad_code.removeprefix('AD')}",
+        f"OCCE {ad_code}",
+        f"OCCE {coop_name}",
+        f"COOPERATIVE SCOLAIRE {coop_name}",
+        coop_name,
+    ]

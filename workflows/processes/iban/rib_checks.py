@@ -222,7 +222,12 @@ def _check_holder(
     if not folded:
         errors["holder"] = HOLDER_REQUIRED
         return
-    if any(folded == fold_holder(expected) for expected in expected_holders):
+    # A RIB names the holder and often the school after it (« OCCE 06 COOP ÉCOLE
+    # JAURÈS »): an expected name at the start is enough.
+    if any(
+        (wanted := fold_holder(expected)) and folded.startswith(wanted)
+        for expected in expected_holders
+    ):
         return
     expected = " ou ".join(f"« {name} »" for name in expected_holders if name.strip())
     awaited = f"l'AD attend {expected}" if expected else "l'AD n'a indiqué aucun titulaire"

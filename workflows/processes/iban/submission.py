@@ -1,0 +1,94 @@
+"""A RIB handed in by the mandataire: the file checked by its content, then the file, the
+typed fields and ``submit_rib`` in one transaction (the step ``check_rib`` decides)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from workflows.engine.engine import Actor, UnitOfWork
+from workflows.models import BankAccount, Case, Document
+from workflows.processes.iban.definition import PROCESS
+from workflows.processes.iban.rib_checks import RibInput, compact, mask_iban
+
+#: « RIB (PDF, PNG ou JPEG) », at most 5 Mo.
+RIB_MAX_BYTES = 5 * 1024 * 1024
+_SIGNATURES = (
+    (b"%PDF-", "application/pdf", "pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+)
+KIND = "rib"
+
+
+@dataclass(frozen=True)
+class RibFile:
+    content: bytes
+    content_type: str
+    extension: str
+
+
+def check_rib_file(content: bytes) -> RibFile:
+    """The RIB's file if its content is a PDF, PNG or JPEG of at most 5 Mo; else
+    ``ValueError`` with the French reason (its name is never trusted)."""
+    if not content:
+        raise ValueError("Le fichier envoyé est vide : joignez votre RIB.")
+    if len(content) > RIB_MAX_BYTES:
+        size = f"{len(content) / (1024 * 1024):.1f}".replace(".", ",")
+        raise ValueError(
+            f"Le fichier est trop lourd ({size} Mo) : 5 Mo au plus. "
+            "Scannez le RIB en plus basse résolution ou joignez le PDF de votre banque."
+        )
+    for signature, content_type, extension in _SIGNATURES:
+        if content.startswith(signature):
+            return RibFile(content, content_type, extension)
+    raise ValueError(
+        "Ce fichier n'est ni un PDF, ni une image PNG ou JPEG (son contenu a été vérifié, "
+        "pas seulement son nom). Joignez le RIB en PDF, PNG ou JPEG."
+    )
+
+
+def submit_rib(
+    tx: UnitOfWork, case: Case, typed: RibInput, file: RibFile, *, by: Actor, key: str
+) -> BankAccount:
+    """Keep the file and what was typed, and fire ``submit_rib``: in ``tx``, so that a
+    refused transition keeps nothing. ``key`` makes the stored file unique (the form's
+    one-time token: a second click stores nothing more)."""
+    assert case.process == PROCESS
+    coop = case.coop
+    document = Document(
+        idempotency_key=f"rib:{key}",
+        coop_id=case.coop_id,
+        case_id=case.id,
+        kind=KIND,
+        title="RIB déposé par le mandataire",
+        filename=f"rib-{coop.affiliation_number}.{file.extension}",
+        content_type=file.content_type,
+        content=file.content,
+        sha256=hashlib.sha256(file.content).hexdigest(),
+        size=len(file.content),
+        created_at=tx.now,
+    )
+    tx.session.add(document)
+    tx.session.flush()
+    account = BankAccount(
+        coop_id=case.coop_id,
+        case_id=case.id,
+        iban=compact(typed.iban)[:34],
+        bic=compact(typed.bic)[:11],
+        holder=typed.holder.strip()[:140],
+        rib_date=typed.rib_date,
+        document_id=document.id,
+        submitted_at=tx.now,
+        submitted_by=by.name,
+    )
+    tx.session.add(account)
+    tx.session.flush()
+    tx.fire(
+        case.id,
+        "submit_rib",
+        actor=by,
+        payload={"bank_account_id": account.id, "iban": mask_iban(account.iban)},
+    )
+    case.data = {**case.data, "bank_account_id": account.id}
+    return account
