@@ -8,8 +8,10 @@ with its type and its default.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,13 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 DEFAULT_MAIL_REPORT_WAIT = 900.0
 #: The shortest ``COOPFLOW_SECRET_KEY`` accepted (bytes of its UTF-8 form).
 SECRET_KEY_MIN_BYTES = 32
+#: How coopflow reaches Swan (``workers/providers/swan``): its simulator, the real API,
+#: or nobody (staff record the outcomes in the back-office).
+SWAN_MODES = ("sandbox", "live", "manual")
+#: Swan's own test environment: a live-mode deployment reaches production only when
+#: told so (``COOPFLOW_SWAN_GRAPHQL_URL``); credentials of one never work on the other.
+SWAN_SANDBOX_GRAPHQL_URL = "https://api.swan.io/sandbox-partner/graphql"
+SWAN_OAUTH_URL = "https://oauth.swan.io/oauth2/token"
 
 
 class ConfigurationError(ValueError):
@@ -80,6 +89,27 @@ class Settings:
     #: A staff session ends after this many minutes without a request.
     staff_idle_minutes: float = 30.0
     log_level: str = "INFO"
+    #: ``sandbox`` (the simulated Swan of ``swan_sandbox_objects``, with its identification
+    #: page), ``live`` (Swan's GraphQL API) or ``manual`` (no call: staff record outcomes).
+    swan_mode: str = "sandbox"
+    #: The live mode's OAuth2 client credentials (required there).
+    swan_client_id: str | None = None
+    swan_client_secret: str | None = None
+    swan_graphql_url: str = SWAN_SANDBOX_GRAPHQL_URL
+    swan_oauth_url: str = SWAN_OAUTH_URL
+    #: Unset: ``/webhooks/swan`` answers 404. Set: Swan sends it in ``x-swan-secret``.
+    swan_webhook_secret: str | None = None
+    #: Every call to Swan gives up after this many seconds (connect and read).
+    swan_timeout_seconds: float = 10.0
+    #: Requests to Swan per window, shared by every worker (Swan's: 2,000 per 5 minutes).
+    swan_rate_limit: int = 2000
+    swan_rate_limit_seconds: float = 300.0
+    #: The sandbox's injected faults: a delay before every call, and the share of calls
+    #: answered HTTP 500, timed out after doing the work, or refused with a 429.
+    swan_sandbox_latency_ms: int = 0
+    swan_sandbox_error_rate: float = 0.0
+    swan_sandbox_timeout_rate: float = 0.0
+    swan_sandbox_429_rate: float = 0.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -151,7 +181,83 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES") or "0"),
         staff_idle_minutes=float(get("STAFF_IDLE_MINUTES") or defaults.staff_idle_minutes),
         log_level=get("LOG_LEVEL") or defaults.log_level,
+        **_swan_settings(get),
     )
+
+
+def _swan_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """The ``COOPFLOW_SWAN_*`` settings, checked: a mistyped mode or rate must stop the
+    start, not quietly run the wrong Swan."""
+    defaults = Settings()
+    mode = (get("SWAN_MODE") or defaults.swan_mode).strip().lower()
+    if mode not in SWAN_MODES:
+        raise ConfigurationError(
+            f"COOPFLOW_SWAN_MODE inconnu : {mode!r} (valeurs possibles : sandbox, live, manual)."
+        )
+    client_id, client_secret = get("SWAN_CLIENT_ID"), get("SWAN_CLIENT_SECRET")
+    if mode == "live" and not (client_id and client_secret):
+        raise ConfigurationError(
+            "COOPFLOW_SWAN_MODE=live demande COOPFLOW_SWAN_CLIENT_ID et "
+            "COOPFLOW_SWAN_CLIENT_SECRET (les identifiants du projet Swan)."
+        )
+    timeout = _number("SWAN_TIMEOUT_SECONDS", get("SWAN_TIMEOUT_SECONDS"))
+    if timeout is not None and timeout <= 0:
+        raise ConfigurationError("COOPFLOW_SWAN_TIMEOUT_SECONDS doit être un nombre positif.")
+    period = _number("SWAN_RATE_LIMIT_SECONDS", get("SWAN_RATE_LIMIT_SECONDS"))
+    if period is not None and period <= 0:
+        raise ConfigurationError("COOPFLOW_SWAN_RATE_LIMIT_SECONDS doit être un nombre positif.")
+    limit = _count("SWAN_RATE_LIMIT", get("SWAN_RATE_LIMIT") or str(defaults.swan_rate_limit))
+    if limit < 1:
+        raise ConfigurationError("COOPFLOW_SWAN_RATE_LIMIT doit être au moins 1.")
+    latency = _count("SWAN_SANDBOX_LATENCY_MS", get("SWAN_SANDBOX_LATENCY_MS") or "0")
+    rates = {
+        name: _rate(f"SWAN_SANDBOX_{suffix}", get(f"SWAN_SANDBOX_{suffix}"))
+        for name, suffix in (
+            ("swan_sandbox_error_rate", "ERROR_RATE"),
+            ("swan_sandbox_timeout_rate", "TIMEOUT_RATE"),
+            ("swan_sandbox_429_rate", "429_RATE"),
+        )
+    }
+    if sum(rates.values()) > 1:
+        raise ConfigurationError(
+            "Les taux COOPFLOW_SWAN_SANDBOX_ERROR_RATE, _TIMEOUT_RATE et _429_RATE ne "
+            "peuvent dépasser 1 à eux trois (chaque appel a au plus une panne)."
+        )
+    return {
+        "swan_mode": mode,
+        "swan_client_id": client_id,
+        "swan_client_secret": client_secret,
+        "swan_graphql_url": get("SWAN_GRAPHQL_URL") or defaults.swan_graphql_url,
+        "swan_oauth_url": get("SWAN_OAUTH_URL") or defaults.swan_oauth_url,
+        "swan_webhook_secret": get("SWAN_WEBHOOK_SECRET"),
+        "swan_timeout_seconds": timeout or defaults.swan_timeout_seconds,
+        "swan_rate_limit": limit,
+        "swan_rate_limit_seconds": period or defaults.swan_rate_limit_seconds,
+        "swan_sandbox_latency_ms": latency,
+        **rates,
+    }
+
+
+def _number(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.replace(",", "."))
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise ConfigurationError(f"COOPFLOW_{name} doit être un nombre : {value!r}.")
+    return number
+
+
+def _rate(name: str, value: str | None) -> float:
+    """A share of calls, between 0 and 1 (``0.05``: one call in twenty)."""
+    rate = _number(name, value) or 0.0
+    if not 0 <= rate <= 1:
+        raise ConfigurationError(
+            f"COOPFLOW_{name} doit être compris entre 0 et 1 (0.05 : un appel sur vingt)."
+        )
+    return rate
 
 
 def _count(name: str, value: str) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from coopflow.accounts import create_staff
 from coopflow.runtime import Runtime
 from workers.providers.mail import Mailer, SandboxMailer
+from workers.providers.swan import SandboxSwan, Swan
 from workers.runner import run_step
 from workflows.coop_import import import_coops
 from workflows.engine.clock import MovableClock
@@ -266,8 +267,15 @@ def _run_pending(rt: Runtime, engine: Engine) -> None:
 
 class _Services:
     """The runtime's services at another time, with the sandbox mailer: demo addresses
-    may belong to real teachers, so demo emails are never sent, whatever the SMTP URL."""
+    may belong to real teachers, so demo emails are never sent, whatever the SMTP URL.
+    Nor is Swan ever called: the manual path when configured, else the sandbox, at the
+    engine's time and without its injected faults (the demo's steps all run now)."""
 
     def __init__(self, rt: Runtime, engine: Engine) -> None:
         self.settings, self.links, self.engine = rt.settings, rt.links, engine
         self.mailer: Mailer = SandboxMailer()
+        self.swan: Swan = (
+            rt.swan
+            if rt.swan.mode == "manual"
+            else SandboxSwan(rt.db, engine.clock, base_url=rt.settings.base_url)
+        )

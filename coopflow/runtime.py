@@ -1,4 +1,4 @@
-"""The composition root: settings → database, engine, broker, mailer, links.
+"""The composition root: settings → database, engine, broker, mailer, Swan, links.
 
 Every process (web, worker, scheduler, or all three in ``coopflow serve``) builds one
 Runtime; nothing else reads the configuration or wires the parts together.
@@ -22,6 +22,7 @@ from coopflow.observability import init_sentry
 from workers.broker import bulk_publisher_for, declare_actors, make_broker, publisher_for
 from workers.metrics import step_duration_if_used
 from workers.providers.mail import Mailer, make_mailer
+from workers.providers.swan import Swan, make_swan
 from workers.scheduler import Scheduler
 from workflows.engine.clock import Clock, SystemClock
 from workflows.engine.db import Database
@@ -47,6 +48,8 @@ class Runtime:
     actor: dramatiq.Actor
     bulk_actor: dramatiq.Actor
     mailer: Mailer
+    #: The sandbox, Swan's API or the manual path (``COOPFLOW_SWAN_MODE``).
+    swan: Swan
     links: Links
     _worker: dramatiq.Worker | None = field(default=None, repr=False)
     _scheduler: Scheduler | None = field(default=None, repr=False)
@@ -149,6 +152,7 @@ def build_runtime(
         actor=None,  # type: ignore[arg-type]  # set below: the actors need the runtime
         bulk_actor=None,  # type: ignore[arg-type]
         mailer=make_mailer(settings.smtp_url),
+        swan=make_swan(settings, db, engine.clock),
         links=Links(settings.secret_key),
     )
     actors = declare_actors(broker, runtime)

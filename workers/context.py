@@ -10,6 +10,7 @@ from workflows.engine.steps import ClaimedStep, Outcome
 
 if TYPE_CHECKING:
     from workers.providers.mail import Mailer
+    from workers.providers.swan.interface import Swan
     from workflows.engine.engine import Engine
     from workflows.links import Links
 
@@ -29,6 +30,7 @@ class Services(Protocol):
     settings: StepSettings
     engine: Engine
     mailer: Mailer
+    swan: Swan
     links: Links
 
 

@@ -110,7 +110,11 @@ class Swan(Protocol):
     mode: str
 
     def add_member(self, member: NewMember) -> Membership:
-        """Create the account membership the mandataire will bind to."""
+        """Create the account membership the mandataire will bind to.
+
+        A membership of the same account for the same email (not ``Disabled``) is
+        found and returned instead: a retried step, or one whose first call timed out
+        after Swan created it, makes no second membership."""
         ...
 
     def membership(self, membership_id: str) -> Membership:

@@ -1,0 +1,312 @@
+"""The simulated Swan of the embedded mode, the demo and the tests (``COOPFLOW_SWAN_MODE``
+``sandbox``, the default).
+
+Its world is kept in ``swan_sandbox_objects`` (:mod:`.sandbox_world`), so the web
+process (the identification page of ``coopflow/swan_simulator.py``), workers in other
+processes and the scheduler all see the same bank: an account per coop, the account
+memberships, their identifications, the trusted beneficiaries, and the outage switch of
+the fault suite. Like a real provider it fails: every API call can be slowed, answered
+HTTP 500 or 429, or time out after Swan did the work, at the rates of the settings; an
+outage makes every call fail until a given time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TypeVar
+from urllib.parse import urlencode
+
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+from sqlalchemy.orm import Session
+
+import workers.providers.swan.sandbox_world as world
+from workers.providers.swan.errors import SwanRejected, SwanUnavailable
+from workers.providers.swan.interface import Beneficiary, Membership, MembershipStatus, NewMember
+from workers.providers.swan.sandbox_world import (
+    NAME,
+    OUTCOMES,
+    insert_new,
+    membership_of,
+    outage_until,
+    row_of,
+    set_outage,
+)
+from workflows.engine.clock import Clock
+from workflows.engine.db import Database
+from workflows.models.banking import SandboxObject
+
+__all__ = ["OUTCOMES", "Person", "SandboxSwan", "outage_until", "set_outage"]
+
+T = TypeVar("T")
+
+#: ``projectId`` of the sandbox's webhook events.
+PROJECT_ID = "sandbox"
+#: What a simulated 429 asks to wait, in seconds.
+RETRY_AFTER_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a membership expects, as Swan's identification page shows it."""
+
+    first_name: str
+    last_name: str
+    email: str
+    birth_date: date | None
+    membership: Membership
+
+
+class SandboxSwan:
+    """A faithful simulator of the Swan partner API (see the module's docstring).
+
+    ``rng`` draws the faults (seeded in tests); ``sleep`` waits the latency. A timeout
+    happens after the work, as when the request reached Swan and its answer was lost:
+    the caller gets ``SwanUnavailable(uncertain=True)`` and must find out what exists
+    (it waits no ``swan_timeout_seconds``: tests stay fast). ``identification_url``,
+    :meth:`person` and :meth:`simulate` are no API call and never fail."""
+
+    mode = "sandbox"
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        base_url: str,
+        latency_ms: int = 0,
+        error_rate: float = 0.0,
+        timeout_rate: float = 0.0,
+        too_many_rate: float = 0.0,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.db, self.clock, self.base_url = db, clock, base_url.rstrip("/")
+        self.latency_ms = latency_ms
+        self.rates = (("error", error_rate), ("too_many", too_many_rate), ("timeout", timeout_rate))
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+        self._outage_turns = itertools.count()
+
+    # The API --------------------------------------------------------------------------
+
+    def add_member(self, member: NewMember) -> Membership:
+        return self._call(lambda: self._add_member(member))
+
+    def membership(self, membership_id: str) -> Membership:
+        def read() -> Membership:
+            with self.db.read() as session:
+                return membership_of(session, row_of(session, membership_id, world.MEMBERSHIP))
+
+        return self._call(read)
+
+    def identification_url(self, membership: Membership, redirect_url: str) -> str | None:
+        query = urlencode({"redirect": redirect_url})
+        return f"{self.base_url}/sandbox/swan/identification/{membership.id}?{query}"
+
+    def certify_account(self, account_id: str | None, iban: str, holder: str) -> Beneficiary:
+        return self._call(lambda: self._certify(account_id, iban, holder))
+
+    # What the person does on Swan's page ----------------------------------------------
+
+    def person(self, membership_id: str) -> Person | None:
+        """The membership and whom it expects; ``None`` for an id Swan does not know."""
+        with self.db.read() as session:
+            row = session.get(SandboxObject, membership_id)
+            if row is None or row.kind != world.MEMBERSHIP:
+                return None
+            birth = row.data.get("birth_date")
+            return Person(
+                first_name=row.data["first_name"],
+                last_name=row.data["last_name"],
+                email=row.data["email"],
+                birth_date=date.fromisoformat(birth) if birth else None,
+                membership=membership_of(session, row),
+            )
+
+    def simulate(
+        self,
+        membership_id: str,
+        outcome: str,
+        *,
+        reasons: Iterable[str] = (),
+        fields: Iterable[str] = (),
+    ) -> list[dict[str, str]]:
+        """Apply what the person (or Swan's reviewers) did: ``started`` (a new
+        identification), ``pending`` (documents sent), ``valid`` (membership Enabled),
+        ``invalid`` (with ``IdentificationInvalidReason`` codes, ``ExpiredDocument`` by
+        default), ``expired``, ``canceled``, ``binding_error`` (the identity is valid
+        but its ``fields``, of ``MATCH_ERRORS``, differ from what the membership expects).
+
+        ``pending``, ``valid``, ``invalid`` and ``binding_error`` act on the open
+        identification, begun now if there is none (the person went through quickly).
+        Returns the webhook events Swan sends, one per change; a move Swan would not
+        allow raises :class:`SwanRejected` and changes nothing."""
+        reasons, fields = tuple(reasons), tuple(fields)
+        world.check_move(outcome, reasons, fields)
+        with self.db.write() as session:
+            row = row_of(session, membership_id, world.MEMBERSHIP, lock=True)
+            now = self.clock.now()
+            changes = world.apply_move(session, row, outcome, reasons, fields, now)
+            if changes:
+                row.updated_at = now
+        return [self._event(kind, membership_id, now) for kind in changes]
+
+    # Inside ---------------------------------------------------------------------------
+
+    def _call(self, work: Callable[[], T]) -> T:
+        """``work`` as one API call: slowed, failed before it, or timed out after it."""
+        if self.latency_ms:
+            self.sleep(self.latency_ms / 1000)
+        fault, outage = self._fault()
+        if fault == "error":
+            raise SwanUnavailable(f"{NAME} a répondu HTTP 500{outage} (panne simulée).")
+        if fault == "too_many":
+            raise SwanUnavailable(
+                f"{NAME} a répondu HTTP 429 : trop de requêtes (simulé).",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        result = work()
+        if fault == "timeout":
+            raise SwanUnavailable(
+                f"{NAME} n'a pas répondu à temps{outage} : la demande a pu être traitée (simulé).",
+                uncertain=True,
+            )
+        return result
+
+    def _fault(self) -> tuple[str | None, str]:
+        """The fault of this call, and the outage that caused it (said in the message).
+        During an outage calls alternate between a 500 and a timeout after the work."""
+        until = outage_until(self.db)
+        if until is not None and self.clock.now() < until:
+            fault = "error" if next(self._outage_turns) % 2 == 0 else "timeout"
+            return fault, f" (panne jusqu'à {until.isoformat(timespec='seconds')})"
+        draw = self.rng.random()
+        for fault, rate in self.rates:
+            if draw < rate:
+                return fault, ""
+            draw -= rate
+        return None, ""
+
+    def _add_member(self, member: NewMember) -> Membership:
+        missing = [
+            name
+            for name, value in (
+                ("email", member.email),
+                ("restrictedTo.firstName", member.first_name),
+                ("restrictedTo.lastName", member.last_name),
+            )
+            if not value.strip()
+        ]
+        if missing or "@" not in member.email:
+            raise SwanRejected(
+                f"{NAME} : l'adhésion demande une adresse email, un prénom et un nom.",
+                code="ValidationRejection",
+                fields=tuple(missing) or ("email",),
+            )
+        now = self.clock.now()
+        with self.db.write() as session:
+            account_id = self._account(session, member, now)
+            # One membership added at a time per account: two deliveries of one step
+            # running together find each other's.
+            row_of(session, account_id, world.ACCOUNT, lock=True)
+            email = member.email.strip().casefold()
+            for row in world.children(session, account_id, world.MEMBERSHIP):
+                disabled = row.status == MembershipStatus.DISABLED
+                if row.data["email"].casefold() == email and not disabled:
+                    return membership_of(session, row)
+            row = SandboxObject(
+                id=f"sbx_mem_{secrets.token_hex(8)}",
+                kind=world.MEMBERSHIP,
+                parent_id=account_id,
+                status=MembershipStatus.INVITATION_SENT.value,
+                data={
+                    "email": member.email.strip(),
+                    "first_name": member.first_name.strip(),
+                    "last_name": member.last_name.strip(),
+                    "birth_date": member.birth_date.isoformat() if member.birth_date else None,
+                    "phone_number": member.phone_number,
+                    "mismatches": [],
+                },
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return membership_of(session, row)
+
+    def _account(self, session: Session, member: NewMember, now: datetime) -> str:
+        """The coop's account: the one named, else the coop's, opened on first use."""
+        if member.account_id:
+            return row_of(session, member.account_id, world.ACCOUNT).id
+        if not member.coop_ref:
+            raise SwanRejected(
+                f"{NAME} : aucun compte indiqué pour cette adhésion.",
+                code="ValidationRejection",
+                fields=("accountId",),
+            )
+        account_id = "sbx_acc_" + world.digest(member.coop_ref)
+        insert_new(
+            session,
+            id=account_id,
+            kind=world.ACCOUNT,
+            status="Opened",
+            data={"coop_ref": member.coop_ref},
+            created_at=now,
+            updated_at=now,
+        )
+        return account_id
+
+    def _certify(self, account_id: str | None, iban: str, holder: str) -> Beneficiary:
+        if not account_id:
+            raise SwanRejected(
+                f"{NAME} : aucun compte indiqué pour ce bénéficiaire.",
+                code="ValidationRejection",
+                fields=("accountId",),
+            )
+        try:
+            compact = IBAN(iban).compact
+        except SchwiftyException:
+            raise SwanRejected(
+                f"{NAME} : IBAN refusé.", code="ValidationRejection", fields=("iban",)
+            ) from None
+        if not holder.strip():
+            raise SwanRejected(
+                f"{NAME} : le nom du bénéficiaire manque.",
+                code="ValidationRejection",
+                fields=("name",),
+            )
+        now = self.clock.now()
+        with self.db.write() as session:
+            row_of(session, account_id, world.ACCOUNT)
+            # Looked up by account and IBAN before adding: asked twice, the same one.
+            beneficiary_id = "sbx_ben_" + world.digest(f"{account_id}|{compact}")
+            insert_new(
+                session,
+                id=beneficiary_id,
+                kind=world.BENEFICIARY,
+                parent_id=account_id,
+                status="Enabled",
+                data={"iban": compact, "name": holder.strip()},
+                created_at=now,
+                updated_at=now,
+            )
+            row = row_of(session, beneficiary_id, world.BENEFICIARY)
+            return Beneficiary(row.id, row.data["iban"], row.data["name"], row.status)
+
+    def _event(self, kind: str, membership_id: str, now: datetime) -> dict[str, str]:
+        moment = now.astimezone(UTC)  # as Swan writes it: 2026-09-07T07:30:00.000Z
+        return {
+            "eventType": kind,
+            "eventId": f"sbx_evt_{uuid.uuid4().hex}",
+            "eventDate": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "projectId": PROJECT_ID,
+            "resourceId": membership_id,
+        }
