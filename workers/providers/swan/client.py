@@ -1,15 +1,26 @@
 """The real Swan client: OAuth2 client credentials and GraphQL over HTTPS (urllib3).
 
 What Swan documents (swan-io/docs, ``developers/using-api``) and this client relies on:
-a project token from ``POST {oauth}/oauth2/token`` (``client_id``, ``client_secret``,
-``grant_type=client_credentials`` → ``access_token``, ``expires_in`` 3600, no refresh
-token), ``Authorization: Bearer`` on ``POST {graphql_url}``, an expired token answered
-HTTP 401, 2,000 requests per 5 minutes per endpoint then HTTP 429, mutations answering a
-union of a success payload and ``…Rejection`` types, other errors in GraphQL's
-``errors``. The documents and the schema names are in :mod:`.graphql`.
+a project token from ``POST https://oauth.swan.io/oauth2/token`` (form ``client_id``,
+``client_secret``, ``grant_type=client_credentials`` → ``access_token``, ``token_type:
+bearer``, ``expires_in: 3600``; no refresh token), ``Authorization: Bearer`` on ``POST
+{graphql_url}``, an expired token answered HTTP 401, 2,000 requests per 5 minutes per IP
+and endpoint then HTTP 429, mutations answering a union of a success payload and
+``…Rejection`` types, other errors in GraphQL's ``errors``. The identification page is
+``https://oauth.swan.io/oauth2/auth`` with ``response_type=code``, ``client_id``,
+``redirect_uri`` (allowed in Swan's dashboard), ``scope=openid offline``, ``state``,
+``accountMembershipId`` and ``identificationLevel`` (``Auto`` recommended by Swan for
+invited members; ``PVID`` possible) — the same parameters Swan's own partner frontend
+builds (swan-partner-frontend, ``server/src/api/oauth2.ts``). The documents and the
+schema names are in :mod:`.graphql`, with what could not be confirmed.
+
+« unconfirmed »: that ``state`` may simply carry the membership id (coopflow does not
+take the user token the redirect offers, so there is no callback to protect), and the
+``extensions.code`` values of GraphQL errors (:data:`graphql.SWAN_SIDE_CODES`).
 
 Every failure leaves as :class:`SwanRejected` (permanent) or :class:`SwanUnavailable`
-(transient); a used-up request budget as :class:`StepPostponed` (the step waits, its
+(transient; ``uncertain`` when a mutation was sent and no answer came back: Swan may
+have acted); a used-up request budget as :class:`StepPostponed` (the step waits, its
 attempts untouched). Each GraphQL request takes one unit of the budget, the retry after
 a 401 too; token requests take none (another endpoint, whose own limit one request per
 process and hour never nears). Never logged: the client secret, tokens, full IBANs.

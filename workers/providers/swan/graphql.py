@@ -38,6 +38,13 @@ Names confirmed in Swan's partner schema (swan-io/swan-partner-frontend,
   ``ForbiddenRejection``, ``AccountNotFoundRejection``, ``ValidationRejection``,
   ``InternalErrorRejection``.
 
+Swan has no « certify »: the coop's certified account becomes a trusted SEPA beneficiary
+of its Swan account (``ConsentPending`` until a member consents). Considered and left:
+``addExternalAccount`` (an account holder's external account, project token allowed,
+``ExternalAccountAlreadyExistsRejection`` on a duplicate) is Account Funding's and
+requires the BIC, the account's opening date and more. ``InternalErrorRejection`` is
+Swan failing, not refusing: transient here, unlike every other rejection.
+
 « unconfirmed »: that a *project* token may call ``addAccountMembership`` and
 ``addTrustedSepaBeneficiary`` at all. Swan lists both as sensitive operations (the
 consent page: a user's consent, or a project token impersonating a user with the
