@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from workflows.processes.iban.definition import RESOLVE_MISMATCH
+from workflows.processes.iban.definition import RESOLVE_MISMATCH, REVIEW_RIB
 
-ACTIONS = {RESOLVE_MISMATCH: "Traiter le signalement"}
+ACTIONS = {REVIEW_RIB: "Vérifier le RIB", RESOLVE_MISMATCH: "Traiter le signalement"}
