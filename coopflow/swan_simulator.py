@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from workers.providers.swan.errors import SwanRejected
 from workers.providers.swan.interface import IdentificationStatus, MembershipStatus
 from workers.providers.swan.sandbox import SandboxSwan
+from workflows import swan_events
 from workflows.processes.kyc.reasons import mismatch_sentence, reason_text
 
 bp = Blueprint("swan_sandbox", __name__, url_prefix="/sandbox/swan")
@@ -124,10 +125,6 @@ def act(membership_id: str) -> Response | tuple[str, int]:
 
 def _deliver(events: list[dict[str, str]]) -> None:
     """Each event as ``/webhooks/swan`` receives it: kept, and the case asked to sync."""
-    try:
-        from workflows import swan_events
-    except ImportError:  # the webhooks' module lands with /webhooks/swan
-        return
     engine = current_app.extensions["coopflow"].engine
     for event in events:  # as Swan posts them: each on its own
         with engine.transaction() as tx:

@@ -17,9 +17,12 @@ from coopflow.app import create_app
 from coopflow.runtime import build_runtime
 from tests.helpers import csrf_token
 from tests.security.conftest import database_rows
-from tests.web.conftest import text
+from tests.web.conftest import case_row, make_coop, settle, text
 from workers.providers.swan.interface import IdentificationStatus, MembershipStatus, NewMember
-from workflows.models import WebhookEvent
+from workflows.models import Case, WebhookEvent
+from workflows.processes.kyc import definition as kyc
+
+__all__ = ["make_coop"]  # the fixture: a coop brought to a stage by the engine
 
 BUTTONS = [
     "Commencer",
@@ -107,7 +110,6 @@ def test_a_journey_started_sent_then_validated(client, runtime, membership, cloc
 
 
 def test_each_event_reaches_the_platform_once(client, runtime, membership):
-    pytest.importorskip("workflows.swan_events")
     press(client, membership.id, "unreadable")  # begun, then refused: two events
     with runtime.db.read() as session:
         events = session.scalars(select(WebhookEvent).order_by(WebhookEvent.id)).all()
@@ -118,6 +120,33 @@ def test_each_event_reaches_the_platform_once(client, runtime, membership):
     assert {e.outcome for e in events} == {"ignored"}
     (refused,) = runtime.swan.membership(membership.id).identifications
     assert refused.reasons == ("InsufficientDocumentReadability",)
+
+
+def test_the_mandataires_kyc_case_follows_what_happens_on_the_page(client, runtime, make_coop):
+    """The whole way: the kyc step asks Swan for the membership and notes the page; each
+    press there reaches the case through its webhook events and the sync step."""
+    coop = make_coop("active")
+    with runtime.db.read() as session:
+        case = session.scalars(
+            select(Case).where(Case.coop_id == coop.coop_id, Case.process == kyc.PROCESS)
+        ).one()
+    assert case.state == kyc.LINK_SENT
+    url = case.data["identification_url"]
+    assert url.startswith("http://coopflow.test/sandbox/swan/identification/sbx_mem_")
+    path = url.removeprefix("http://coopflow.test")
+    assert coop.email in text(client.get(path))
+    for choice, state in (
+        ("started", kyc.IN_PROGRESS),
+        ("pending", kyc.PENDING_REVIEW),
+        ("valid", kyc.VERIFIED),
+    ):
+        page = client.get(path).get_data(as_text=True)
+        back = re.search(r'name="redirect" value="([^"]*)"', page).group(1)
+        form = {"csrf_token": csrf_token(page), "choice": choice, "redirect": back}
+        assert client.post(path.split("?")[0], data=form).status_code == 302
+        settle(runtime)
+        assert case_row(runtime, case.id).state == state, choice
+    assert case_row(runtime, case.id).data["membership_status"] == "Enabled"
 
 
 def test_a_refusal_and_a_mismatch_read_in_french(client, runtime, membership):

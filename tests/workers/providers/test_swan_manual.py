@@ -10,6 +10,7 @@ import pytest
 
 from coopflow.config import ConfigurationError, Settings, load_settings
 from workers.providers.swan import ManualSwan, SandboxSwan, make_swan
+from workers.providers.swan.client import GraphQLSwan
 from workers.providers.swan.errors import SwanRejected
 from workers.providers.swan.interface import MembershipStatus, NewMember
 from workers.providers.swan.sandbox import set_outage
@@ -91,7 +92,6 @@ def test_the_manual_mode_is_the_manual_path(db, clock):
 
 
 def test_the_live_mode_is_swans_api_with_its_credentials(db, clock):
-    client = pytest.importorskip("workers.providers.swan.client")
     settings = load_settings(
         {
             **SECRET,
@@ -104,7 +104,7 @@ def test_the_live_mode_is_swans_api_with_its_credentials(db, clock):
         dotenv=False,
     )
     swan = make_swan(settings, db, clock)
-    assert isinstance(swan, client.GraphQLSwan) and swan.mode == "live"
+    assert isinstance(swan, GraphQLSwan) and swan.mode == "live"
     assert swan.graphql_url == "https://api.swan.io/sandbox-partner/graphql"  # unless told
     assert swan.oauth_url == "https://oauth.swan.io/oauth2/token"
     assert swan.consent_redirect_url == "https://coop.occe.coop/mon-espace"

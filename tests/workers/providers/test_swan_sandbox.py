@@ -372,7 +372,7 @@ def test_an_outage_is_seen_by_every_instance_on_the_database(db, clock, swan):
         assert outage_until(db) == until
         failures = []
         for _ in range(4):
-            with pytest.raises(SwanUnavailable, match="panne jusqu'à") as failed:
+            with pytest.raises(SwanUnavailable, match="panne simulée jusqu'au") as failed:
                 swan.membership(known)
             failures.append(failed.value.uncertain)
         assert failures == [False, True, False, True]  # 500, timeout, 500, timeout

@@ -41,6 +41,7 @@ from workers.providers.swan.sandbox_world import (
 )
 from workflows.engine.clock import Clock
 from workflows.engine.db import Database
+from workflows.formatting import datetime_fr
 from workflows.models.banking import SandboxObject
 
 __all__ = ["OUTCOMES", "Person", "SandboxSwan", "outage_until", "set_outage"]
@@ -165,33 +166,33 @@ class SandboxSwan:
         """``work`` as one API call: slowed, failed before it, or timed out after it."""
         if self.latency_ms:
             self.sleep(self.latency_ms / 1000)
-        fault, outage = self._fault()
+        fault, why = self._fault()
         if fault == "error":
-            raise SwanUnavailable(f"{NAME} a répondu HTTP 500{outage} (panne simulée).")
+            raise SwanUnavailable(f"{NAME} a répondu HTTP 500 ({why}).")
         if fault == "too_many":
             raise SwanUnavailable(
-                f"{NAME} a répondu HTTP 429 : trop de requêtes (simulé).",
+                f"{NAME} a répondu HTTP 429 : trop de requêtes ({why}).",
                 retry_after=RETRY_AFTER_SECONDS,
             )
         result = work()
         if fault == "timeout":
             raise SwanUnavailable(
-                f"{NAME} n'a pas répondu à temps{outage} : la demande a pu être traitée (simulé).",
+                f"{NAME} n'a pas répondu à temps ({why}) : la demande a pu être traitée.",
                 uncertain=True,
             )
         return result
 
     def _fault(self) -> tuple[str | None, str]:
-        """The fault of this call, and the outage that caused it (said in the message).
-        During an outage calls alternate between a 500 and a timeout after the work."""
+        """The fault of this call and why, as its message says it. During an outage
+        calls alternate between a 500 and a timeout after the work."""
         until = outage_until(self.db)
         if until is not None and self.clock.now() < until:
             fault = "error" if next(self._outage_turns) % 2 == 0 else "timeout"
-            return fault, f" (panne jusqu'à {until.isoformat(timespec='seconds')})"
+            return fault, f"panne simulée jusqu'au {datetime_fr(until)}"
         draw = self.rng.random()
         for fault, rate in self.rates:
             if draw < rate:
-                return fault, ""
+                return fault, "panne simulée"
             draw -= rate
         return None, ""
 
