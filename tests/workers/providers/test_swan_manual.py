@@ -42,8 +42,9 @@ def test_a_manual_membership_is_a_record_whose_status_only_staff_decide(manual):
 
 
 def test_an_unknown_manual_membership_is_refused(manual):
-    with pytest.raises(SwanRejected, match="Suivi manuel"):
+    with pytest.raises(SwanRejected, match="Suivi manuel") as unknown:
         manual.membership("man_mem_0000000000000000")
+    assert unknown.value.code == "NotFoundRejection"  # as the sandbox and the API say it
     with pytest.raises(SwanRejected):
         manual.add_member(member(" "))
 

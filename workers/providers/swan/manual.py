@@ -85,7 +85,9 @@ class ManualSwan:
 def _row(session: Session, object_id: str, kind: str) -> SandboxObject:
     row = session.get(SandboxObject, object_id)
     if row is None or row.kind != kind:
-        raise SwanRejected(f"Suivi manuel : aucun enregistrement {object_id}.")
+        raise SwanRejected(
+            f"Suivi manuel : aucun enregistrement {object_id}.", code="NotFoundRejection"
+        )
     return row
 
 
