@@ -9,8 +9,9 @@ from __future__ import annotations
 from flask import Blueprint
 
 from web.extensions import csrf
-from web.webhooks import mail
+from web.webhooks import mail, swan
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 csrf.exempt(bp)  # authenticated by their signature, not by a session
 bp.add_url_rule("/mail", "mail", mail.receive, methods=["POST"])
+bp.add_url_rule("/swan", "swan", swan.receive, methods=["POST"])
