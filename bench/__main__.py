@@ -28,6 +28,7 @@ BENCHMARKS = {
     "B2": "bench.b2_wave",
     "B3": "bench.b3_backoffice",
     "B4": "bench.b4_transition",
+    "B5": "bench.b5_webhooks",
 }
 
 

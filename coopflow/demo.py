@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from coopflow import demo_banking
 from coopflow.accounts import create_staff
 from coopflow.runtime import Runtime
 from workers.providers.mail import Mailer, SandboxMailer
@@ -40,6 +41,7 @@ DEMO_MANDATAIRES = [
     ("anais.berenger@ac-nice.fr", "Ecole*Nice2026", "espace vérifié (récapitulatif PDF)"),
     ("loic.menard@ac-nice.fr", "Ecole*Nice2026", "problème signalé, en attente de l'AD"),
     ("julien.roux@ac-nice.fr", "Ecole*Nice2026", "mot de passe choisi, jamais connecté"),
+    *demo_banking.LOGINS,
 ]
 
 ADS = [
@@ -151,6 +153,7 @@ def load_demo(rt: Runtime) -> bool:
     _open_demo_tasks(rt, now)
     _activate_demo_mandataire(rt)
     _demo_stages(rt)
+    demo_banking.load(rt, _run_pending)
     tick(rt.engine)
     _run_pending(rt, rt.engine)
     with rt.db.read() as session:

@@ -25,6 +25,7 @@ from tests.web.conftest import (
     text,
 )
 from web.auth import RESET_PURPOSE
+from workers.providers.swan.interface import NewMember
 from workflows.engine import bulk
 from workflows.engine.engine import Actor
 from workflows.models import AD, Base, Document, Email, Step
@@ -39,7 +40,8 @@ def staff(ad: AD) -> Any:
 
 
 #: Pages before a login: sent by a visitor without a session.
-ANONYMOUS = ("/connexion", "/admin/connexion", "/mot-de-passe-perdu", "/invitation/")
+#: Swan's stand-in page needs no login, like Swan's own: its random membership id is the key.
+ANONYMOUS = ("/connexion", "/admin/connexion", "/mot-de-passe-perdu", "/invitation/", "/sandbox/")
 
 
 def portal_client(app: Flask, coop: PortalCoop) -> FlaskClient:
@@ -149,6 +151,9 @@ def world(app, runtime, make_coop, staff) -> World:
             "export_type": "csv",
             "filename": "progress.js",
         }
+    # Outside the transaction above: the sandbox writes with a session of its own.
+    member = NewMember(None, mine.email, "Hélène", "Dupré", coop_ref=mine.affiliation_number)
+    values["membership_id"] = runtime.swan.add_member(member).id
     invitation = issue_link(runtime, invited, "invitation", timedelta(days=7))
     reset = issue_link(runtime, mine, RESET_PURPOSE, timedelta(hours=1))
     settle(runtime)

@@ -931,4 +931,4 @@ FORMS: dict[str, tuple[Form, ...]] = {
     },
 }
 #: State-changing routes that read nothing a user types.
-NO_INPUT = frozenset({"auth.logout", "admin.logout"})
+NO_INPUT = frozenset({"auth.logout", "admin.logout", "swan_sandbox.act"})

@@ -37,6 +37,7 @@ NOT_PORTAL = (
     "/readyz",
     "/metrics",
     "/webhooks",
+    "/sandbox",  # Swan's stand-in page, outside the portal as Swan's own is
     "/connexion",
     "/deconnexion",
     "/invitation",
