@@ -171,6 +171,10 @@ def sync_identification(ctx: StepContext) -> Outcome:
 
     with ctx.engine.transaction() as tx:
         case = tx.lock(ctx.step.case_id)
+        if case.state != ctx.step.args.get("state"):
+            # Another sync moved the case while Swan answered this one: its answer may be
+            # the older, and the case keeps what the newer one noted.
+            return Outcome(result={"skipped": f"dossier passé à l'état {case.state}"})
         refusals = _refusals(tx.session, case.id)
         read = _reading(membership, identification)
         if read is not None and read[0] == "refuse":

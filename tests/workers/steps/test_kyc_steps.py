@@ -388,3 +388,37 @@ def test_a_reminder_says_what_is_left_to_do_once(services, engine, ad, swan, mov
     run(services, case_id, "send_reminder", times=2)
     [reminder] = [e for e in emails(engine, case_id) if e.kind == "reminder"]
     assert reminder.subject.startswith("Rappel") and words in reminder.text_body
+
+
+def test_a_sync_overtaken_by_another_leaves_the_case_to_it(services, engine, ad, swan):
+    """Two syncs queued together; the second moves the case while the first is still
+    waiting for Swan's answer: the first notes nothing and fires nothing (an event
+    meanwhile queues a sync of its own)."""
+    from workers.context import StepContext
+    from workers.steps.kyc import sync_identification
+    from workflows.engine.steps import claim
+
+    case_id, _, membership_id = requested(services, engine, ad)
+    for _ in range(2):
+        with engine.transaction() as tx:
+            tx.fire(case_id, "sync", actor=SYSTEM)
+    first, second = sorted(s.id for s in steps_named(engine, case_id, "sync_identification"))
+    slow = claim(engine, first)  # taken by a worker, Swan not answered yet
+    assert slow is not None
+    swan.simulate(membership_id, "pending")
+    run_step(services, second)
+    noted = case_row(engine, case_id).data
+    assert noted["swan_status"] == "Pending"
+    swan.simulate(membership_id, "valid")
+
+    outcome = sync_identification(StepContext(slow, services))
+    assert outcome.trigger is None and "skipped" in outcome.result
+    assert case_row(engine, case_id).data == noted
+
+
+def steps_named(engine, case_id: int, name: str) -> list[Step]:
+    with engine.db.read() as s:
+        found = list(s.scalars(select(Step).where(Step.case_id == case_id, Step.name == name)))
+        for step in found:
+            s.expunge(step)
+        return found
