@@ -47,6 +47,8 @@ FIELD_LABELS = {
     "rib_date": "Date du RIB",
     "file": "RIB (fichier)",
     "document": "RIB (fichier)",
+    #: A reason staff wrote themselves (the review's « Autre motif »).
+    "other": "Autre motif",
 }
 
 
@@ -196,8 +198,8 @@ def notify_rejected(ctx: StepContext) -> Outcome:
 def rejection_of(session: Session, case: Case) -> tuple[list[tuple[str, str]], str | None]:
     """Why the RIB was refused, as ``(field label, message)`` pairs, and the note of the
     AD's team when a person refused it. Read from the transition into ``rejected``
-    (the checks' ``errors``, or the review's ``errors``/``reasons``/``message``), else
-    from the RIB's own errors."""
+    (the checks' ``errors``, or the review's ``errors`` and ``message``), else from the
+    RIB's own errors."""
     entered = session.scalars(
         select(CaseEvent)
         .where(CaseEvent.case_id == case.id, CaseEvent.to_state == REJECTED)
@@ -211,10 +213,8 @@ def rejection_of(session: Session, case: Case) -> tuple[list[tuple[str, str]], s
         account = session.get(BankAccount, int(account_id)) if account_id else None
         errors = account.errors if account is not None else {}
     labelled = [(FIELD_LABELS.get(str(k), "RIB"), _message(v)) for k, v in errors.items()]
-    reasons = payload.get("reasons")
-    if isinstance(reasons, list):
-        labelled += [("RIB", str(reason)) for reason in reasons if str(reason).strip()]
-    note = str(payload.get("message") or (entered.comment if entered else None) or "").strip()
+    # The message staff wrote for the mandataire (their comment is for the history).
+    note = str(payload.get("message") or "").strip()
     return labelled, note or None
 
 

@@ -158,6 +158,32 @@ def test_a_bad_rib_key_is_told_next_to_its_field_without_the_iban(
     assert_no_full_iban(engine, case_id, BAD_KEY_IBAN)
 
 
+def test_a_rib_refused_by_staff_tells_their_reasons_and_message(services, engine, ad):
+    """The review's refusal (as the back-office fires it): each reason by its field,
+    and the message staff wrote for the mandataire, not their comment."""
+    case_id, _, person = coop_cases(services, engine, ad)
+    account_id = hand_in(engine, case_id, person, "jeton", holder="M. et Mme Dupont")
+    run(services, case_id, "check_rib")
+    with engine.transaction() as tx:
+        tx.fire(
+            case_id,
+            "refuse",
+            actor=Actor("staff", 1, "Claire Agent"),
+            payload={
+                "bank_account_id": account_id,
+                "errors": {"document": "Le RIB joint est illisible.", "other": "Pas de tampon."},
+                "message": "Demandez un RIB à votre agence.",
+            },
+            comment="Motifs : RIB illisible ; Pas de tampon.",
+        )
+    run(services, case_id, "notify_rejected")
+    [email] = [e for e in emails(engine, case_id) if e.kind == "rejected"]
+    body = email.text_body.replace("\u00a0", " ")
+    assert "- RIB (fichier) : Le RIB joint est illisible." in body
+    assert "- Autre motif : Pas de tampon." in body
+    assert "Demandez un RIB à votre agence." in body and "Motifs :" not in body
+
+
 # certify_account -------------------------------------------------------------------------
 
 
