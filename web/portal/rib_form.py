@@ -1,0 +1,128 @@
+"""The RIB form of « Compte bancaire »: what it checks at once, before anything is
+stored — each field given and shaped like an IBAN, a BIC, a date; the file a PDF, PNG
+or JPEG of at most 5 Mo, by its content (its magic bytes), whatever its name says.
+Whether the RIB is good (mod-97, RIB key, bank, age, holder) is for the step
+``check_rib`` (:mod:`workflows.processes.iban.rib_checks`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, Field, StringField, ValidationError
+from wtforms.validators import InputRequired
+
+from web.forms import text_field
+from workflows.processes.iban import rib_checks
+
+RIB_KIND = "rib"
+RIB_MAX_BYTES = 5 * 1024 * 1024
+#: Magic bytes: what the file is, whatever its name or the browser's content type say.
+_RIB_SIGNATURES = (
+    (b"%PDF-", "application/pdf", "pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+)
+#: The form's fields, in its order: a refusal's messages are listed in it.
+FIELDS = {
+    "iban": "IBAN",
+    "bic": "BIC",
+    "holder": "Titulaire du compte",
+    "rib_date": "Date du RIB",
+    "rib": "RIB (PDF, PNG ou JPEG)",
+}
+_IBAN_SHAPE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+_BIC_SHAPE = re.compile(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?")
+IBAN_SHAPE = (
+    "IBAN invalide : 2 lettres (le pays), 2 chiffres puis des lettres et des chiffres, "
+    "34 caractères au plus, par exemple FR76 3000 6000 0112 3456 7890 189."
+)
+RIB_REQUIRED = "Joignez votre RIB (PDF, PNG ou JPEG)."
+RIB_EMPTY = "Le fichier envoyé est vide."
+RIB_NOT_A_RIB = (
+    "Ce fichier n'est ni un PDF, ni une image PNG ou JPEG (son contenu a été vérifié, pas "
+    "seulement son nom). Joignez le RIB au format PDF, PNG ou JPEG."
+)
+RIB_TOO_LARGE = "Le fichier dépasse 5 Mo : joignez le RIB téléchargé depuis votre banque en ligne."
+
+
+@dataclass(frozen=True)
+class RibFile:
+    """An uploaded RIB whose content is a PDF, a PNG or a JPEG image."""
+
+    content: bytes
+    content_type: str
+    extension: str
+
+
+def check_rib_file(content: bytes) -> RibFile:
+    """The RIB if ``content`` is a PDF, PNG or JPEG of at most 5 Mo; else
+    ``ValueError`` with the French reason."""
+    if not content:
+        raise ValueError(RIB_EMPTY)
+    if len(content) > RIB_MAX_BYTES:
+        size = f"{len(content) / (1024 * 1024):.1f}".replace(".", ",")
+        raise ValueError(f"Le fichier est trop lourd ({size} Mo) : 5 Mo au plus.")
+    for signature, content_type, extension in _RIB_SIGNATURES:
+        if content.startswith(signature):
+            return RibFile(content, content_type, extension)
+    raise ValueError(RIB_NOT_A_RIB)
+
+
+def _iban_shape(form: FlaskForm, field: Field) -> None:
+    if not _IBAN_SHAPE.fullmatch(rib_checks.compact(field.data or "")):
+        raise ValidationError(IBAN_SHAPE)
+
+
+def _bic_shape(form: FlaskForm, field: Field) -> None:
+    bic = rib_checks.compact(field.data or "")
+    if len(bic) not in (8, 11):
+        raise ValidationError(rib_checks.BIC_BAD_LENGTH)
+    if not _BIC_SHAPE.fullmatch(bic):
+        raise ValidationError(rib_checks.BIC_BAD_FORMAT)
+
+
+class RibForm(FlaskForm):
+    """The RIB's four typed fields and its file, each with its French messages."""
+
+    iban = text_field(
+        StringField,
+        FIELDS["iban"],
+        max_length=60,
+        too_long="IBAN trop long : 34 caractères au plus.",
+        missing=rib_checks.IBAN_REQUIRED,
+        validators=(_iban_shape,),
+    )
+    bic = text_field(
+        StringField,
+        FIELDS["bic"],
+        max_length=20,
+        too_long=rib_checks.BIC_BAD_LENGTH,
+        missing=rib_checks.BIC_REQUIRED,
+        validators=(_bic_shape,),
+    )
+    holder = text_field(
+        StringField,
+        FIELDS["holder"],
+        max_length=140,
+        too_long="Nom du titulaire trop long (140 caractères au plus).",
+        missing=rib_checks.HOLDER_REQUIRED,
+    )
+    rib_date = DateField(
+        FIELDS["rib_date"],
+        format=["%Y-%m-%d", "%d/%m/%Y"],
+        validators=[InputRequired("Indiquez la date du RIB.")],
+        invalid_value_message="Date invalide : indiquez-la sous la forme jj/mm/aaaa.",
+    )
+    rib = FileField(FIELDS["rib"], validators=[FileRequired(RIB_REQUIRED)])
+
+    #: The file, once its content is checked.
+    checked: RibFile | None = None
+
+    def validate_rib(self, field: Field) -> None:
+        try:
+            self.checked = check_rib_file(field.data.read())
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
