@@ -28,7 +28,7 @@ STAFF = Actor("staff", 1, "Claire Agent")
 class Services:
     """What a step is given, with the SMTP server of the test and the simulated Swan."""
 
-    def __init__(self, settings: Any, engine: Any, smtp_url: str, swan: SandboxSwan) -> None:
+    def __init__(self, settings: Any, engine: Any, smtp_url: str, swan: Any) -> None:
         from workers.providers.mail import make_mailer
         from workflows.links import Links
 
@@ -156,6 +156,26 @@ def test_the_request_run_twice_makes_one_membership_and_sends_one_email(
     ):
         assert words in body.replace("\u00a0", " "), words
     assert "Vérifier mon identité" in email.html_body
+
+
+def test_on_the_manual_path_the_email_says_the_ads_team_gets_in_touch(
+    settings, engine, ad, smtp_server
+):
+    from workers.providers.swan.manual import ManualSwan
+
+    nobody = ManualSwan(engine.db, engine.clock)
+    manual = Services(settings, engine, smtp_server.url, nobody)
+    case_id, _ = activated(engine, ad)
+    run(manual, case_id, "request_identification", times=2)
+    data = case_row(engine, case_id).data
+    assert data["identification_url"] is None and data["membership_id"].startswith("man_mem_")
+    [email] = emails(engine, case_id)
+    assert "vérifie votre identité avec vous : elle vous contactera" in email.text_body.replace(
+        "\u00a0", " "
+    )
+    with engine.transaction() as tx:  # a poll: nothing to read, nothing moves
+        tx.fire(case_id, "sync", actor=SYSTEM)
+    assert sync(manual, engine, case_id) == "link_sent"
 
 
 def test_a_relaunch_sends_the_instructions_again_to_the_same_membership(services, engine, ad):
