@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.helpers import case_of, csrf_token
+from tests.test_typography import assert_french, read
 from tests.web.conftest import JPEG, PNG, form_value, log_in_mandataire, settle, text
 from tests.workflows.processes.test_iban_rib_checks import wrong_rib_key
 from web.portal.rib_form import RIB_MAX_BYTES, RIB_NOT_A_RIB, RIB_REQUIRED, RIB_TOO_LARGE
@@ -40,7 +41,9 @@ GOOD = {
 def _page(client) -> str:
     response = client.get(PAGE)
     assert response.status_code == 200
-    assert response.get_data(as_text=True).count("<h1") == 1
+    html = response.get_data(as_text=True)
+    assert html.count("<h1") == 1
+    assert_french(PAGE, read(html))  # « : ; ! ? » and « » that hold
     return text(response)
 
 
@@ -158,6 +161,7 @@ def test_a_bad_input_is_refused_next_to_its_field_and_nothing_is_stored(
     kwargs = {} if rib is None else {"rib": None if rib == "none" else rib}
     refused = _post(client, **fields, **kwargs)
     assert refused.status_code == 422
+    assert_french(PAGE, read(refused.get_data(as_text=True)))
     page = text(refused)
     said = _error(page, field)
     assert said is not None and error in said, page

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.helpers import case_of, csrf_token
+from tests.test_typography import assert_french, read
 from tests.web.conftest import form_value, log_in_mandataire, settle, text
 from workers.providers.swan.sandbox import set_outage
 from workflows.engine.engine import Actor
@@ -45,7 +46,9 @@ def _move(runtime, case_id: int, *triggers: str, data: dict[str, Any] | None = N
 def _page(client) -> str:
     response = client.get(PAGE)
     assert response.status_code == 200
-    assert response.get_data(as_text=True).count("<h1") == 1
+    html = response.get_data(as_text=True)
+    assert html.count("<h1") == 1
+    assert_french(PAGE, read(html))  # « : ; ! ? » and « » that hold
     return text(response)
 
 
