@@ -145,7 +145,7 @@ def _kyc_cases(runtime: Any, count: int, seed: int) -> list[int]:
             .where(Mandataire.coop_id.in_(coop_ids))
             .values(password_hash="argon2-bench", password_set_at=tx.now)
         )
-        return [tx.start("kyc", coop_id, actor=SYSTEM).id for coop_id in coop_ids]
+        return [tx.start("kyc", coop_id, actor=SYSTEM, trigger="start").id for coop_id in coop_ids]
 
 
 def _with_membership(runtime: Any) -> int:
@@ -241,7 +241,9 @@ def _settled(runtime: Any, expected: dict[int, str]) -> bool:
 
 def _final_states(runtime: Any, expected: dict[int, str]) -> dict[int, tuple[str, str]]:
     with runtime.db.read() as session:
-        states = dict(session.execute(select(Case.id, Case.state).where(Case.id.in_(expected))))
+        states = dict(
+            session.execute(select(Case.id, Case.state).where(Case.id.in_(expected))).all()
+        )
     return {
         case_id: (states.get(case_id, "?"), wanted)
         for case_id, wanted in expected.items()
