@@ -194,6 +194,13 @@ def _swan_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
         raise ConfigurationError(
             f"COOPFLOW_SWAN_MODE inconnu : {mode!r} (valeurs possibles : sandbox, live, manual)."
         )
+    if mode == "sandbox" and (get("ENVIRONMENT") or "").strip().lower() == "production":
+        # The simulated bank's page lets whoever holds a membership id mark an identity
+        # verified: never in production, even by a forgotten setting.
+        raise ConfigurationError(
+            "COOPFLOW_ENVIRONMENT=production refuse le Swan simulé : choisissez "
+            "COOPFLOW_SWAN_MODE=live (avec les identifiants du projet) ou manual."
+        )
     client_id, client_secret = get("SWAN_CLIENT_ID"), get("SWAN_CLIENT_SECRET")
     if mode == "live" and not (client_id and client_secret):
         raise ConfigurationError(

@@ -20,10 +20,11 @@ from tests.web.conftest import settle, text
 from web.kept_forms import FORM_EXPIRED, SESSION_ENDED, SESSION_ENDED_KEPT
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-#: Called by machines and authenticated by a signature of their body, never by a session
-#: cookie, so a forged page cannot use them: ``tests/web/webhooks/test_mail.py`` proves an
-#: unsigned request is refused before its body is read.
-SIGNED = {"webhooks.mail"}
+#: Called by machines and authenticated by a signature of their body (the mail relay) or
+#: a shared secret in a header (Swan's ``x-swan-secret``), never by a session cookie, so
+#: a forged page cannot use them: ``tests/web/webhooks/test_mail.py`` and ``test_swan.py``
+#: prove an unauthenticated request is refused before its body is read.
+SIGNED = {"webhooks.mail", "webhooks.swan"}
 #: Said on the page the refused request is sent back to (as ``text`` reads it: a
 #: non-breaking space is a space).
 CSRF_REFUSED = tuple(

@@ -137,6 +137,11 @@ def test_the_live_mode_is_swans_api_with_its_credentials(db, clock):
         ({"COOPFLOW_SWAN_TIMEOUT_SECONDS": "0"}, "nombre positif"),
         ({"COOPFLOW_SWAN_RATE_LIMIT": "0"}, "au moins 1"),
         ({"COOPFLOW_SWAN_RATE_LIMIT_SECONDS": "-300"}, "nombre positif"),
+        ({"COOPFLOW_ENVIRONMENT": "production"}, "refuse le Swan simulé"),
+        (
+            {"COOPFLOW_ENVIRONMENT": "Production", "COOPFLOW_SWAN_MODE": "sandbox"},
+            "COOPFLOW_SWAN_MODE=live",
+        ),
     ],
 )
 def test_a_wrong_swan_setting_stops_the_start_in_french(environ, message):
