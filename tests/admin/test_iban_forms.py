@@ -62,7 +62,7 @@ def _document(tx: Any, case: Case, content: bytes, content_type: str) -> Documen
 
 
 def submitted(
-    rt: Any,
+    engine: Any,
     case_id: int,
     mandataire: Any,
     *,
@@ -72,7 +72,7 @@ def submitted(
 ) -> int:
     """A RIB handed in (file, typed fields, ``submit_rib``) and checked as ``status``
     says, as the portal and ``check_rib`` leave it: the RIB's id."""
-    with rt.engine.transaction() as tx:
+    with engine.transaction() as tx:
         case = tx.lock(case_id)
         document = _document(tx, case, content, content_type)
         account = BankAccount(
@@ -96,7 +96,7 @@ def submitted(
         )
         case.data = {**case.data, "bank_account_id": account.id}
         account_id = account.id
-    with rt.engine.transaction() as tx:
+    with engine.transaction() as tx:
         account = tx.session.get(BankAccount, account_id)
         account.status = status
         if status == "needs_review":
@@ -107,24 +107,24 @@ def submitted(
     return account_id
 
 
-def rib_to_review(rt: Any, ad: Any, **kwargs: Any) -> tuple[int, int, Any]:
+def rib_to_review(engine: Any, ad: Any, **kwargs: Any) -> tuple[int, int, Any]:
     """An iban case of a new coop of ``ad`` at ``needs_review``: case, RIB, mandataire."""
-    mandataire = active_account(rt.engine, ad)
-    case_id = case_of(rt.engine, mandataire.coop_id, "iban").id
+    mandataire = active_account(engine, ad)
+    case_id = case_of(engine, mandataire.coop_id, "iban").id
     kwargs.setdefault("content", png())
-    return case_id, submitted(rt, case_id, mandataire, **kwargs), mandataire
+    return case_id, submitted(engine, case_id, mandataire, **kwargs), mandataire
 
 
-def mismatch_reported(rt: Any, ad: Any, message: str) -> tuple[int, int]:
+def mismatch_reported(engine: Any, ad: Any, message: str) -> tuple[int, int]:
     """An iban case whose certified account the mandataire says is not theirs."""
-    mandataire = active_account(rt.engine, ad)
-    case_id = case_of(rt.engine, mandataire.coop_id, "iban").id
-    account_id = submitted(rt, case_id, mandataire, content=PDF, status="verified")
-    with rt.engine.transaction() as tx:
+    mandataire = active_account(engine, ad)
+    case_id = case_of(engine, mandataire.coop_id, "iban").id
+    account_id = submitted(engine, case_id, mandataire, content=PDF, status="verified")
+    with engine.transaction() as tx:
         account = tx.session.get(BankAccount, account_id)
         account.status, account.certified_at = "certified", tx.now
         tx.fire(case_id, "certified", actor=Actor.system("certification"))
-    with rt.engine.transaction() as tx:
+    with engine.transaction() as tx:
         tx.fire(
             case_id,
             "report_mismatch",
@@ -178,7 +178,7 @@ def _review(client: Any, case_id: int) -> str:
 
 
 def test_the_review_shows_the_rib_image_beside_the_typed_fields(client, rt, ad, staff06):
-    case_id, account_id, _ = rib_to_review(rt, ad)
+    case_id, account_id, _ = rib_to_review(rt.engine, ad)
     log_in(client, staff06)
     page = _review(client, case_id)
     assert "Vérifier le RIB déposé" in page
@@ -204,7 +204,7 @@ def test_the_review_shows_the_rib_image_beside_the_typed_fields(client, rt, ad, 
 
 
 def test_a_pdf_rib_is_framed_by_the_review_page_only(client, rt, ad, staff06):
-    case_id, _, _ = rib_to_review(rt, ad, content=PDF, content_type="application/pdf")
+    case_id, _, _ = rib_to_review(rt.engine, ad, content=PDF, content_type="application/pdf")
     log_in(client, staff06)
     page = _review(client, case_id)
     [src] = re.findall(r'<iframe class="rib-file-frame" src="([^"]+)"', page)
@@ -219,7 +219,7 @@ def test_a_pdf_rib_is_framed_by_the_review_page_only(client, rt, ad, staff06):
 
 
 def test_approve_verifies_the_rib_for_certification(client, rt, ad, staff06):
-    case_id, account_id, _ = rib_to_review(rt, ad)
+    case_id, account_id, _ = rib_to_review(rt.engine, ad)
     log_in(client, staff06)
     page = _review(client, case_id)
     version = _case(rt, case_id).version
@@ -250,7 +250,7 @@ def test_approve_verifies_the_rib_for_certification(client, rt, ad, staff06):
 
 
 def test_refuse_with_reasons_the_mandataire_reads(client, rt, ad, staff06):
-    case_id, account_id, _ = rib_to_review(rt, ad)
+    case_id, account_id, _ = rib_to_review(rt.engine, ad)
     log_in(client, staff06)
     page = _review(client, case_id)
     for label in (
@@ -314,7 +314,7 @@ def test_refuse_with_reasons_the_mandataire_reads(client, rt, ad, staff06):
 def test_a_refusal_without_a_readable_reason_changes_nothing(
     client, rt, ad, staff06, fields, error
 ):
-    case_id, account_id, _ = rib_to_review(rt, ad)
+    case_id, account_id, _ = rib_to_review(rt.engine, ad)
     log_in(client, staff06)
     page = _review(client, case_id)
     before = len(_events(rt, case_id))
@@ -335,7 +335,7 @@ def test_a_refusal_without_a_readable_reason_changes_nothing(
 
 
 def test_ask_for_a_new_rib_needs_a_comment(client, rt, ad, staff06):
-    case_id, account_id, _ = rib_to_review(rt, ad)
+    case_id, account_id, _ = rib_to_review(rt.engine, ad)
     log_in(client, staff06)
     page = _review(client, case_id)
     url = f"/admin/dossiers/{case_id}/verifier-rib/nouveau-rib"
@@ -352,7 +352,7 @@ def test_ask_for_a_new_rib_needs_a_comment(client, rt, ad, staff06):
 
 
 def test_a_page_left_open_while_the_case_changed_changes_nothing(client, rt, ad, staff06):
-    case_id, account_id, _ = rib_to_review(rt, ad)
+    case_id, account_id, _ = rib_to_review(rt.engine, ad)
     log_in(client, staff06)
     page = _review(client, case_id)
     version = _case(rt, case_id).version
@@ -387,7 +387,7 @@ def test_a_page_left_open_while_the_case_changed_changes_nothing(client, rt, ad,
 
 def test_without_the_csrf_token_nothing_is_done(app, client, rt, ad, staff06):
     app.config["WTF_CSRF_ENABLED"] = True
-    case_id, _, _ = rib_to_review(rt, ad)
+    case_id, _, _ = rib_to_review(rt.engine, ad)
     log_in(client, staff06)
     response = client.post(
         f"/admin/dossiers/{case_id}/verifier-rib/approuver",
@@ -401,7 +401,7 @@ def test_without_the_csrf_token_nothing_is_done(app, client, rt, ad, staff06):
 def test_other_ads_staff_and_read_only_accounts_get_nothing(
     client, rt, ad, ad50, staff06, readonly06, national
 ):
-    case_id, account_id, _ = rib_to_review(rt, ad)
+    case_id, account_id, _ = rib_to_review(rt.engine, ad)
     document_id = _account(rt, account_id).document_id
     page_url = f"/admin/dossiers/{case_id}/verifier-rib"
     file_url = f"/admin/dossiers/{case_id}/rib/{document_id}"
@@ -422,8 +422,8 @@ def test_other_ads_staff_and_read_only_accounts_get_nothing(
 
 
 def test_the_file_route_serves_only_a_rib_of_that_case(client, rt, ad, staff06):
-    case_id, _, _ = rib_to_review(rt, ad)
-    other_case, other_account, _ = rib_to_review(rt, ad)
+    case_id, _, _ = rib_to_review(rt.engine, ad)
+    other_case, other_account, _ = rib_to_review(rt.engine, ad)
     other_document = _account(rt, other_account).document_id
     log_in(client, staff06)
     # Another case's RIB, through this case's address: not served.
@@ -441,7 +441,7 @@ MESSAGE = "Ce n'est pas notre banque : nous sommes au Crédit Mutuel."
 
 
 def test_the_mismatch_page_shows_the_message_and_the_certified_account(client, rt, ad, staff06):
-    case_id, account_id = mismatch_reported(rt, ad, MESSAGE)
+    case_id, account_id = mismatch_reported(rt.engine, ad, MESSAGE)
     assert _case(rt, case_id).stuck_reason == "iban_mismatch"
     log_in(client, staff06)
     page = text(client.get(f"/admin/dossiers/{case_id}/signalement"))
@@ -466,7 +466,7 @@ def test_the_mismatch_page_shows_the_message_and_the_certified_account(client, r
 
 
 def test_a_mismatch_may_ask_for_a_new_rib(client, rt, ad, staff06, readonly06):
-    case_id, _ = mismatch_reported(rt, ad, MESSAGE)
+    case_id, _ = mismatch_reported(rt.engine, ad, MESSAGE)
     log_in(client, readonly06)
     assert client.get(f"/admin/dossiers/{case_id}/signalement").status_code == 403
     log_in(client, staff06)
