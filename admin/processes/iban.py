@@ -297,6 +297,7 @@ REVIEW = TaskPage(
         _form("new_rib", NewRibForm, ".rib_ask_new", ask_new_rib, REVIEW_RIB),
     ),
     context=review_context,
+    triggers=("approve", "refuse", "ask_new_rib"),
 )
 MISMATCH = TaskPage(
     RESOLVE_MISMATCH,
@@ -311,6 +312,7 @@ MISMATCH = TaskPage(
         _form("new_rib", NewRibForm, ".mismatch_new_rib", mismatch_new_rib, RESOLVE_MISMATCH),
     ),
     context=mismatch_context,
+    triggers=("confirm_account", "ask_new_rib"),
 )
 #: The tasks with a page, by the action a stuck rule recommends.
 PAGES = (REVIEW, MISMATCH)

@@ -209,6 +209,7 @@ IDENTITY = TaskPage(
         _form("refused", RefusedForm, ".identity_refused", refuse),
     ),
     context=context,
+    triggers=("validate", "refuse"),
 )
 #: The tasks with a page, by the action a stuck rule recommends.
 PAGES = (IDENTITY,)

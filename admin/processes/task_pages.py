@@ -50,6 +50,9 @@ class TaskPage:
     forms: tuple[StaffAction, ...]
     #: What the template shows besides the case and the forms.
     context: Callable[[Session, Case, StaffPrincipal], dict[str, Any]]
+    #: The definition's triggers its forms fire: the case page's generic form of one
+    #: would skip what the page adds (the reasons the mandataire reads, the RIB's verdict).
+    triggers: tuple[str, ...] = ()
 
 
 def show(view: Any, case_id: int, page: TaskPage, posted: StaffAction | None = None) -> Any:
