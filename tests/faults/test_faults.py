@@ -7,7 +7,12 @@ each proves and keeps the last figures.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from datetime import timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,9 +28,12 @@ from tests.faults.cluster import (
     Cluster,
     Figures,
 )
+from workers.providers.swan.sandbox_world import set_outage
 from workflows.engine import bulk
 from workflows.engine.bulk_actions import RETRY_STEP
-from workflows.models import BulkJob, StaffUser
+from workflows.engine.engine import Actor
+from workflows.models import BulkJob, Case, Mandataire, StaffUser
+from workflows.password_hashing import hash_password
 
 pytestmark = [pytest.mark.fault, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300)]
 
@@ -193,3 +201,154 @@ def test_d_provider_down(cluster: Cluster) -> None:
     )
     _check(cluster, figures)
     assert cluster.stuck() == 0
+
+
+#: Swan's faults in the worker processes of scenario e: every call may fail (HTTP 500) or
+#: time out after Swan did the work (the membership exists, the answer is lost).
+SWAN_FAULTS = {
+    "COOPFLOW_SWAN_SANDBOX_ERROR_RATE": "0.1",
+    "COOPFLOW_SWAN_SANDBOX_TIMEOUT_RATE": "0.1",
+    "COOPFLOW_SWAN_WEBHOOK_SECRET": "fault-injection-swan-secret",
+}
+SWAN_OUTAGE = 6.0
+
+
+def test_e_swan_down(cluster: Cluster) -> None:
+    """Swan's sandbox answers 500 and times out (one call in five all along, every call
+    for SWAN_OUTAGE seconds) while the 500 accounts become active: each kyc case gets
+    one membership and one instructions email whatever was retried; a bulk « retry the
+    failed step » finishes those whose attempts all fell in the outage; then every
+    mandataire is verified by Swan's webhooks, each sent twice: one ``validate`` each."""
+    cluster.env.update(SWAN_FAULTS)
+    cluster.start()
+    cluster.import_coops()
+    cluster.wait_finished(timeout=180)
+    rt = build_runtime(load_settings({**cluster.env, **_NO_FAULTS}, dotenv=False))
+    try:
+        fault_at = time.time()
+        set_outage(rt.db, rt.engine.clock.now() + timedelta(seconds=SWAN_OUTAGE))
+        _activate_every_account(rt)
+        kyc_done = (
+            "SELECT count(*) FROM steps WHERE name = 'request_identification' AND status = 'done'"
+        )
+        cluster.wait_for(
+            lambda: (cluster.scalar(kyc_done) or 0) + _kyc_stuck(cluster) == CASES, timeout=180
+        )
+        stuck = _kyc_stuck(cluster)
+        if stuck:
+            _bulk_retry(rt, cluster, "Swan répond de nouveau.")
+        cluster.wait_for(lambda: cluster.scalar(kyc_done) == CASES, timeout=120)
+        recovered = round(time.time() - fault_at, 1)
+
+        # Every mandataire through Swan's page; Swan reports each event twice.
+        memberships = cluster.query(
+            "SELECT id, data ->> 'membership_id' FROM cases WHERE process = 'kyc'"
+        )
+        events = []
+        for _, membership in memberships:
+            for outcome in ("started", "pending", "valid"):
+                events += rt.swan.simulate(membership, outcome)  # type: ignore[attr-defined]
+        answers = [_post_swan(cluster.web_url, event) for event in events + events]
+        assert set(answers) == {200}, set(answers)
+        verified = "SELECT count(*) FROM cases WHERE process = 'kyc' AND state = 'verified'"
+        cluster.wait_for(lambda: cluster.scalar(verified) == CASES, timeout=180)
+    finally:
+        rt.stop()
+
+    made = cluster.scalar("SELECT count(*) FROM swan_sandbox_objects WHERE kind = 'membership'")
+    twice = cluster.query(
+        "SELECT e.case_id, e.trigger, count(*) FROM case_events e JOIN cases c "
+        "ON c.id = e.case_id WHERE c.process = 'kyc' AND e.trigger IN "
+        "('start', 'started', 'submitted', 'validate') GROUP BY 1, 2 HAVING count(*) > 1"
+    )
+    with cluster.smtp.lock:
+        instructions = Counter(
+            str(m["To"]) for m in cluster.smtp.messages if "Vérifiez votre identité" in m["Subject"]
+        )
+    failed_calls = cluster.scalar(
+        "SELECT count(*) FROM steps WHERE name = 'request_identification' AND attempts > 1"
+    )
+    print(
+        f"[fault] e_swan_down: cases={CASES} verified={cluster.scalar(verified)} "
+        f"memberships={made} moved_twice={len(twice)} stuck_in_outage={stuck} "
+        f"retried_steps={failed_calls} instructions={sum(instructions.values())} "
+        f"recovery={recovered}s"
+    )
+    assert made == CASES, made
+    assert twice == [], twice[:5]
+    assert len(instructions) == CASES and set(instructions.values()) == {1}, instructions
+    assert failed_calls > 0, "Swan never failed: nothing was tested"
+
+
+#: The test process's own Swan (it plays the mandataires on Swan's page): no faults.
+_NO_FAULTS = {
+    "COOPFLOW_SWAN_SANDBOX_ERROR_RATE": "0",
+    "COOPFLOW_SWAN_SANDBOX_TIMEOUT_RATE": "0",
+}
+
+
+def _activate_every_account(rt) -> None:  # type: ignore[no-untyped-def]
+    """Each mandataire chooses a password and logs in (50 per transaction)."""
+    with rt.db.read() as session:
+        rows = session.execute(
+            select(Case.id, Case.data["mandataire_id"].as_integer()).where(
+                Case.process == "invitation"
+            )
+        ).all()
+    hashed = hash_password("Panne*Swan2026!")
+    for start in range(0, len(rows), 50):
+        with rt.engine.transaction() as tx:
+            for case_id, mandataire_id in rows[start : start + 50]:
+                person = tx.session.get(Mandataire, mandataire_id)
+                person.password_hash, person.password_set_at = hashed, tx.now
+                me = Actor.mandataire(person)
+                tx.fire(case_id, "set_password", actor=me)
+                tx.fire(case_id, "first_login", actor=me)
+
+
+def _kyc_stuck(cluster: Cluster) -> int:
+    return (
+        cluster.scalar(
+            "SELECT count(*) FROM cases WHERE process = 'kyc' AND stuck_reason = 'step_failed'"
+        )
+        or 0
+    )
+
+
+def _bulk_retry(rt, cluster: Cluster, comment: str) -> None:  # type: ignore[no-untyped-def]
+    with rt.engine.transaction() as tx:
+        staff_id = tx.session.scalar(select(StaffUser.id).where(StaffUser.email == STAFF_EMAIL))
+        ids = [
+            i
+            for (i,) in cluster.query(
+                "SELECT id FROM cases WHERE process = 'kyc' AND stuck_reason = 'step_failed'"
+            )
+        ]
+        job = bulk.create(
+            tx,
+            staff_id=staff_id,
+            action=RETRY_STEP,
+            params={},
+            case_ids=ids,
+            comment=comment,
+            description="Vérifications d'identité bloquées par la panne de Swan",
+        )
+    with rt.engine.transaction() as tx:
+        bulk.confirm(tx, job.id, staff_id)
+
+
+def _post_swan(web_url: str, event: dict) -> int:  # type: ignore[type-arg]
+    request = urllib.request.Request(
+        web_url + "/webhooks/swan",
+        data=json.dumps(event).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "x-swan-secret": SWAN_FAULTS["COOPFLOW_SWAN_WEBHOOK_SECRET"],
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
