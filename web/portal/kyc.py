@@ -117,17 +117,19 @@ def swan_link(session: Session, case: Case) -> SwanLink:
     """Swan's page for this attempt. Until ``request_identification`` has run for it (at
     the start, after « Recommencer »), the page waits for the link rather than offer the
     previous attempt's."""
-    attempts = session.scalar(
-        select(Step.attempts)
+    running = session.execute(
+        select(Step.status, Step.attempts)
         .where(
             Step.case_id == case.id,
             Step.name == "request_identification",
             Step.status.in_((StepStatus.PENDING.value, StepStatus.RUNNING.value)),
         )
         .limit(1)
-    )
-    if attempts is not None:
-        return SwanLink(preparing=True, delayed=attempts > 0)
+    ).first()
+    if running is not None:
+        # Pending after a failed attempt: it waits for its retry, in minutes.
+        retrying = running.status == StepStatus.PENDING.value and running.attempts > 0
+        return SwanLink(preparing=True, delayed=retrying)
     if "identification_url" not in case.data:
         return SwanLink(unavailable=True)
     url = case.data.get("identification_url")

@@ -240,7 +240,7 @@ def test_while_swan_certifies_the_page_reloads_itself(runtime, client, clock, co
     page = _page(client)
     assert "RIB vérifié, certification en cours" in page
     assert "la certification du compte est en cours auprès de Swan" in page
-    assert '<meta http-equiv="refresh" content="3">' in page
+    assert f'<meta http-equiv="refresh" content="3; url={PAGE}">' in page
     assert "toutes les 3 secondes" in page
     assert 'id="deposer"' not in page and MASKED not in page
 

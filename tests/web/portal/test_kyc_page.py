@@ -25,7 +25,7 @@ from workflows.processes.kyc.reasons import reason_text
 PAGE = "/mon-espace/identite"
 RETRY = "/mon-espace/identite/recommencer"
 SWAN = Actor.system("swan")
-REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+)">')
+REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+); url=/mon-espace/identite">')
 
 
 def _kyc_id(runtime, coop) -> int:
