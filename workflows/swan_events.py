@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workflows.engine.engine import Actor, UnitOfWork
-from workflows.engine.errors import ConflictError, ValidationError
+from workflows.engine.errors import ValidationError
 from workflows.models import Case, ProviderResource, Step, StepStatus, WebhookEvent
 from workflows.processes.kyc import definition as kyc
 
@@ -175,19 +175,20 @@ def _sync(tx: UnitOfWork, event: SwanEvent) -> tuple[Applied, int | None]:
     if _queued(tx, case.id, case.state, step):
         # A sync not yet started reads Swan after this event: one is enough.
         return Applied("applied", "Statut déjà demandé à Swan : demande en attente."), case.id
-    try:
-        with tx.session.begin_nested():
-            tx.fire(
-                case.id,
-                trigger,
-                actor=SWAN,
-                payload={"event_id": event.event_id, "event_type": event.event_type},
-            )
-    except ConflictError:
-        state = tx.engine.definition(process).label(case.state)
+    definition = tx.engine.definition(process)
+    # Asked of the definition rather than tried in a savepoint: a case already settled
+    # (verified, refused) costs no round trip more.
+    if trigger not in {t.trigger for t in definition.triggers_from(case.state, SWAN.kind)}:
+        state = definition.label(case.state)
         return Applied("ignored", f"Dossier à l'état « {state} » : rien à demander à Swan."), (
             case.id
         )
+    tx.fire(
+        case.id,
+        trigger,
+        actor=SWAN,
+        payload={"event_id": event.event_id, "event_type": event.event_type},
+    )
     return Applied("applied", "Statut demandé à Swan."), case.id
 
 
