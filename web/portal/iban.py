@@ -198,8 +198,8 @@ def latest_account(session: Session, case: Case) -> BankAccount | None:
 def refusal(
     session: Session, case: Case, account: BankAccount | None
 ) -> tuple[dict[str, list[str]], list[str]]:
-    """Why the last RIB was refused: messages by field of the form, and the others (a
-    reason of the AD's team that names no field)."""
+    """Why the last RIB was refused: messages by field of the form, and the others (the
+    AD's team's « autre motif », which names no field)."""
     event = _last_transition(session, case)
     payload = event.payload if event is not None else {}
     found: dict[str, Any] = dict(account.errors if account is not None else {})
@@ -214,11 +214,6 @@ def refusal(
             by_field.setdefault(name, []).extend(messages)
         else:
             general.extend(messages)
-    reasons = payload.get("reasons")
-    if isinstance(reasons, list):
-        general.extend(str(r) for r in reasons)
-    if event is not None and event.actor.startswith("staff") and event.comment:
-        general.append(event.comment)
     return by_field, general
 
 
@@ -234,6 +229,15 @@ def _last_transition(session: Session, case: Case) -> CaseEvent | None:
         .order_by(CaseEvent.id.desc())
         .limit(1)
     ).first()
+
+
+def _staff_message(event: CaseEvent | None) -> str | None:
+    """What the AD's team wrote to the mandataire with a refusal (its own comment on
+    the case is not for them)."""
+    if event is None or not event.actor.startswith("staff"):
+        return None
+    message = str(event.payload.get("message") or "").strip()
+    return message or None
 
 
 def _document(session: Session, account: BankAccount | None) -> Any:
@@ -304,6 +308,7 @@ def _page(
         elif form is None:
             form = RibForm(formdata=None)
         certified = certified_account(session, coop.id)
+        last_event = _last_transition(session, case)
         context: dict[str, Any] = {
             "coop": coop,
             "ad": coop.ad,
@@ -316,7 +321,8 @@ def _page(
             "certified": certified,
             "bank": bank_name(certified.iban) if certified is not None else None,
             "mask_iban": rib_checks.mask_iban,
-            "last_event": _last_transition(session, case),
+            "last_event": last_event,
+            "staff_message": _staff_message(last_event),
             "refresh": REFRESH if case.state in (CHECKING, VERIFIED) else None,
             "conflict": conflict,
             "report_error": report_error,

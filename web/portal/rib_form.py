@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, Field, StringField, ValidationError
-from wtforms.validators import InputRequired
+from wtforms.validators import StopValidation
 
 from web.forms import text_field
 from workflows.processes.iban import rib_checks
@@ -84,6 +84,36 @@ def _bic_shape(form: FlaskForm, field: Field) -> None:
         raise ValidationError(rib_checks.BIC_BAD_FORMAT)
 
 
+DATE_REQUIRED = "Indiquez la date du RIB."
+DATE_INVALID = "Date invalide : indiquez-la sous la forme jj/mm/aaaa."
+
+
+class RibDate(DateField):
+    """A date input (``2026-09-01`` from a date picker, ``01/09/2026`` typed): blank,
+    spaces included, reads as missing rather than as a bad date; other digits than
+    0-9 are a bad date (``strptime`` would read them)."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        typed = " ".join(valuelist).strip()
+        if not typed:
+            self.data = None
+            return
+        if not typed.isascii():
+            self.data = None
+            raise ValueError(DATE_INVALID)
+        super().process_formdata([typed])
+
+
+class DateGiven:
+    """The date is required: said once, and not over a bad date's own message."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        if field.data is None and not field.process_errors:
+            raise StopValidation(DATE_REQUIRED)
+
+
 class RibForm(FlaskForm):
     """The RIB's four typed fields and its file, each with its French messages."""
 
@@ -110,11 +140,11 @@ class RibForm(FlaskForm):
         too_long="Nom du titulaire trop long (140 caractères au plus).",
         missing=rib_checks.HOLDER_REQUIRED,
     )
-    rib_date = DateField(
+    rib_date = RibDate(
         FIELDS["rib_date"],
         format=["%Y-%m-%d", "%d/%m/%Y"],
-        validators=[InputRequired("Indiquez la date du RIB.")],
-        invalid_value_message="Date invalide : indiquez-la sous la forme jj/mm/aaaa.",
+        validators=[DateGiven()],
+        invalid_value_message=DATE_INVALID,
     )
     rib = FileField(FIELDS["rib"], validators=[FileRequired(RIB_REQUIRED)])
 

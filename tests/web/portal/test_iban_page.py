@@ -20,6 +20,7 @@ from tests.web.conftest import JPEG, PNG, form_value, log_in_mandataire, settle,
 from tests.workflows.processes.test_iban_rib_checks import wrong_rib_key
 from web.portal.rib_form import RIB_MAX_BYTES, RIB_NOT_A_RIB, RIB_REQUIRED, RIB_TOO_LARGE
 from workers.providers.swan.sandbox import set_outage
+from workflows.engine.engine import Actor
 from workflows.models import BankAccount, CaseEvent, Document, Step, StepStatus
 from workflows.processes.iban import rib_checks
 
@@ -130,12 +131,15 @@ _BIG_PDF = b"%PDF-" + b"0" * (RIB_MAX_BYTES + 1 - 5)
         ({"bic": "AGRIFR"}, None, "bic", rib_checks.BIC_BAD_LENGTH),
         ({"holder": ""}, None, "holder", rib_checks.HOLDER_REQUIRED),
         ({"rib_date": ""}, None, "rib_date", "Indiquez la date du RIB."),
+        ({"rib_date": "\u3000 "}, None, "rib_date", "Indiquez la date du RIB."),
         ({"rib_date": "le 3 mai"}, None, "rib_date", "Date invalide"),
+        ({"rib_date": "٢٠٢٦-٠٩-٠١"}, None, "rib_date", "Date invalide"),
         ({}, "none", "rib", RIB_REQUIRED),
         ({}, (b"Nom;IBAN\nCoop;FR76\n", "rib.csv", "text/csv"), "rib", RIB_NOT_A_RIB),
         ({}, (b"GIF89a" + b"0" * 40, "rib.gif", "image/gif"), "rib", RIB_NOT_A_RIB),
         ({}, (b"Bonjour, voici mon RIB", "rib.pdf", "application/pdf"), "rib", RIB_NOT_A_RIB),
         ({}, (b"", "rib.pdf", "application/pdf"), "rib", "Le fichier envoyé est vide."),
+        ({"holder": "x" * 141}, None, "holder", "Nom du titulaire trop long (140 caractères"),
         ({}, (_BIG_PDF, "rib.pdf", "application/pdf"), "rib", "trop lourd (5,0 Mo) : 5 Mo"),
     ],
     ids=[
@@ -145,12 +149,15 @@ _BIG_PDF = b"%PDF-" + b"0" * (RIB_MAX_BYTES + 1 - 5)
         "bic-length",
         "holder-missing",
         "date-missing",
+        "date-spaces",
         "date-words",
+        "date-other-digits",
         "file-missing",
         "file-csv",
         "file-gif",
         "named-pdf-but-text",
         "file-empty",
+        "holder-too-long",
         "file-over-5-mb",
     ],
 )
@@ -309,6 +316,37 @@ def test_a_holder_the_ad_does_not_expect_goes_to_its_team(runtime, client, coop)
     with runtime.db.read() as s:
         kinds = s.scalars(select(Document.content_type).where(Document.kind == "rib")).all()
     assert kinds == ["image/png"]
+
+
+def test_a_refusal_by_the_ads_team_is_read_next_to_its_fields(runtime, client, coop):
+    """As the review form writes it: messages by field (« document »: the file), an
+    « autre » motif naming none, a message to the mandataire."""
+    assert _post(client, holder="Jean Dupont").status_code == 302
+    settle(runtime)
+    unreadable = "Le RIB joint est illisible : joignez un scan net."
+    other = "Le RIB est celui de l'ancienne coopérative."
+    with runtime.engine.transaction() as tx:
+        account = tx.session.scalars(
+            select(BankAccount).where(BankAccount.coop_id == coop.coop_id)
+        ).one()
+        account.errors = {"document": unreadable, "other": other}
+        account.status = "rejected"
+        tx.fire(
+            account.case_id,
+            "refuse",
+            actor=Actor("staff", 1, "Claire Agent"),
+            payload={"bank_account_id": account.id, "message": "Appelez-nous au besoin."},
+            comment="Motifs : RIB illisible ; autre. (pour l'historique)",
+        )
+    settle(runtime)
+    page = _page(client)
+    assert "a été refusé par l'équipe de votre association départementale (OCCE 06)" in page
+    assert _error(page, "rib") == unreadable
+    top = re.search(r'<div class="errors" role="alert" id="erreurs">(.*?)</div>', page, re.S)
+    assert top and other in top.group(1) and unreadable in top.group(1)
+    assert "Son message : « Appelez-nous au besoin. »" in page
+    assert "pour l'historique" not in page
+    assert 'value="Jean Dupont"' in page
 
 
 def test_the_account_shown_is_not_ours(runtime, client, coop):
