@@ -108,8 +108,13 @@ class CaseView(StaffView, *processes.routes(), BaseView):
         offered_labels: dict[str, str] = {}
         retries: list[tuple[Any, Any]] = []
         own: list[tuple[StaffAction, Any]] = []
+        task_pages: list[tuple[str, str]] = []
         if principal.can_act:
+            # A trigger a task page fires is done there (with what it adds), not here.
+            handled = processes.handled_by_pages(case)
             for t in UnitOfWork(runtime().engine, self.session).allowed(case, STAFF):
+                if t.trigger in handled:
+                    continue
                 actions[t.trigger] = blank(ActionForm, t.trigger)
                 # The label of the transition offered from this state (a verb).
                 offered_labels[t.trigger] = t.label
@@ -122,6 +127,9 @@ class CaseView(StaffView, *processes.routes(), BaseView):
                     if action.prepare is not None:
                         action.prepare(form, self.session, case, action.prefix not in invalid)
                     own.append((action, form))
+            for page in processes.pages_of(case.process):
+                if page.offered(case):
+                    task_pages.append((page.title, url_for(page.endpoint, case_id=case.id)))
             offered = {
                 *actions,
                 *(f"step{step.id}" for step, _ in retries),
@@ -180,6 +188,7 @@ class CaseView(StaffView, *processes.routes(), BaseView):
             recommended=recommended,
             diagram=process_svg(self._definition(case), case.state),
             forms=forms,
+            task_pages=task_pages,
             action_urls=action_urls,
             action_labels=action_labels,
             assign_form=assign_form,
@@ -226,8 +235,11 @@ class CaseView(StaffView, *processes.routes(), BaseView):
     @expose("/<int:case_id>/declencher/<trigger>", methods=("POST",))
     def fire(self, case_id: int, trigger: str) -> Any:
         principal = acting_staff()
-        self._visible_case(case_id)
+        case = self._visible_case(case_id)
         form = ActionForm(prefix=trigger)
+        if trigger in processes.handled_by_pages(case):
+            flash(NOT_OFFERED, "error")
+            return redirect(url_for(".case_page", case_id=case_id))
         if not form.validate_on_submit():
             return self._case_page(case_id, {trigger: form})
         try:

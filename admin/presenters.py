@@ -9,7 +9,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from admin.processes import forms_of
+from flask import url_for
+
+from admin.processes import forms_of, pages_of
 from workflows.engine.coop_rules import PREREQUISITES_MET
 from workflows.engine.definition import DO_TASK, RETRY_STEP, Definition, TimerRule
 from workflows.formatting import datetime_fr, french_spacing
@@ -115,6 +117,8 @@ class Recommended:
 
     label: str
     anchor: str | None
+    #: The task's own page, when the action is one (``admin/processes``' ``PAGES``).
+    url: str | None = None
 
 
 class CasePresenter:
@@ -325,6 +329,9 @@ class CasePresenter:
         for action in forms_of(self.definition.name):
             if action.name == case.stuck_action:
                 return Recommended(label, action.anchor)
+        for page in pages_of(self.definition.name):
+            if page.name == case.stuck_action and page.offered(case):
+                return Recommended(label, None, url_for(page.endpoint, case_id=case.id))
         if case.stuck_action == DO_TASK:
             return Recommended(label, "taches")
         return Recommended(label, f"action-{case.stuck_action}")

@@ -11,9 +11,11 @@ the case pages stay generic and look the process's module up here.
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 from admin.case_actions import StaffAction
 from admin.processes import iban, invitation, kyc
+from admin.processes.task_pages import TaskPage
 
 PROCESS_ACTIONS: dict[str, ModuleType] = {
     "invitation": invitation,
@@ -26,6 +28,17 @@ def forms_of(process: str) -> tuple[StaffAction, ...]:
     """The staff actions of ``process`` that have a form on the case page."""
     module = PROCESS_ACTIONS.get(process)
     return tuple(getattr(module, "FORMS", ())) if module else ()
+
+
+def pages_of(process: str) -> tuple[TaskPage, ...]:
+    """The staff tasks of ``process`` with a page of their own (``PAGES``)."""
+    module = PROCESS_ACTIONS.get(process)
+    return tuple(getattr(module, "PAGES", ())) if module else ()
+
+
+def handled_by_pages(case: Any) -> set[str]:
+    """The triggers a task page offered on ``case`` fires: not offered as generic forms."""
+    return {t for page in pages_of(case.process) if page.offered(case) for t in page.triggers}
 
 
 def routes() -> tuple[type, ...]:

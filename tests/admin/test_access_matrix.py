@@ -25,7 +25,14 @@ from workflows.models import Case, Mandataire, StaffRole, Step
 
 #: Pages whose only purpose is a change (an edit form): read-only accounts are refused
 #: them even to read.
-ACTING_PAGES = {"coops.coop_edit"}
+ACTING_PAGES = {
+    "coops.coop_edit",
+    # The staff tasks' pages (admin/processes): a RIB in full, Swan's statuses.
+    "cases.review_rib",
+    "cases.rib_file",
+    "cases.mismatch",
+    "cases.identity",
+}
 #: Reachable without a staff session (the login form and its static files).
 PUBLIC = {"admin.login", "admin.logout", "admin.static", "bulk.static", "coopflow_admin.static"}
 #: Flask-Admin's generic editing views: never reachable by anyone.

@@ -544,3 +544,32 @@ def _reminders(rt: Any, case_ids: list[int]) -> int:
                 .where(Step.case_id.in_(case_ids), Step.name == "send_reminder")
             )
         )
+
+
+def test_the_case_page_leads_to_its_tasks_and_never_fires_their_triggers_bare(
+    client, rt, ad, staff06
+):
+    case_id, _, _ = rib_to_review(rt.engine, ad)
+    reported, _ = mismatch_reported(rt.engine, ad, MESSAGE)
+    log_in(client, staff06)
+    page = text(client.get(f"/admin/dossiers/{case_id}"))
+    assert f'href="/admin/dossiers/{case_id}/verifier-rib">Vérifier le RIB déposé' in page
+    for trigger in ("approve", "refuse", "ask_new_rib"):
+        assert f'id="action-{trigger}"' not in page
+    # Posted anyway (a page of before): refused, nothing done.
+    bare = client.post(
+        f"/admin/dossiers/{case_id}/declencher/refuse",
+        data={
+            "refuse-csrf_token": csrf_token(page),
+            "refuse-version": _case(rt, case_id).version,
+            "refuse-comment": "Refus sans motif",
+        },
+    )
+    assert bare.status_code == 302 and _case(rt, case_id).state == "needs_review"
+    # A stuck case: its banner leads to the task's page.
+    banner = re.search(
+        r'id="recommandee".*?</div>\s*</div>',
+        client.get(f"/admin/dossiers/{reported}").get_data(as_text=True),
+        re.S,
+    )
+    assert banner and f'href="/admin/dossiers/{reported}/signalement"' in banner.group(0)

@@ -75,8 +75,7 @@ def test_staff_refuse_a_rib_then_approve_the_next_one(runtime, live_server, page
     stuck = page.locator(f'[data-case-id="{case_id}"]')
     stuck.get_by_role("link", name=f"#{case_id}").click()
     assert "Action recommandée : Vérifier le RIB" in _text(page, "#recommandee")
-    # The review, its page of its own (the case page links to it once it can: see the report).
-    page.goto(f"{live_server}/admin/dossiers/{case_id}/verifier-rib")
+    page.locator("#recommandee").get_by_role("link", name="Vérifier le RIB").click()
     assert page.get_by_role("heading", name="Vérifier le RIB déposé").is_visible()
     image = page.locator(".rib-file img")
     image.wait_for()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from workers.context import StepContext
 from workers.email_delivery import deliver_for_step
 from workers.email_messages import Composed, compose
+from workers.steps.notifications import notify_mandataire
 from workflows import swan_events
 from workflows.engine.errors import PermanentStepError
 from workflows.engine.steps import Outcome
@@ -303,6 +304,8 @@ STEPS = {
     "send_reminder": send_reminder,
     "notify_rejected": notify_rejected,
     "notify_certified": notify_certified,
+    # « Une démarche vous attend » (at most one a day per coop, whatever the process).
+    "notify_mandataire": notify_mandataire,
 }
 
 #: What this process sends (``templates/emails/iban/``).

@@ -96,7 +96,7 @@ def test_a_doubtful_rib_opens_the_review_task_late_it_recommends_the_review(engi
     tick(engine)
     with engine.db.read() as s:
         late = s.get(Case, case.id)
-    assert late is not None and late.stuck_reason == "task_overdue"
+    assert late is not None and late.stuck_reason == "iban_review_overdue"
     assert late.stuck_action == "review_rib"
     assert late.stuck_message is not None and late.stuck_message.startswith(
         "Le RIB déposé attend d'être vérifié"
@@ -130,6 +130,7 @@ def test_the_mandataire_reports_the_account_is_not_theirs_staff_resolve_it(engin
     _fire(engine, case.id, "report_mismatch", actor=me, message=message)
     again = _fire(engine, case.id, "ask_new_rib", actor=CLAIRE)
     assert again.state == "awaiting_rib" and again.stuck_reason is None
+    assert _steps(engine, case.id)[-1] == "notify_mandataire"  # told a new RIB is awaited
 
 
 def test_reminders_at_seven_and_fourteen_days_stuck_after_thirty(engine, clock, ad):

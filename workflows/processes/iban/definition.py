@@ -151,6 +151,8 @@ TRANSITIONS = [
         "Nouveau RIB demandé au mandataire",
         by=frozenset({STAFF}),
         bulk=False,
+        # The mandataire is told (« Une démarche vous attend »), else they would wait.
+        steps=("notify_mandataire",),
     ),
     T(
         RELAUNCH,
@@ -199,6 +201,7 @@ STEPS = [
     StepRule("send_reminder", "Rappel au mandataire"),
     StepRule("notify_rejected", "Email au mandataire : RIB refusé"),
     StepRule("notify_certified", "Email au mandataire : compte certifié"),
+    StepRule("notify_mandataire", "Email au mandataire : un nouveau RIB est attendu"),
 ]
 
 DEFINITION = Definition(
@@ -222,8 +225,9 @@ DEFINITION = Definition(
     portal_path="/mon-espace/compte-bancaire",
     # The review waits on the AD's staff: past its two days the stuck list offers the
     # review form itself, not the generic task page.
+    # Its own reason (the stuck list reads a reason's label by its name).
     task_overdue=StuckRule(
-        "task_overdue",
+        "iban_review_overdue",
         "Le RIB déposé attend d'être vérifié : échéance du {due} dépassée.",
         REVIEW_RIB,
         "Vérifier le RIB",
