@@ -359,6 +359,10 @@ def test_the_account_shown_is_not_ours(runtime, client, coop):
     assert empty.status_code == 422
     said = _error(text(empty), "message")
     assert said == "Dites-nous ce qui ne va pas : votre message est vide."
+    long = client.post(REPORT, data={**fields, "message": "x" * 2001})
+    assert long.status_code == 422
+    assert _error(text(long), "message") == "Votre message est trop long (2000 caractères au plus)."
+    assert "x" * 2001 in text(long)  # given back to shorten
     assert case_of(runtime.engine, coop.coop_id, "iban").state == "certified"
 
     message = "Ce n'est pas notre IBAN : notre compte est au Crédit Mutuel."
