@@ -111,7 +111,13 @@ def test_the_checklist_follows_the_coop_through_its_stages(runtime, app, client,
     assert "L'équipe de votre association départementale (OCCE 06) s'en occupe" in space
     assert f"Votre message : « {PROBLEM} »" in space
     assert "Vérifier mon espace" not in page
-    assert "Rien à faire de votre côté pour le moment." in page
+    # The bank side started with the account: the next thing to do is theirs.
+    flat = re.sub(r"<[^>]+>", "", page)
+    assert "Prochaine étape : Vérification d'identité." in flat
+    assert page.index('data-process="space_check"') < page.index('data-process="kyc"')
+    assert page.index('data-process="kyc"') < page.index('data-process="iban"')
+    assert "Vérifier mon identité" in checklist_line(page, "kyc")
+    assert "Déposer le RIB" in checklist_line(page, "iban")
 
     confirmed = make_coop("confirmed")
     log_in_mandataire(app, client, confirmed.mandataire_id)
@@ -119,7 +125,7 @@ def test_the_checklist_follows_the_coop_through_its_stages(runtime, app, client,
     space = checklist_line(page, "space_check")
     assert "Espace vérifié" in space and "Terminé" in space
     assert "Vérifier mon espace" not in page
-    assert "Toutes vos démarches sont terminées." in page
+    assert "Toutes vos démarches sont terminées." not in page  # identity and RIB to come
 
 
 def test_the_checklist_moves_with_the_case(runtime, app, client, make_coop):
