@@ -248,6 +248,7 @@ def test_while_swan_certifies_the_page_reloads_itself(runtime, client, clock, co
     assert "RIB vérifié, certification en cours" in page
     assert "la certification du compte est en cours auprès de Swan" in page
     assert f'<meta http-equiv="refresh" content="3; url={PAGE}">' in page
+    assert page.index('http-equiv="refresh"') < page.index("</head>")  # valid HTML
     assert "toutes les 3 secondes" in page
     assert 'id="deposer"' not in page and MASKED not in page
 
