@@ -11,7 +11,6 @@ reloads itself until it has.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any
 
@@ -23,12 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from web.auth import mandataire_required
-from web.portal.rib_form import FIELDS, RIB_KIND, RIB_TOO_LARGE, RibFile, RibForm
+from web.portal.rib_form import FIELDS, RIB_TOO_LARGE, RibForm
 from web.runtime import runtime
 from web.submissions import Submission, mandataire_owner
 from workflows.engine.engine import Actor, UnitOfWork
 from workflows.engine.errors import ConflictError, GuardFailed, TransitionNotAllowed
-from workflows.formatting import date_fr
 from workflows.models import BankAccount, Case, CaseEvent, Coop, Document, Mandataire
 from workflows.processes.iban import rib_checks
 from workflows.processes.iban.accounts import certified_account
@@ -40,6 +38,7 @@ from workflows.processes.iban.definition import (
     REJECTED,
     VERIFIED,
 )
+from workflows.processes.iban.submission import submit_rib
 
 bp = Blueprint("iban", __name__)
 
@@ -89,11 +88,13 @@ def submit():  # type: ignore[no-untyped-def]
         tx.lock(case.id)
         if case.state not in (AWAITING_RIB, REJECTED):  # before anything is written
             raise TransitionNotAllowed(ALREADY_SUBMITTED)
-        actor = _actor(tx.session)
-        account = _store(tx, case, form, upload, actor)
-        case.data = {**case.data, "bank_account_id": account.id}
-        payload = {"bank_account_id": account.id, "iban": rib_checks.mask_iban(account.iban)}
-        tx.fire(case.id, "submit_rib", actor=actor, payload=payload)
+        typed = rib_checks.RibInput(
+            iban=form.iban.data or "",
+            bic=form.bic.data or "",
+            holder=form.holder.data or "",
+            rib_date=form.rib_date.data,
+        )
+        submit_rib(tx, case, typed, upload, by=_actor(tx.session), key=uuid.uuid4().hex)
         return ("success", SUBMITTED)
 
     try:
@@ -134,42 +135,6 @@ def too_large(error: Exception):  # type: ignore[no-untyped-def]
 
 
 # Writing ----------------------------------------------------------------------------
-
-
-def _store(tx: UnitOfWork, case: Case, form: RibForm, upload: RibFile, actor: Actor) -> BankAccount:
-    """The file and the typed fields, flushed (their ids known)."""
-    coop = tx.session.get(Coop, case.coop_id)
-    assert coop is not None
-    document = Document(
-        idempotency_key=f"{RIB_KIND}.{case.id}.{uuid.uuid4().hex}",
-        coop_id=coop.id,
-        case_id=case.id,
-        kind=RIB_KIND,
-        title=f"RIB déposé le {date_fr(tx.now)}",
-        filename=f"rib-{coop.affiliation_number}.{upload.extension}",
-        content_type=upload.content_type,
-        content=upload.content,
-        sha256=hashlib.sha256(upload.content).hexdigest(),
-        size=len(upload.content),
-        created_at=tx.now,
-    )
-    tx.session.add(document)
-    tx.session.flush()
-    account = BankAccount(
-        coop_id=coop.id,
-        case_id=case.id,
-        iban=rib_checks.compact(form.iban.data or ""),
-        bic=rib_checks.compact(form.bic.data or ""),
-        holder=" ".join((form.holder.data or "").split()),
-        rib_date=form.rib_date.data,
-        document_id=document.id,
-        submitted_at=tx.now,
-        submitted_by=str(actor)[:200],
-        status="submitted",
-    )
-    tx.session.add(account)
-    tx.session.flush()
-    return account
 
 
 # Reading ----------------------------------------------------------------------------

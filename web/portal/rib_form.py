@@ -7,7 +7,6 @@ Whether the RIB is good (mod-97, RIB key, bank, age, holder) is for the step
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -16,15 +15,11 @@ from wtforms.validators import StopValidation
 
 from web.forms import text_field
 from workflows.processes.iban import rib_checks
-
-RIB_KIND = "rib"
-RIB_MAX_BYTES = 5 * 1024 * 1024
-#: Magic bytes: what the file is, whatever its name or the browser's content type say.
-_RIB_SIGNATURES = (
-    (b"%PDF-", "application/pdf", "pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
-    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+from workflows.processes.iban.submission import (
+    RibFile,
+    check_rib_file,
 )
+
 #: The form's fields, in its order: a refusal's messages are listed in it.
 FIELDS = {
     "iban": "IBAN",
@@ -40,35 +35,7 @@ IBAN_SHAPE = (
     "34 caractères au plus, par exemple FR76 3000 6000 0112 3456 7890 189."
 )
 RIB_REQUIRED = "Joignez votre RIB (PDF, PNG ou JPEG)."
-RIB_EMPTY = "Le fichier envoyé est vide."
-RIB_NOT_A_RIB = (
-    "Ce fichier n'est ni un PDF, ni une image PNG ou JPEG (son contenu a été vérifié, pas "
-    "seulement son nom). Joignez le RIB au format PDF, PNG ou JPEG."
-)
 RIB_TOO_LARGE = "Le fichier dépasse 5 Mo : joignez le RIB téléchargé depuis votre banque en ligne."
-
-
-@dataclass(frozen=True)
-class RibFile:
-    """An uploaded RIB whose content is a PDF, a PNG or a JPEG image."""
-
-    content: bytes
-    content_type: str
-    extension: str
-
-
-def check_rib_file(content: bytes) -> RibFile:
-    """The RIB if ``content`` is a PDF, PNG or JPEG of at most 5 Mo; else
-    ``ValueError`` with the French reason."""
-    if not content:
-        raise ValueError(RIB_EMPTY)
-    if len(content) > RIB_MAX_BYTES:
-        size = f"{len(content) / (1024 * 1024):.1f}".replace(".", ",")
-        raise ValueError(f"Le fichier est trop lourd ({size} Mo) : 5 Mo au plus.")
-    for signature, content_type, extension in _RIB_SIGNATURES:
-        if content.startswith(signature):
-            return RibFile(content, content_type, extension)
-    raise ValueError(RIB_NOT_A_RIB)
 
 
 def _iban_shape(form: FlaskForm, field: Field) -> None:

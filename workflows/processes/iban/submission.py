@@ -7,45 +7,48 @@ import hashlib
 from dataclasses import dataclass
 
 from workflows.engine.engine import Actor, UnitOfWork
+from workflows.formatting import date_fr
 from workflows.models import BankAccount, Case, Document
 from workflows.processes.iban.definition import PROCESS
 from workflows.processes.iban.rib_checks import RibInput, compact, mask_iban
 
 #: « RIB (PDF, PNG ou JPEG) », at most 5 Mo.
 RIB_MAX_BYTES = 5 * 1024 * 1024
+#: Magic bytes: what the file is, whatever its name or the browser's content type say.
 _SIGNATURES = (
     (b"%PDF-", "application/pdf", "pdf"),
     (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
     (b"\xff\xd8\xff", "image/jpeg", "jpg"),
 )
 KIND = "rib"
+RIB_EMPTY = "Le fichier envoyé est vide."
+RIB_NOT_A_RIB = (
+    "Ce fichier n'est ni un PDF, ni une image PNG ou JPEG (son contenu a été vérifié, pas "
+    "seulement son nom). Joignez le RIB au format PDF, PNG ou JPEG."
+)
 
 
 @dataclass(frozen=True)
 class RibFile:
+    """An uploaded RIB whose content is a PDF, a PNG or a JPEG image."""
+
     content: bytes
     content_type: str
     extension: str
 
 
 def check_rib_file(content: bytes) -> RibFile:
-    """The RIB's file if its content is a PDF, PNG or JPEG of at most 5 Mo; else
+    """The RIB if ``content`` is a PDF, PNG or JPEG of at most 5 Mo; else
     ``ValueError`` with the French reason (its name is never trusted)."""
     if not content:
-        raise ValueError("Le fichier envoyé est vide : joignez votre RIB.")
+        raise ValueError(RIB_EMPTY)
     if len(content) > RIB_MAX_BYTES:
         size = f"{len(content) / (1024 * 1024):.1f}".replace(".", ",")
-        raise ValueError(
-            f"Le fichier est trop lourd ({size} Mo) : 5 Mo au plus. "
-            "Scannez le RIB en plus basse résolution ou joignez le PDF de votre banque."
-        )
+        raise ValueError(f"Le fichier est trop lourd ({size} Mo) : 5 Mo au plus.")
     for signature, content_type, extension in _SIGNATURES:
         if content.startswith(signature):
             return RibFile(content, content_type, extension)
-    raise ValueError(
-        "Ce fichier n'est ni un PDF, ni une image PNG ou JPEG (son contenu a été vérifié, "
-        "pas seulement son nom). Joignez le RIB en PDF, PNG ou JPEG."
-    )
+    raise ValueError(RIB_NOT_A_RIB)
 
 
 def submit_rib(
@@ -61,7 +64,7 @@ def submit_rib(
         coop_id=case.coop_id,
         case_id=case.id,
         kind=KIND,
-        title="RIB déposé par le mandataire",
+        title=f"RIB déposé le {date_fr(tx.now)}",
         filename=f"rib-{coop.affiliation_number}.{file.extension}",
         content_type=file.content_type,
         content=file.content,
@@ -76,7 +79,7 @@ def submit_rib(
         case_id=case.id,
         iban=compact(typed.iban)[:34],
         bic=compact(typed.bic)[:11],
-        holder=typed.holder.strip()[:140],
+        holder=" ".join(typed.holder.split())[:140],
         rib_date=typed.rib_date,
         document_id=document.id,
         submitted_at=tx.now,
