@@ -25,6 +25,7 @@ from workflows.engine.errors import (
 )
 from workflows.mandataires import with_account
 from workflows.models import Case, CaseEvent, Coop, Document, Mandataire
+from workflows.processes.iban.accounts import certified_account, shown
 from workflows.processes.space_check.coop_details import (
     check_logo,
     clean_details,
@@ -218,6 +219,7 @@ def _page(
             "me": session.get(Mandataire, current_user.id),
             "administrators": with_account(session, coop.id),
             "logo": logo,
+            "bank_account": _shown_account(session, coop.id),
             "case": case,
             "state_label": definition.portal_label(case.state) if case else None,
             "waiting_reason": " ".join(
@@ -240,6 +242,12 @@ def _page(
             },
         }
         return render_template("portal/space_check/space.html", **context), status
+
+
+def _shown_account(session: Any, coop_id: int) -> str | None:
+    """The certified account as the page shows it: its IBAN masked."""
+    account = certified_account(session, coop_id)
+    return shown(account) if account else None
 
 
 def _last_event(session: Any, case: Case | None) -> CaseEvent | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from io import BytesIO
 
 import pytest
@@ -28,7 +28,7 @@ from tests.web.conftest import (
 )
 from workflows.engine.engine import Actor
 from workflows.engine.scheduling import tick
-from workflows.models import CaseEvent, Coop, Document, Mandataire, Task
+from workflows.models import BankAccount, Case, CaseEvent, Coop, Document, Mandataire, Task
 from workflows.processes.space_check.coop_details import LOGO_MAX_BYTES
 
 SPACE = "/mon-espace/verification"
@@ -224,6 +224,37 @@ def test_confirming_what_changed_since_the_page_was_shown_is_refused(
     assert "ont changé depuis l'affichage de cette page" in text(old)
     assert "04 93 00 00 00" in text(old)  # the page shows what changed
     assert case_row(runtime, coop.space_id).state == "to_check"
+    assert _answer(client, "confirmer").status_code == 302
+
+
+def test_the_certified_account_is_shown_masked_and_is_part_of_what_is_confirmed(
+    runtime, app, client, make_coop
+):
+    coop = make_coop("active")
+    log_in_mandataire(app, client, coop.mandataire_id)
+    page = _space_page(client)
+    assert "Aucun compte bancaire n'est encore enregistré" in page
+    with runtime.engine.transaction() as tx:  # certified meanwhile, in another tab
+        case_id = tx.session.scalar(
+            select(Case.id).where(Case.coop_id == coop.coop_id, Case.process == "iban")
+        )
+        tx.session.add(
+            BankAccount(
+                coop_id=coop.coop_id,
+                case_id=case_id,
+                iban="FR7630006000011234567890189",
+                bic="AGRIFRPP",
+                holder="OCCE 06 COOP",
+                rib_date=date(2026, 9, 1),
+                submitted_by="Éloïse Martin",
+                status="certified",
+                certified_at=tx.now,
+            )
+        )
+    assert _answer_from(client, page, "confirmer").status_code == 409
+    shown = _space_page(client)
+    assert "Compte certifié : FR76 **** **** **** **** ***0 189 · AGRIFRPP · OCCE 06 COOP." in shown
+    assert "30006000011234567890" not in shown
     assert _answer(client, "confirmer").status_code == 302
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from workflows.coop_csv import POSTAL_CODE
 from workflows.mandataires import with_account
 from workflows.models import Case, Coop, Document
+from workflows.processes.iban.accounts import certified_account
 from workflows.processes.space_check.definition import PROCESS
 
 if TYPE_CHECKING:
@@ -82,6 +83,11 @@ def current_logo(session: Session, coop_id: int) -> Document | None:
     ).first()
 
 
+def _account(session: Session, coop_id: int) -> list[str] | None:
+    account = certified_account(session, coop_id)
+    return [account.iban, account.bic, account.holder] if account else None
+
+
 def fingerprint(session: Session, coop: Coop) -> str:
     """A digest of everything the page shows: « Tout est correct » certifies what the
     mandataire saw, so a change made since (another tab, the AD's team) is caught."""
@@ -101,6 +107,7 @@ def fingerprint(session: Session, coop: Coop) -> str:
         ],
         "administrators": [[m.full_name, m.email] for m in with_account(session, coop.id)],
         "logo": logo.sha256 if logo else None,
+        "bank_account": _account(session, coop.id),
     }
     return hashlib.sha256(json.dumps(shown, ensure_ascii=False).encode()).hexdigest()[:32]
 
