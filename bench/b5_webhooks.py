@@ -9,8 +9,9 @@ sent, then valid (most) or invalid. Every event Swan would send, plus 20 % sent 
 shuffled, is posted at once by 16 clients. Figures: every answer a 200, the latency of
 the answers (p50, p99; target p99 ≤ 1 s, a tenth of the 10 s Swan allows, with 16
 clients against gunicorn's 8 threads on 2 cores beside the workers: the handler only
-stores the event and queues its ``sync``), the time until every case settled, and each case's final state
-exactly as if its events had come once and in order (no case moved backwards).
+stores the event and queues its ``sync``), the time until every case settled, and each
+case's final state exactly as if its events had come once and in order (no case moved
+backwards).
 """
 
 from __future__ import annotations
