@@ -295,6 +295,4 @@ def _case(session, coop_id: int, process: str) -> Case:  # type: ignore[no-untyp
 
 
 #: The portal logins of these stages: (email, password, what they see).
-LOGINS = [
-    (f"{_s.first_name}.{_s.last_name}@ac-nice.fr".lower(), PASSWORD, _s.sees) for _s in STAGES
-]
+LOGINS = [(_email(stage), PASSWORD, stage.sees) for stage in STAGES]
