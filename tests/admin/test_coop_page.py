@@ -20,7 +20,7 @@ from coopflow.runtime import Runtime, build_runtime
 from tests import factories
 from tests.admin.conftest import log_in, text
 from tests.definitions import make_definition
-from tests.helpers import invitation_case, invitation_email, manual_task, space_summary
+from tests.helpers import case_of, invitation_case, invitation_email, manual_task, space_summary
 from workflows.engine.cross_process import Effect, Prerequisite
 from workflows.engine.definition import STAFF, SYSTEM
 from workflows.engine.definition import Transition as T
@@ -168,7 +168,9 @@ def test_the_page_shows_every_case_task_document_and_email_of_the_coop(
     cases = _section(page, "coop-cases")
     assert "Invitation et mot de passe" in cases and "Compte actif" in cases
     assert "Vérification de l'espace" in cases and "À vérifier par le mandataire" in cases
+    bank = [str(case_of(rt.engine, coop.coop_id, p).id) for p in ("iban", "kyc")]
     assert re.findall(r'data-case-id="(\d+)"', page) == [
+        *bank,  # started with the account, after the space check
         str(coop.space_id),
         str(coop.invitation_id),
     ]
@@ -221,13 +223,15 @@ def test_the_picture_names_each_process_with_where_the_coop_stands(client, rt, a
     assert "in_progress" in _classes(nodes["space_check"])
     # The space check needs the invitation: an arrow from it, saying which state, met.
     arrows = _arrows(root, "prerequisite")
-    assert set(arrows) == {("invitation", "space_check")}
+    assert set(arrows) == {("invitation", p) for p in ("space_check", "kyc", "iban")}
     assert _words(arrows[("invitation", "space_check")]) == "« Compte actif »"
     assert "met" in _classes(arrows[("invitation", "space_check")])
     # « la Coopérative de l'école … »: its name already says it; French typography.
     assert root.get("aria-label").replace("\u00a0", " ") == (
         f"Processus de la {active.name} : Invitation et mot de passe : "
-        "Compte actif ; Vérification de l'espace : À vérifier par le mandataire"
+        "Compte actif ; Vérification de l'espace : À vérifier par le mandataire ; "
+        "Vérification d'identité : Instructions envoyées, vérification non commencée ; "
+        "Compte bancaire certifié : En attente du RIB"
     )
     assert "\u00a0: Invitation" in root.get("aria-label")
 
@@ -389,7 +393,7 @@ def test_a_waiting_case_and_the_effects_of_a_process(letter_app: Flask, ad, staf
 
     root = _svg(client.get(f"/admin/cooperatives/{coop.coop_id}").get_data(as_text=True))
     nodes = _nodes(root)
-    assert set(nodes) == {"invitation", "space_check", "letter", "follow_up"}
+    assert set(nodes) == {"invitation", "space_check", "kyc", "iban", "letter", "follow_up"}
     assert "waiting" in _classes(nodes["letter"])
     assert _words(nodes["letter"]) == (
         "Courrier à la banque En attente des prérequis Disponible dès la première "
@@ -399,6 +403,8 @@ def test_a_waiting_case_and_the_effects_of_a_process(letter_app: Flask, ad, staf
     prerequisites = _arrows(root, "prerequisite")
     assert set(prerequisites) == {
         ("invitation", "space_check"),
+        ("invitation", "kyc"),
+        ("invitation", "iban"),
         ("invitation", "letter"),
         ("space_check", "letter"),
     }
