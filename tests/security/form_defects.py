@@ -932,3 +932,6 @@ FORMS: dict[str, tuple[Form, ...]] = {
 }
 #: State-changing routes that read nothing a user types.
 NO_INPUT = frozenset({"auth.logout", "admin.logout", "swan_sandbox.act"})
+from tests.security.form_defects_bank import BANK_FORMS  # noqa: E402 (built on the above)
+
+FORMS.update(BANK_FORMS)

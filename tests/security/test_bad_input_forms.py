@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +28,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from tests import factories
+from tests.helpers import case_of
 from tests.security.bad_input import (
     assert_refused,
     bad_input,
@@ -50,12 +52,18 @@ from tests.security.form_defects import (
     Form,
     Values,
 )
+from tests.security.form_defects_bank import CERTIFIED_MANDATAIRE, PDF, TASK_STAFF
 from tests.web.conftest import PortalCoop, log_in_mandataire, settle, text
 from web.extensions import limiter
 from web.guards import MAX_ID, NUL_REFUSED
+from web.submissions import staff_owner
 from workflows.coop_edit import fingerprint, mandataire_of, values_of
 from workflows.engine import steps
-from workflows.models import Case, Coop, Step
+from workflows.engine.engine import Actor
+from workflows.models import BankAccount, Case, Coop, FormSubmission, Mandataire, Step
+from workflows.processes.iban.rib_checks import RibInput
+from workflows.processes.iban.submission import check_rib_file, submit_rib
+from workflows.submissions import new_token
 
 #: The fixtures are costly: one backend is enough for what a page answers.
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -169,21 +177,46 @@ def test_forms_before_a_login_refuse_bad_input(app, runtime, world, staff, data)
     check_bad_input(runtime, family("visitor", client, context), data)
 
 
+def _kyc_refused(runtime: Any, coop: PortalCoop) -> int:
+    """The coop's kyc case refused by Swan (``invalid``), as the kyc steps leave it: its id."""
+    case_id = case_of(runtime.engine, coop.coop_id, "kyc").id
+    with runtime.engine.transaction() as tx:
+        case = tx.lock(case_id)
+        case.data = {**case.data, "reasons": ["ExpiredDocument"], "refusals": 1}
+        tx.fire(case_id, "refuse", actor=SYSTEM, payload={"reasons": ["ExpiredDocument"]})
+    return case_id
+
+
 @pytest.fixture
-def to_check(app: Flask, make_coop: Callable[..., PortalCoop]) -> tuple[PortalCoop, FlaskClient]:
-    """A mandataire whose space waits for « Tout est correct » or « Signaler un problème »."""
+def to_check(
+    app: Flask, runtime: Any, make_coop: Callable[..., PortalCoop]
+) -> tuple[PortalCoop, FlaskClient]:
+    """A mandataire whose space waits for « Tout est correct » or « Signaler un problème »,
+    whose RIB is awaited (« Déposer le RIB ») and whose identity Swan refused
+    (« Recommencer la vérification »)."""
     coop = make_coop("active")
+    _kyc_refused(runtime, coop)
+    settle(runtime)
     client = app.test_client()
     log_in_mandataire(app, client, coop.mandataire_id)
     return coop, client
 
 
+@pytest.fixture
+def foreign_submission(runtime: Any, staff: Any) -> str:
+    """The one-time token of a form someone else (the AD's staff) has sent."""
+    token = new_token()
+    with runtime.engine.transaction() as tx:
+        tx.session.add(FormSubmission(token=token, owner=staff_owner(staff.id), result={}))
+    return token
+
+
 @sqlite_only
 @bad_input(max_examples=150)
 @given(data=st.data())
-def test_the_mandataires_forms_refuse_bad_input(app, runtime, to_check, data):
+def test_the_mandataires_forms_refuse_bad_input(app, runtime, to_check, foreign_submission, data):
     """« Vérification de l'espace »: the coordonnées, « Signaler un problème », « Tout est
-    correct »."""
+    correct »; « Déposer le RIB », « Recommencer la vérification »."""
     coop, client = to_check
     page = text(client.get("/mon-espace/verification"))
     fingerprint = re.search(r'name="fingerprint" value="([^"]*)"', page)
@@ -192,8 +225,82 @@ def test_the_mandataires_forms_refuse_bad_input(app, runtime, to_check, data):
         "csrf": token_of(client, "/mon-espace/verification"),
         "space_id": coop.space_id,
         "fingerprint": fingerprint[1],
+        "foreign_submission": foreign_submission,
     }
     check_bad_input(runtime, family("mandataire", client, context), data)
+
+
+def _rib_handed_in(tx: Any, coop: PortalCoop, case_id: int) -> BankAccount:
+    """A RIB handed in as the portal does (the file, the typed fields, ``submit_rib``)."""
+    person = tx.session.get(Mandataire, coop.mandataire_id)
+    return submit_rib(
+        tx,
+        tx.lock(case_id),
+        RibInput("FR7630006000011234567890189", "AGRIFRPP", "Jean Dupont", date(2026, 6, 1)),
+        check_rib_file(PDF),
+        by=Actor.mandataire(person),
+        key=f"bad-input.{case_id}",
+    )
+
+
+def _rib_to_review(runtime: Any, coop: PortalCoop) -> int:
+    """The coop's iban case with a RIB the checks doubted (``needs_review``), as
+    ``check_rib`` leaves it: its id."""
+    case_id = case_of(runtime.engine, coop.coop_id, "iban").id
+    doubt = "Titulaire « Jean Dupont » non reconnu."
+    with runtime.engine.transaction() as tx:
+        account = _rib_handed_in(tx, coop, case_id)
+        account.status, account.review = "needs_review", {"reasons": [doubt]}
+        payload = {"bank_account_id": account.id, "review": doubt}
+        tx.fire(case_id, "to_review", actor=SYSTEM, payload=payload)
+    return case_id
+
+
+def _certified(runtime: Any, coop: PortalCoop, *, reported: str | None = None) -> int:
+    """The coop's iban case with its account certified (and the mandataire's
+    « Le compte affiché n'est pas le nôtre » when ``reported``): its id."""
+    case_id = case_of(runtime.engine, coop.coop_id, "iban").id
+    with runtime.engine.transaction() as tx:
+        account = _rib_handed_in(tx, coop, case_id)
+        account.status = "verified"
+        tx.fire(case_id, "accept", actor=SYSTEM, payload={"bank_account_id": account.id})
+        account.status, account.certified_at = "certified", tx.now
+        tx.fire(case_id, "certified", actor=SYSTEM)
+        if reported is not None:
+            person = tx.session.get(Mandataire, coop.mandataire_id)
+            actor = Actor.mandataire(person)
+            tx.fire(case_id, "report_mismatch", actor=actor, payload={"message": reported})
+    return case_id
+
+
+@pytest.fixture
+def certified(
+    app: Flask, runtime: Any, make_coop: Callable[..., PortalCoop]
+) -> tuple[PortalCoop, FlaskClient]:
+    """A mandataire whose coop's account is certified: « Le compte affiché n'est pas le
+    nôtre »."""
+    coop = make_coop("active")
+    _certified(runtime, coop)
+    settle(runtime)
+    client = app.test_client()
+    log_in_mandataire(app, client, coop.mandataire_id)
+    return coop, client
+
+
+@sqlite_only
+@bad_input(max_examples=40)
+@given(data=st.data())
+def test_a_certified_accounts_report_refuses_bad_input(
+    app, runtime, certified, foreign_submission, data
+):
+    """« Le compte affiché n'est pas le nôtre », once the account is certified (a coop
+    whose RIB is still awaited has no such form)."""
+    _, client = certified
+    context = {
+        "csrf": token_of(client, "/mon-espace/compte-bancaire"),
+        "foreign_submission": foreign_submission,
+    }
+    check_bad_input(runtime, family(CERTIFIED_MANDATAIRE, client, context), data)
 
 
 def _case_with_failed_step(runtime: Any, ad: Any) -> tuple[int, int]:
@@ -279,6 +386,34 @@ def test_the_back_offices_forms_refuse_bad_input(app, runtime, world, back_offic
     « Tâches », « Actions groupées », « Importer des coopératives », and the editing
     routes Flask-Admin adds to the lists."""
     check_bad_input(runtime, family("staff", world.clients["staff"], back_office), data)
+
+
+@pytest.fixture
+def task_pages(runtime: Any, world: World, make_coop: Callable[..., PortalCoop]) -> Context:
+    """The cases of the kyc and iban task pages: an identity to record (its link sent),
+    a RIB to review, a certified account reported as not the coop's; and cases none of
+    them is for: an identity refused already, the world's invitation."""
+    bank, reported = make_coop("active"), make_coop("active")
+    context = {
+        "csrf": token_of(world.clients["staff"], "/admin/"),
+        "case": world.values["case_id"],
+        "kyc_open": case_of(runtime.engine, bank.coop_id, "kyc").id,
+        "kyc_refused": _kyc_refused(runtime, reported),
+        "rib_review": _rib_to_review(runtime, bank),
+        "mismatch": _certified(runtime, reported, reported="Ce n'est pas notre IBAN."),
+    }
+    settle(runtime)
+    return context
+
+
+@sqlite_only
+@bad_input(max_examples=250)
+@given(data=st.data())
+def test_the_task_pages_refuse_bad_input(app, runtime, world, task_pages, data):
+    """« Enregistrer le résultat de la vérification d'identité » (vérifiée, refusée),
+    « Vérifier le RIB déposé » (approuver, refuser, nouveau RIB), « Traiter le
+    signalement » (compte confirmé, nouveau RIB)."""
+    check_bad_input(runtime, family(TASK_STAFF, world.clients["staff"], task_pages), data)
 
 
 @sqlite_only
