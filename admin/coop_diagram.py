@@ -132,7 +132,7 @@ def _graph(nodes: tuple[_Node, ...], arrows: tuple[_Arrow, ...]) -> graphviz.Dig
     graph = graphviz.Digraph(
         name="coop",
         graph_attr={
-            "rankdir": "TB",
+            "rankdir": "LR",
             "id": "coop-diagram",
             "fontname": FONT,
             "nodesep": "0.3",
