@@ -80,8 +80,9 @@ def test_staff_refuse_a_rib_then_approve_the_next_one(runtime, live_server, page
     assert page.get_by_role("heading", name="Vérifier le RIB déposé").is_visible()
     image = page.locator(".rib-file img")
     image.wait_for()
+    # Loaded (the file is a second request): its real pixels, not a broken image.
     loaded = "(img) => img.complete && img.naturalWidth === 600"
-    assert page.evaluate(loaded, image.element_handle())
+    page.wait_for_function(loaded, arg=image.element_handle(), timeout=10_000)
     assert SHOWN_IBAN in _text(page, "dl.rib-fields")
     assert _side_by_side(page) == (width >= 992) and _fits(page)
 
