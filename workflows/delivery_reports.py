@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from workflows import event_fields
 from workflows.engine.engine import Actor, UnitOfWork
 from workflows.engine.errors import ConflictError, ValidationError
 from workflows.models import Email, EmailStatus, Mandataire, WebhookEvent
@@ -80,17 +81,17 @@ def parse(document: Any) -> MailEvent:
     if not isinstance(document, dict):
         raise ValidationError("Le corps de la requête doit être un objet JSON.")
     errors: list[str] = []
-    event_id = _text(document, "eventId", 200, errors, required=True)
-    message_id = _text(document, "messageId", 200, errors, required=True)
-    recipient = _text(document, "recipient", 254, errors)
-    diagnostic = _text(document, "diagnostic", 1000, errors)
+    event_id = event_fields.text(document, "eventId", 200, errors, required=True)
+    message_id = event_fields.text(document, "messageId", 200, errors, required=True)
+    recipient = event_fields.text(document, "recipient", 254, errors)
+    diagnostic = event_fields.text(document, "diagnostic", 1000, errors)
     raw_type = document.get("eventType")
     known = {t.value: t for t in MailEventType}
     event_type = known.get(raw_type) if isinstance(raw_type, str) else None
     if event_type is None:
         expected = ", ".join(t.value for t in MailEventType)
         errors.append(f"eventType inconnu : {_shown(raw_type)} (attendus : {expected}).")
-    occurred_at = _date(document.get("eventDate"), errors)
+    occurred_at = event_fields.moment(document.get("eventDate"), errors)
     if message_id and not _looks_like_message_id(message_id):
         errors.append("messageId invalide : un identifiant de message <…@…> est attendu.")
     if errors:
@@ -216,33 +217,6 @@ def _stop_invitation(tx: UnitOfWork, event: MailEvent, email: Email) -> str:
     except ConflictError as exc:
         return f"Email marqué refusé ; {exc}"
     return "Email marqué refusé ; invitation arrêtée (adresse refusée)."
-
-
-def _text(
-    document: dict[str, Any], key: str, limit: int, errors: list[str], *, required: bool = False
-) -> str:
-    value = document.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        errors.append(f"{key} manquant ou invalide : texte attendu.")
-        return ""
-    if len(value) > limit or any(ord(c) < 32 for c in value):
-        errors.append(f"{key} invalide : au plus {limit} caractères, sans caractère de contrôle.")
-        return ""
-    return value.strip()
-
-
-def _date(value: Any, errors: list[str]) -> datetime | None:
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return moment
-    errors.append("eventDate invalide : une date ISO 8601 avec fuseau horaire est attendue.")
-    return None
 
 
 def _looks_like_message_id(value: str) -> bool:

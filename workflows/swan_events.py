@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from workflows import event_fields
 from workflows.engine.engine import Actor, UnitOfWork
 from workflows.engine.errors import ValidationError
 from workflows.models import Case, ProviderResource, Step, StepStatus, WebhookEvent
@@ -97,11 +98,11 @@ def parse(document: Any) -> SwanEvent:
     if not isinstance(document, dict):
         raise ValidationError("Le corps de la requête doit être un objet JSON.")
     errors: list[str] = []
-    event_id = _text(document, "eventId", ID_MAX, errors)
-    event_type = _text(document, "eventType", TYPE_MAX, errors)
-    project_id = _text(document, "projectId", ID_MAX, errors)
-    resource_id = _text(document, "resourceId", ID_MAX, errors)
-    occurred_at = _date(document.get("eventDate"), errors)
+    event_id = event_fields.text(document, "eventId", ID_MAX, errors, required=True)
+    event_type = event_fields.text(document, "eventType", TYPE_MAX, errors, required=True)
+    project_id = event_fields.text(document, "projectId", ID_MAX, errors, required=True)
+    resource_id = event_fields.text(document, "resourceId", ID_MAX, errors, required=True)
+    occurred_at = event_fields.moment(document.get("eventDate"), errors)
     if errors:
         raise ValidationError(errors)
     assert occurred_at is not None
@@ -248,29 +249,3 @@ def tied(
     if coop_id is not None:
         query = query.where(ProviderResource.coop_id == coop_id)
     return session.scalar(query.order_by(ProviderResource.id.desc()).limit(1))
-
-
-# Reading the document ------------------------------------------------------------------------
-
-
-def _text(document: dict[str, Any], key: str, limit: int, errors: list[str]) -> str:
-    value = document.get(key)
-    if not isinstance(value, str) or not value.strip():
-        errors.append(f"{key} manquant ou invalide : texte attendu.")
-        return ""
-    if len(value) > limit or any(ord(c) < 32 for c in value):
-        errors.append(f"{key} invalide : au plus {limit} caractères, sans caractère de contrôle.")
-        return ""
-    return value.strip()
-
-
-def _date(value: Any, errors: list[str]) -> datetime | None:
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return moment
-    errors.append("eventDate invalide : une date ISO 8601 avec fuseau horaire est attendue.")
-    return None
