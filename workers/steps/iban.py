@@ -11,11 +11,12 @@ import logging
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from workers.context import StepContext
 from workers.email_delivery import deliver_for_step
-from workers.email_messages import Composed, compose
+from workers.email_messages import Composed
+from workers.steps.case_emails import case_email, load_case
 from workers.steps.notifications import notify_mandataire
 from workflows import swan_events
 from workflows.engine.errors import PermanentStepError
@@ -27,7 +28,6 @@ from workflows.processes.iban import rib_checks
 from workflows.processes.iban.accounts import expected_holders
 from workflows.processes.iban.definition import DEFINITION, PROCESS, REJECTED
 from workflows.processes.iban.rib_checks import RibInput, mask_iban
-from workflows.typography import la_cooperative
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def certify_account(ctx: StepContext) -> Outcome:
     account: asked twice, Swan answers the same one), then keep it as the coop's
     certified account, the earlier one replaced. ``certified`` follows (on_done)."""
     with ctx.engine.db.read() as session:
-        case = _case(session, ctx.step.case_id)
+        case = load_case(session, ctx.step.case_id)
         account = _bank_account(session, case)
         if account.status == CERTIFIED:
             return Outcome(result=_certified_result(account))
@@ -182,7 +182,8 @@ def notify_rejected(ctx: StepContext) -> Outcome:
     def build(session: Session) -> Composed:
         case, mandataire = _case_and_mandataire(session, ctx.step.case_id)
         errors, note = rejection_of(session, case)
-        return _email(
+        return case_email(
+            PROCESS,
             "rejected",
             "RIB refusé pour {coop} : voici ce qui ne va pas",
             case,
@@ -231,7 +232,8 @@ def notify_certified(ctx: StepContext) -> Outcome:
     def build(session: Session) -> Composed:
         case, mandataire = _case_and_mandataire(session, ctx.step.case_id)
         account = _bank_account(session, case)
-        return _email(
+        return case_email(
+            PROCESS,
             "certified",
             "Compte bancaire de {coop} certifié",
             case,
@@ -256,41 +258,14 @@ def send_reminder(ctx: StepContext) -> Outcome:
             if case.state == REJECTED
             else "Rappel : déposez le RIB de {coop}"
         )
-        return _email("reminder", subject, case, mandataire, link=_portal_link(ctx))
+        return case_email(PROCESS, "reminder", subject, case, mandataire, link=_portal_link(ctx))
 
     delivery = deliver_for_step(ctx, build)
     return Outcome(result={"email_status": delivery.status})
 
 
-def _email(kind: str, subject: str, case: Case, mandataire: Mandataire, **context: Any) -> Composed:
-    """An iban email to the mandataire; ``{coop}`` in the subject reads « la coopérative
-    Les Mimosas »."""
-    coop = case.coop
-    return compose(
-        kind,
-        mandataire.email,
-        subject.format(coop=la_cooperative(coop.name)),
-        process=PROCESS,
-        mandataire=mandataire,
-        coop=coop,
-        ad=coop.ad,
-        state=case.state,
-        case_id=case.id,
-        coop_id=coop.id,
-        **context,
-    )
-
-
-def _case(session: Session, case_id: int) -> Case:
-    case = session.scalars(
-        select(Case).where(Case.id == case_id).options(joinedload(Case.coop))
-    ).one_or_none()
-    assert case is not None
-    return case
-
-
 def _case_and_mandataire(session: Session, case_id: int) -> tuple[Case, Mandataire]:
-    case = _case(session, case_id)
+    case = load_case(session, case_id)
     mandataire = latest_with_account(session, case.coop_id)
     if mandataire is None:
         raise PermanentStepError(NO_MANDATAIRE)

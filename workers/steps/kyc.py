@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from workers.context import StepContext
 from workers.email_delivery import deliver_for_step
-from workers.email_messages import Composed, compose
+from workers.email_messages import Composed
 from workers.providers.swan.errors import SwanRejected
 from workers.providers.swan.interface import (
     Identification,
@@ -29,6 +29,7 @@ from workers.providers.swan.interface import (
     NewMember,
     Swan,
 )
+from workers.steps.case_emails import case_email, load_case
 from workflows import swan_events
 from workflows.engine.errors import PermanentStepError
 from workflows.engine.steps import Outcome
@@ -43,7 +44,6 @@ from workflows.processes.kyc.definition import (
     PROGRESS,
 )
 from workflows.processes.kyc.reasons import Explained, mismatch_sentence, reason_text
-from workflows.typography import la_cooperative
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def request_identification(ctx: StepContext) -> Outcome:
     the same email), note where they identify, and email them what to prepare."""
     swan = ctx.services.swan
     with ctx.engine.db.read() as session:
-        case = _case(session, ctx.step.case_id)
+        case = load_case(session, ctx.step.case_id)
         mandataire = latest_with_account(session, case.coop_id)
         if mandataire is None:
             raise PermanentStepError(NO_MANDATAIRE)
@@ -104,7 +104,8 @@ def request_identification(ctx: StepContext) -> Outcome:
 
     def build(session: Session) -> Composed:
         case, person = _case_and_mandataire(session, ctx.step.case_id)
-        return _email(
+        return case_email(
+            PROCESS,
             "instructions",
             "Vérifiez votre identité pour le compte de {coop} : 5 minutes avec un smartphone",
             case,
@@ -160,7 +161,7 @@ def sync_identification(ctx: StepContext) -> Outcome:
     move the case forward if Swan says it is further along; never backwards, so that a
     webhook twice, late or out of order, and the polls, change nothing more."""
     with ctx.engine.db.read() as session:
-        case = _case(session, ctx.step.case_id)
+        case = load_case(session, ctx.step.case_id)
         membership_id = case.data.get("membership_id")
         since = attempt_since(session, case)
     if not membership_id:
@@ -277,7 +278,7 @@ def send_reminder(ctx: StepContext) -> Outcome:
     def build(session: Session) -> Composed:
         case, person = _case_and_mandataire(session, ctx.step.case_id)
         subject = REMINDER_SUBJECTS.get(case.state, REMINDER_SUBJECTS[INVALID])
-        return _email("reminder", subject, case, person, link=_portal_link(ctx))
+        return case_email(PROCESS, "reminder", subject, case, person, link=_portal_link(ctx))
 
     delivery = deliver_for_step(ctx, build)
     return Outcome(result={"email_status": delivery.status})
@@ -287,7 +288,7 @@ def notify_verified(ctx: StepContext) -> Outcome:
     def build(session: Session) -> Composed:
         case, person = _case_and_mandataire(session, ctx.step.case_id)
         subject = "Votre identité est vérifiée : le compte de {coop} avance"
-        return _email("verified", subject, case, person, link=_portal_link(ctx))
+        return case_email(PROCESS, "verified", subject, case, person, link=_portal_link(ctx))
 
     delivery = deliver_for_step(ctx, build)
     return Outcome(result={"email_status": delivery.status})
@@ -299,7 +300,8 @@ def notify_refused(ctx: StepContext) -> Outcome:
     def build(session: Session) -> Composed:
         case, person = _case_and_mandataire(session, ctx.step.case_id)
         explained, refusals = refusal_of(session, case)
-        return _email(
+        return case_email(
+            PROCESS,
             "refused",
             "Vérification d'identité refusée : voici pourquoi et que faire",
             case,
@@ -334,37 +336,10 @@ def refusal_of(session: Session, case: Case) -> tuple[list[Explained], int]:
     return list(dict.fromkeys(explained)), refusals
 
 
-def _email(kind: str, subject: str, case: Case, mandataire: Mandataire, **context: Any) -> Composed:
-    """A kyc email to the mandataire; ``{coop}`` in the subject reads « la coopérative
-    Les Mimosas »."""
-    coop = case.coop
-    return compose(
-        kind,
-        mandataire.email,
-        subject.format(coop=la_cooperative(coop.name)),
-        process=PROCESS,
-        mandataire=mandataire,
-        coop=coop,
-        ad=coop.ad,
-        state=case.state,
-        case_id=case.id,
-        coop_id=coop.id,
-        **context,
-    )
-
-
-def _case(session: Session, case_id: int) -> Case:
-    case = session.scalars(
-        select(Case).where(Case.id == case_id).options(joinedload(Case.coop))
-    ).one_or_none()
-    assert case is not None
-    return case
-
-
 def _case_and_mandataire(session: Session, case_id: int) -> tuple[Case, Mandataire]:
     """The case and the mandataire whose identity it verifies (the coop's latest with
     an account before the membership was requested)."""
-    case = _case(session, case_id)
+    case = load_case(session, case_id)
     mandataire_id = case.data.get("mandataire_id")
     mandataire = session.get(Mandataire, mandataire_id) if mandataire_id else None
     mandataire = mandataire or latest_with_account(session, case.coop_id)
