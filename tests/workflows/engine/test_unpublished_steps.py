@@ -96,9 +96,11 @@ def test_a_retry_written_without_publishing_is_due_when_its_backoff_ends(
     assert retried.lease_until == retried.not_before  # due when its backoff ends, not later
     assert abs(backoff - timedelta(milliseconds=delay_ms)) < timedelta(milliseconds=1)
 
-    clock.advance(backoff - timedelta(seconds=1))
+    # The clock runs with real time too: 5 s of margin for a slow machine (a first
+    # backoff is at least 8 s).
+    clock.advance(backoff - timedelta(seconds=5))
     assert tick(engine).steps_republished == 0  # its backoff is not over
-    clock.advance(timedelta(seconds=2))
+    clock.advance(timedelta(seconds=6))
     assert tick(engine).steps_republished == 1
     assert publisher.ids == [step_id, step_id]
 
