@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -50,7 +50,6 @@ class Stage:
     then: tuple[tuple[str, dict[str, str]], ...] = ()
     #: Activated this many days ago (the timers have run since).
     days_ago: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _rib(**changes: object) -> dict[str, object]:
