@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -43,13 +42,12 @@ from workers.providers.swan import graphql
 from workers.providers.swan.errors import SwanRejected, SwanUnavailable
 from workers.providers.swan.interface import Beneficiary, Membership, NewMember
 from workers.providers.swan.limiter import Budget, wait_seconds
+from workers.providers.swan.oauth_token import TokenCache
 from workflows.engine.errors import StepPostponed
 from workflows.processes.iban.rib_checks import mask_iban
 
 log = logging.getLogger(__name__)
 
-#: Renew this long before Swan's expiry (capped at half the lifetime of short tokens).
-TOKEN_MARGIN_SECONDS = 60.0
 #: The membership's rights: seeing the account (Swan: no consent needed for view-only
 #: access). The card rights (``canManageCards``) would need the consent of a member who
 #: manages memberships, with ``consentRedirectUrl``: a decision for the card process.
@@ -62,39 +60,6 @@ MEMBER_PERMISSIONS = {
 }
 #: Swan's choice of the best flow for the user (docs: recommended for invited members).
 IDENTIFICATION_LEVEL = "Auto"
-
-
-class TokenCache:
-    """One project token per process, shared by its threads: a lock makes the threads
-    that need one at the same moment wait for a single request."""
-
-    def __init__(self, fetch: Callable[[], tuple[str, float]], clock: Callable[[], float]):
-        self._fetch = fetch
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._renew_at = 0.0
-
-    def get(self) -> str:
-        with self._lock:
-            if self._token is None or self._clock() >= self._renew_at:
-                self._refresh()
-            assert self._token is not None
-            return self._token
-
-    def renew(self, refused: str) -> str:
-        """A fresh token after ``refused`` was answered 401 (unless another thread
-        already replaced it)."""
-        with self._lock:
-            if self._token == refused or self._token is None:
-                self._refresh()
-            assert self._token is not None
-            return self._token
-
-    def _refresh(self) -> None:
-        token, expires_in = self._fetch()
-        self._token = token
-        self._renew_at = self._clock() + expires_in - min(TOKEN_MARGIN_SECONDS, expires_in / 2)
 
 
 class GraphQLSwan:
