@@ -1,11 +1,18 @@
 """The tables: cooperatives and people, cases with their audit trail, steps, timers, tasks,
 links, emails, webhooks, bulk jobs, documents, form submissions, the bank side
-(provider resources, RIBs, the Swan sandbox). One module per family;
+(provider resources, RIBs, the Swan sandbox), the affiliation's price lists and
+bank statement lines. One module per family;
 everything is imported from here (``from workflows.models import Case``).
 
 Times are stored in UTC (timezone-aware in Python, on both SQLite and PostgreSQL).
 """
 
+from workflows.models.affiliation import (
+    OPTION_KINDS,
+    PriceItem,
+    PriceKind,
+    StatementLine,
+)
 from workflows.models.banking import BankAccount, ProviderResource, SandboxObject
 from workflows.models.base import Base, JSONData, UTCDateTime, table, utcnow
 from workflows.models.bulk import BulkItem, BulkItemStatus, BulkJob, BulkStatus
@@ -17,6 +24,7 @@ from workflows.models.submissions import FormSubmission
 
 __all__ = [
     "AD",
+    "OPTION_KINDS",
     "BankAccount",
     "Base",
     "BulkItem",
@@ -32,10 +40,13 @@ __all__ = [
     "FormSubmission",
     "JSONData",
     "Mandataire",
+    "PriceItem",
+    "PriceKind",
     "ProviderResource",
     "SandboxObject",
     "StaffRole",
     "StaffUser",
+    "StatementLine",
     "Step",
     "StepStatus",
     "Task",

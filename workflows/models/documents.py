@@ -15,7 +15,10 @@ class Document(Base):
     coop's mandataire and to staff of its AD."""
 
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_coop", "coop_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_documents_coop", "coop_id", "created_at"),
+        Index("uq_documents_verification_code", "verification_code", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The step that rendered it: a step run twice stores one document.
@@ -29,4 +32,7 @@ class Document(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
+    #: The code printed on an attestation, that anyone may check at ``/verification``
+    #: (``7KQ4-M2XD-9PLA``); ``None`` for documents that carry none.
+    verification_code: Mapped[str | None] = mapped_column(String(20), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -32,6 +32,9 @@ class AD(Base):
     academic_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
     invitation_validity_days: Mapped[int] = mapped_column(Integer, default=7)
     password_min_length: Mapped[int] = mapped_column(Integer, default=8)
+    #: The yearly affiliation's deadline (30 September by default), in Paris.
+    affiliation_deadline_month: Mapped[int] = mapped_column(Integer, default=9, server_default="9")
+    affiliation_deadline_day: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __str__(self) -> str:
