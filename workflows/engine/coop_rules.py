@@ -15,7 +15,13 @@ from sqlalchemy import select
 
 from workflows.engine.actor import Actor
 from workflows.engine.case_records import CaseRecords
-from workflows.engine.cross_process import CaseView, latest_cases, school_year_of, unmet
+from workflows.engine.cross_process import (
+    CaseView,
+    Effect,
+    latest_cases,
+    school_year_of,
+    unmet,
+)
 from workflows.engine.definition import SYSTEM, Definition
 from workflows.engine.errors import ConflictError
 from workflows.models import Case, Coop
@@ -88,10 +94,47 @@ class CoopRules(CaseRecords):
 
     # Effects ------------------------------------------------------------------------
 
+    def _spawn(self, case: Case, definition: Definition, effect: Effect) -> None:
+        """Start the case of ``effect.process`` that ``case`` entering its state asks for."""
+        assert effect.start is not None
+        other = self.engine.definition(effect.process)
+        actor = Actor.system(f"dossier {case.id}")
+        try:
+            with self.session.begin_nested():
+                data = effect.start(self.session, case)
+                if data is None:
+                    return
+                started = self.start(
+                    effect.process,
+                    case.coop_id,
+                    actor=actor,
+                    data=data,
+                    trigger=effect.trigger,
+                    comment=f"Suite du dossier {case.id} ({definition.title}) : "
+                    f"{definition.label(case.state)}.",
+                )
+        except ConflictError as refused:
+            self.record(
+                case,
+                actor,
+                kind="effect",
+                comment=f"Un dossier « {other.title} » n'a pas pu être ouvert : {refused}",
+            )
+            return
+        self.record(
+            case,
+            Actor.system(definition.title),
+            kind="effect",
+            comment=f"Nouveau dossier {started.id} ({other.title}).",
+        )
+
     def apply_effects(self, case: Case, definition: Definition) -> None:
         """Fire the triggers the state ``case`` entered asks of the coop's other cases."""
         for effect in definition.effects:
             if effect.state != case.state:
+                continue
+            if effect.start is not None:
+                self._spawn(case, definition, effect)
                 continue
             target = self.coop_case(case.coop_id, effect.process)
             if target is None:

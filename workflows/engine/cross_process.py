@@ -4,7 +4,8 @@
   needs, with the French sentence shown while it is not met. A process needs all of its
   prerequisites; its case starts in the transaction that meets the last one.
 - An :class:`Effect` fires a trigger on the coop's case of another process when a case
-  enters a state (funds received → repay the advance).
+  enters a state (funds received → repay the advance), or starts a new one (a validated
+  change of mandataire → an invitation for the new person).
 - Yearly processes carry their **school year** (1 September–31 August, Europe/Paris),
   named by the year it starts in (2026 for 2026-2027); a prerequisite may ask for « this
   year's » case, which a new school year makes unmet again.
@@ -15,9 +16,10 @@ of the school year in question).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -70,6 +72,11 @@ class Effect:
     process: str
     trigger: str
     this_year: bool = False
+    #: Start a new case of ``process`` instead (a validated change of mandataire → an
+    #: invitation for the new person): the data it begins with, made from the case that
+    #: entered ``state`` in its transaction (``None``: nothing to start; a
+    #: ``ConflictError``: it cannot, recorded on the case), then ``trigger`` fired on it.
+    start: Callable[[Session, Case], dict[str, Any] | None] | None = None
 
 
 @dataclass(frozen=True)

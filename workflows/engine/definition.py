@@ -146,8 +146,10 @@ class GuardContext:
 
 #: A guard returns ``None`` when it holds, else the French sentence saying why not.
 Guard = Callable[[GuardContext], str | None]
-#: A duration computed for one case (e.g. the AD's invitation validity).
-Duration = Callable[["Case", "Session"], timedelta]
+#: A duration computed for one case (e.g. the AD's invitation validity), from the
+#: moment it enters the timer's state (``case.state_entered_at``); ``None``: no timer
+#: this time (a reminder whose day has passed).
+Duration = Callable[["Case", "Session"], timedelta | None]
 
 
 @dataclass
@@ -331,7 +333,7 @@ class Definition:
         found = self.state_by_name[state]
         return found.portal_label or found.label
 
-    def duration(self, timer: TimerRule, case: Case, session: Session) -> timedelta:
+    def duration(self, timer: TimerRule, case: Case, session: Session) -> timedelta | None:
         if isinstance(timer.after, timedelta):
             return timer.after
         return self.durations[timer.after](case, session)

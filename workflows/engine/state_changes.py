@@ -141,9 +141,13 @@ class StateChanges(CoopRules):
         # changed: no flush, so the transitions of a batch stay written together.
         with self.session.no_autoflush:
             for timer in definition.timers_for(case.state):
-                due = self.now + definition.duration(timer, case, self.session)
+                after = definition.duration(timer, case, self.session)
+                if after is None:
+                    continue
                 self.session.add(
-                    Timer(case_id=case.id, name=timer.name, state=case.state, due_at=due)
+                    Timer(
+                        case_id=case.id, name=timer.name, state=case.state, due_at=self.now + after
+                    )
                 )
         if state.task is not None:
             note = (details or {}).get(state.task.note_from) if state.task.note_from else None

@@ -1,0 +1,1 @@
+"""Process ``affiliation``: the yearly membership of the coop (PROCESSES.md §7)."""
