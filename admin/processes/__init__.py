@@ -14,13 +14,14 @@ from types import ModuleType
 from typing import Any
 
 from admin.case_actions import StaffAction
-from admin.processes import iban, invitation, kyc
+from admin.processes import affiliation, iban, invitation, kyc
 from admin.processes.task_pages import TaskPage
 
 PROCESS_ACTIONS: dict[str, ModuleType] = {
     "invitation": invitation,
     "kyc": kyc,
     "iban": iban,
+    "affiliation": affiliation,
 }
 
 

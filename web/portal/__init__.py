@@ -12,17 +12,27 @@ from types import ModuleType
 
 from flask import Flask
 
-from web.portal import documents, home, iban, invitation, kyc, password_reset, space_check
+from web.portal import (
+    affiliation,
+    documents,
+    home,
+    iban,
+    invitation,
+    kyc,
+    password_reset,
+    space_check,
+)
 
 PROCESS_PAGES: dict[str, ModuleType] = {
     "invitation": invitation,
     "space_check": space_check,
     "kyc": kyc,
     "iban": iban,
+    "affiliation": affiliation,
 }
 
 #: Pages under ``/mon-espace`` (endpoints ``portal.<name>.…``), nested once at import.
-NESTED: tuple[ModuleType, ...] = (space_check, kyc, iban, documents)
+NESTED: tuple[ModuleType, ...] = (space_check, kyc, iban, affiliation, documents)
 for _module in NESTED:
     home.bp.register_blueprint(_module.bp)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from workers.context import StepContext
-from workers.steps import iban, invitation, kyc, notifications, space_check
+from workers.steps import affiliation, iban, invitation, kyc, notifications, space_check
 from workflows.engine.steps import Outcome
 
 Handler = Callable[[StepContext], Outcome]
@@ -26,6 +26,7 @@ PROCESS_STEPS: dict[str, ModuleType] = {
     "space_check": space_check,
     "kyc": kyc,
     "iban": iban,
+    "affiliation": affiliation,
 }
 #: Steps any process may use (« Une démarche vous attend »).
 SHARED_STEPS: tuple[ModuleType, ...] = (notifications,)

@@ -6,6 +6,7 @@ Each process is a package beside this one (``invitation/``, ``space_check/``...)
 from __future__ import annotations
 
 from workflows.engine.definition import Definition
+from workflows.processes.affiliation.definition import DEFINITION as affiliation
 from workflows.processes.iban.definition import DEFINITION as iban
 from workflows.processes.invitation.definition import DEFINITION as invitation
 from workflows.processes.kyc.definition import DEFINITION as kyc
@@ -18,5 +19,6 @@ DEFINITIONS: dict[str, Definition] = {
         space_check,
         kyc,
         iban,
+        affiliation,
     )
 }

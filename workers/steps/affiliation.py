@@ -1,0 +1,142 @@
+"""Steps of ``affiliation``: the opening of a coop's school year (last year's classes
+carried over, last year's unfinished case closed), its documents (the commitment at
+submission, the two attestations at validation: :mod:`workers.steps.affiliation_documents`)
+and the emails to the mandataire.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workers.context import StepContext
+from workers.email_delivery import deliver_for_step
+from workers.email_messages import Composed
+from workers.steps.affiliation_documents import render_attestations, render_commitment
+from workers.steps.case_emails import case_email, load_case
+from workflows.engine.actor import Actor
+from workflows.engine.cross_process import school_year_label
+from workflows.engine.errors import PermanentStepError
+from workflows.engine.steps import Outcome
+from workflows.formatting import date_fr
+from workflows.mandataires import latest_with_account
+from workflows.models import Case, Mandataire
+from workflows.processes.affiliation import calendar
+from workflows.processes.affiliation.definition import (
+    DEFINITION,
+    EDITABLE,
+    PROCESS,
+    VALIDATED,
+)
+from workflows.processes.affiliation.fee import Fee
+from workflows.processes.affiliation.form import AffiliationForm, form_of
+
+log = logging.getLogger(__name__)
+
+NO_MANDATAIRE = "Aucun mandataire de cette coopérative n'a encore de compte sur la plateforme."
+
+
+def open_year(ctx: StepContext) -> Outcome:
+    """The case's year begins: the classes of the coop's last validated affiliation are
+    carried over (names, teachers, counts: the mandataire corrects them), and its earlier
+    cases still open are closed. Run twice, it changes nothing the second time."""
+    with ctx.engine.transaction() as tx:
+        case = tx.lock(ctx.step.case_id)
+        data = dict(case.data or {})
+        if data.get("opened"):
+            return Outcome(result={"carried_from": data.get("carried_from")})
+        earlier = tx.session.scalars(
+            select(Case)
+            .where(
+                Case.coop_id == case.coop_id,
+                Case.process == PROCESS,
+                Case.school_year < (case.school_year or 0),
+            )
+            .order_by(Case.school_year.desc(), Case.id.desc())
+        ).all()
+        source = next((c for c in earlier if c.state == VALIDATED), None)
+        if source is not None and not form_of(data).classes:
+            carried = form_of(source.data or {})
+            data["form"] = AffiliationForm(classes=carried.classes).to_data()
+            data["carried_from"] = source.id
+        data["opened"] = True
+        case.data = data
+        closed = []
+        for old in earlier:
+            if old.state in EDITABLE:
+                tx.fire(
+                    old.id,
+                    "close_year",
+                    actor=Actor.system("nouvelle année scolaire"),
+                    comment=f"L'année {school_year_label(case.school_year or 0)} commence "
+                    f"(dossier {case.id}).",
+                )
+                closed.append(old.id)
+        return Outcome(result={"carried_from": data.get("carried_from"), "closed": closed})
+
+
+def _mandataire(session: Session, case: Case) -> Mandataire:
+    person = latest_with_account(session, case.coop_id)
+    if person is None:
+        raise PermanentStepError(NO_MANDATAIRE)
+    return person
+
+
+def _portal_link(ctx: StepContext) -> str:
+    return f"{ctx.services.settings.base_url}{DEFINITION.portal_path}"
+
+
+def _email(ctx: StepContext, kind: str, subject: str, **context: object) -> Outcome:
+    def build(session: Session) -> Composed:
+        case = load_case(session, ctx.step.case_id)
+        year = school_year_label(case.school_year or 0)
+        return case_email(
+            PROCESS,
+            kind,
+            subject.replace("{year}", year),
+            case,
+            _mandataire(session, case),
+            link=_portal_link(ctx),
+            year_label=year,
+            deadline=date_fr(calendar.passes_at(calendar.deadline_of(case, session)))
+            if kind == "reminder"
+            else "",
+            total=Fee.from_data(case.data["fee"]).total if "fee" in (case.data or {}) else "",
+            comment=(case.data or {}).get("returned_comment", ""),
+            **context,
+        )
+
+    delivery = deliver_for_step(ctx, build)
+    return Outcome(result={"email_status": delivery.status})
+
+
+def send_reminder(ctx: StepContext) -> Outcome:
+    """The affiliation waits on the mandataire: its deadline, or that it is late."""
+    return _email(ctx, "reminder", "Adhésion {year} de {coop} : à envoyer à votre AD")
+
+
+def notify_returned(ctx: StepContext) -> Outcome:
+    """Staff sent it back: their comment, and where to correct it."""
+    return _email(
+        ctx, "returned", "Adhésion {year} de {coop} : votre AD vous demande une correction"
+    )
+
+
+def notify_validated(ctx: StepContext) -> Outcome:
+    return _email(ctx, "validated", "Adhésion {year} de {coop} validée : vos attestations")
+
+
+#: The handler of each step of the definition, by step name.
+STEPS = {
+    "open_year": open_year,
+    "render_commitment": render_commitment,
+    "render_attestations": render_attestations,
+    "send_reminder": send_reminder,
+    "notify_returned": notify_returned,
+    "notify_validated": notify_validated,
+}
+
+#: What this process sends (``templates/emails/affiliation/``).
+EMAILS = ("reminder", "returned", "validated")

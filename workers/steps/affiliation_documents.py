@@ -1,0 +1,131 @@
+"""The affiliation's documents, rendered by its steps: the *engagement du mandataire*
+at submission, the *attestation d'adhésion* and the *attestation d'assurance* at
+validation. Each carries a verification code anyone can check at ``/verification``.
+
+The steps of one kind that a message carries together are rendered in one WeasyPrint
+pass (:func:`workers.documents.store_documents`): in September tens of thousands of
+them are rendered in a few days, and a render's fixed cost dominates a one-page
+attestation. A document is stored under its step's idempotency key: a step run twice
+stores it once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from workers.context import BatchHandler, StepContext, batched
+from workers.documents import Draft, store_document
+from workers.steps.case_emails import load_case
+from workflows.engine.cross_process import school_year_label
+from workflows.engine.errors import PermanentStepError
+from workflows.engine.steps import Outcome
+from workflows.formatting import date_fr
+from workflows.mandataires import latest_with_account
+from workflows.models import Case
+from workflows.processes.affiliation.fee import Fee
+from workflows.processes.affiliation.form import PAYMENT, form_of, payment_reference
+
+NO_FEE = "L'adhésion n'a pas de montant figé : elle n'a pas été envoyée par le portail."
+
+#: Each document: its template (``templates/documents/affiliation/``), title, file name.
+PAPERS = {
+    "commitment": ("Engagement du mandataire", "engagement-mandataire"),
+    "attestation_adhesion": ("Attestation d'adhésion", "attestation-adhesion"),
+    "attestation_assurance": ("Attestation d'assurance", "attestation-assurance"),
+}
+
+
+def verification_url(ctx: StepContext, code: str) -> str:
+    return f"{ctx.services.settings.base_url}/verification?code={code}"
+
+
+def _context(ctx: StepContext, session: Session, case: Case, code: str) -> dict[str, Any]:
+    data = case.data or {}
+    if "fee" not in data:
+        raise PermanentStepError(NO_FEE)
+    coop = case.coop
+    person = latest_with_account(session, case.coop_id)
+    year = case.school_year or 0
+    payment = dict((data.get("checks") or {}).get(PAYMENT) or {})
+    if payment.get("received_on"):
+        payment["received_on"] = date.fromisoformat(payment["received_on"]).strftime("%d/%m/%Y")
+    return {
+        "ad": coop.ad,
+        "coop": coop,
+        "school_year_label": school_year_label(year),
+        "form": form_of(data),
+        "fee": Fee.from_data(data["fee"]),
+        "reference": payment_reference(year, coop.affiliation_number),
+        "mandataire_name": person.full_name if person else "",
+        "issued_on": date_fr(ctx.engine.clock.now()),
+        "validated_on": date_fr(case.state_entered_at),
+        "payment": payment,
+        "verification_code": code,
+        "verification_url": verification_url(ctx, code),
+    }
+
+
+def _drafts(
+    ctx: StepContext, kinds: tuple[str, ...]
+) -> list[tuple[str, Callable[[Session], Draft]]]:
+    """The documents one step stores, each under a key of its own (the step's)."""
+    wanted: list[tuple[str, Callable[[Session], Draft]]] = []
+    for kind in kinds:
+        title, stem = PAPERS[kind]
+
+        def build(
+            session: Session, kind: str = kind, title: str = title, stem: str = stem
+        ) -> Draft:
+            case = load_case(session, ctx.step.case_id)
+            code = ""
+            year = school_year_label(case.school_year or 0)
+            return Draft(
+                template=f"affiliation/{kind}",
+                context=_context(ctx, session, case, code),
+                coop_id=case.coop_id,
+                case_id=case.id,
+                kind=kind,
+                title=f"{title} {year}",
+                filename=f"{stem}-{year}-{case.coop.affiliation_number}.pdf",
+            )
+
+        key = ctx.step.idempotency_key if len(kinds) == 1 else f"{ctx.step.idempotency_key}:{kind}"
+        wanted.append((key, build))
+    return wanted
+
+
+def _render(kinds: tuple[str, ...]) -> BatchHandler:
+    def batch(ctxs: list[StepContext], deadline: float | None) -> list[Outcome | Exception | None]:
+        """Render the documents of every step of the batch in one pass; a step whose
+        case cannot have them (no frozen fee) fails alone."""
+        results: list[Outcome | Exception | None] = []
+        wanted: list[tuple[str, Callable[[Session], Draft]]] = []
+        owners: list[int] = []
+        with ctxs[0].engine.db.read() as session:
+            for i, ctx in enumerate(ctxs):
+                try:
+                    _context(ctx, session, load_case(session, ctx.step.case_id), "")
+                except PermanentStepError as exc:
+                    results.append(exc)
+                    continue
+                results.append(None)
+                for item in _drafts(ctx, kinds):
+                    wanted.append(item)
+                    owners.append(i)
+        ids = [store_document(ctxs[0].engine, key=key, build=build) for key, build in wanted]
+        stored: dict[int, list[int]] = {}
+        for owner, document_id in zip(owners, ids, strict=True):
+            stored.setdefault(owner, []).append(document_id)
+        return [
+            result if result is not None else Outcome(result={"documents": stored[i]})
+            for i, result in enumerate(results)
+        ]
+
+    return batch
+
+
+render_commitment = batched(_render(("commitment",)))
+render_attestations = batched(_render(("attestation_adhesion", "attestation_assurance")))
