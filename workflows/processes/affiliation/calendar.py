@@ -1,8 +1,8 @@
 """The affiliation's calendar: the deadline of a coop's case and its reminders.
 
 A school year opens on 1 September (Europe/Paris); the AD's deadline is 30 September
-by default (``AD.affiliation_deadline_*``). A coop that becomes active later in the year
-has 30 days from its case's opening; staff may grant a later date (``data.deadline``).
+by default (``AD.affiliation_deadline_*``). A coop whose case opens after that day (it
+became active later in the year) has 30 days from its opening; staff may grant a later date (``data.deadline``).
 The deadline passes at the end of its day in Paris; reminders go 15 and 5 days before,
 at 9:00 in Paris, unless that moment has passed when the case enters its state.
 """
@@ -46,7 +46,7 @@ def deadline_of(case: Case, session: Session) -> date:
     assert case.school_year is not None
     opened = case.created_at.astimezone(PARIS).date() if case.created_at else None
     deadline = ad_deadline(ad, case.school_year)
-    if opened is not None and opened + LATE_OPENING > deadline:
+    if opened is not None and opened > deadline:
         return opened + LATE_OPENING
     return deadline
 
