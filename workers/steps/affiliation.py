@@ -20,7 +20,6 @@ from workflows.engine.actor import Actor
 from workflows.engine.cross_process import school_year_label
 from workflows.engine.errors import PermanentStepError
 from workflows.engine.steps import Outcome
-from workflows.formatting import date_fr
 from workflows.mandataires import latest_with_account
 from workflows.models import Case, Mandataire
 from workflows.processes.affiliation import calendar
@@ -100,9 +99,7 @@ def _email(ctx: StepContext, kind: str, subject: str, **context: object) -> Outc
             _mandataire(session, case),
             link=_portal_link(ctx),
             year_label=year,
-            deadline=date_fr(calendar.passes_at(calendar.deadline_of(case, session)))
-            if kind == "reminder"
-            else "",
+            deadline=calendar.deadline_of(case, session).strftime("%d/%m/%Y"),
             total=Fee.from_data(case.data["fee"]).total if "fee" in (case.data or {}) else "",
             comment=(case.data or {}).get("returned_comment", ""),
             **context,
