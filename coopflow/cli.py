@@ -166,6 +166,27 @@ def import_coops_command(path: Path, ad_code: str, invite: bool) -> None:
         sys.exit(1)
 
 
+@main.command("import-price-lists")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_price_lists_command(path: Path) -> None:
+    """Load the ADs' affiliation price lists from a CSV file (UTF-8, ';' or ',')."""
+    from workflows.processes.affiliation.price_import import import_price_lists
+
+    rt = _runtime()
+    with rt.db.write() as session:
+        report = import_price_lists(
+            session, path.read_bytes(), by=f"import {path.name}", now=rt.engine.clock.now()
+        )
+    for message in report.file_errors:
+        click.echo(f"Fichier refusé : {message}", err=True)
+    for error in report.errors:
+        click.echo(str(error), err=True)
+    click.echo(report.summary())
+    if report.file_errors or report.errors:
+        sys.exit(1)
+
+
 @main.command("create-ad")
 @click.option("--code", required=True, help="AD06, AD2A, AD974…")
 @click.option("--name", required=True, help="OCCE 06 Alpes-Maritimes")
