@@ -21,6 +21,7 @@ from admin.emails import EmailView
 from admin.home import HomeView
 from admin.imports import ImportView
 from admin.process_page import ProcessView
+from admin.processes.affiliation_prices import PriceListView
 from admin.tasks import TaskView
 from web.runtime import Runtime
 from workflows.formatting import date_fr, datetime_fr
@@ -73,6 +74,9 @@ def init_admin(app: Flask) -> None:
         )
     admin.add_view(
         ImportView(session, name="Importer des coopératives", endpoint="import", url="importer")
+    )
+    admin.add_view(
+        PriceListView(session, name="Tarifs d'adhésion", endpoint="prices", url="tarifs")
     )
     export.register(admin, session)
     dashboard.register(admin, session)
