@@ -258,3 +258,32 @@ def test_the_list_is_read_in_its_order_and_for_its_year_only(db, ad):
         assert prices.complete and [p.code for p in prices.options] == ["abonnement_toto"]
         assert not price_list(session, ad.id, 2027).complete
         assert price_list(session, ad.id, 2025).items == ()
+
+
+def test_the_demo_lists_give_the_seeds_fee_and_load_twice_alike(db, ad):
+    from coopflow.demo_prices import load_demo_prices
+    from tests.factories import ADFactory
+
+    ad35, ad99 = ADFactory(code="AD35"), ADFactory(code="AD99")
+    with db.write() as session:
+        ads = [session.get(type(ad), a.id) for a in (ad, ad35, ad99)]
+        first = load_demo_prices(session, ads, 2026)
+    assert (first.created, first.errors) == (18, [])
+    with db.write() as session:
+        ads = [session.get(type(ad), a.id) for a in (ad, ad35, ad99)]
+        again = load_demo_prices(session, ads, 2026)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 18)
+    with db.read() as session:
+        seed = compute(price_list(session, ad.id, 2026), form(options=("abonnement_toto",)))
+        other = price_list(session, ad35.id, 2026)
+        unknown = price_list(session, ad99.id, 2026)
+    assert seed.total == f"136,99{NBSP}€"
+    assert seed.federation_share_cents == 200 + 63 * 93 + 4 * 93 + 400
+    labels = [p.label for p in other.options]
+    assert labels == [
+        "Assurance des biens de la coopérative",
+        "Abonnement à TOTO est content",
+        "Abonnement « Les Coopains d'accord »",
+    ]
+    assert other.complete and compute(other, form()).federation_share_cents is None
+    assert [p.cents for p in unknown.items] == [800, 173, 400, 1200, 400, 650]
