@@ -25,7 +25,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows.coop_csv import RowError, _records, fold
+from workflows.coop_csv import SHIFTED, RowError, _records, fold
 from workflows.engine.cross_process import school_year_label
 from workflows.formatting import euros
 from workflows.models import AD, PriceItem, PriceKind
@@ -266,7 +266,7 @@ def parse_price_lists(
     seen: dict[tuple[int, int, str], int] = {}  # (AD, year, code) -> line
     for line, cells in records[1:]:
         if any(extra.strip() for extra in cells[width:]):
-            out.errors.append(RowError(line, _SHIFTED))
+            out.errors.append(RowError(line, SHIFTED))
             continue
         cells += [""] * (width - len(cells))
         raw = {c: cells[positions[c]] if c in positions else "" for c in COLUMNS}
@@ -304,12 +304,6 @@ def parse_price_lists(
         elif item is not None and ad_id is not None and year is not None:
             out.rows.append(PriceRow(line, ad_id, ad_code, year, item))
     return out
-
-
-_SHIFTED = (
-    "La ligne a plus de cellules que l'en-tête : une valeur contient sans doute le "
-    "séparateur (« ; » ou « , ») sans guillemets"
-)
 
 
 # Writing -------------------------------------------------------------------------------

@@ -47,11 +47,6 @@ def _items(db, ad_id: int, year: int = 2026) -> dict[str, PriceItem]:
         return {p.code: p for p in rows}
 
 
-def _stamp(value: datetime) -> datetime:
-    """SQLite hands datetimes back naive (UTC): compare them as UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def test_a_good_file_creates_each_item_in_exact_cents(db, ad):
     report = _load(db, "\ufeff" + GOOD)
     assert report.summary() == "6 tarifs créés, 0 mis à jour, 0 inchangé, 0 ligne en erreur"
@@ -72,7 +67,7 @@ def test_a_good_file_creates_each_item_in_exact_cents(db, ad):
         "enseignant",
     ]
     assert {p.updated_by for p in items.values()} == {"import tarifs.csv"}
-    assert {_stamp(p.updated_at) for p in items.values()} == {NOW}
+    assert {p.updated_at for p in items.values()} == {NOW}
 
 
 def test_commas_separate_and_headers_match_without_case_nor_accents(db, ad):
@@ -276,7 +271,7 @@ def test_reloading_the_same_file_changes_nothing_and_a_change_updates_one_item(d
     assert again.summary() == "0 tarif créé, 0 mis à jour, 6 inchangés, 0 ligne en erreur"
     items = _items(db, ad.id)
     assert {p.updated_by for p in items.values()} == {"import tarifs.csv"}
-    assert {_stamp(p.updated_at) for p in items.values()} == {NOW}
+    assert {p.updated_at for p in items.values()} == {NOW}
 
     later = NOW + timedelta(days=2)
     changed = HEADER + "AD06;2026;eleve;eleve;des élèves;1,80;;\n"
@@ -287,7 +282,7 @@ def test_reloading_the_same_file_changes_nothing_and_a_change_updates_one_item(d
     pupil = items["eleve"]
     assert (pupil.price_cents, pupil.federation_share_cents) == (180, None)
     assert pupil.position == 2  # without « ordre », an item keeps its place
-    assert (pupil.updated_by, _stamp(pupil.updated_at)) == ("import hausse.csv", later)
+    assert (pupil.updated_by, pupil.updated_at) == ("import hausse.csv", later)
     assert items["forfait"].updated_by == "import tarifs.csv"
 
 
