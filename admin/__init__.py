@@ -21,6 +21,7 @@ from admin.emails import EmailView
 from admin.home import HomeView
 from admin.imports import ImportView
 from admin.process_page import ProcessView
+from admin.processes import affiliation_statement
 from admin.processes.affiliation_prices import PriceListView
 from admin.tasks import TaskView
 from web.runtime import Runtime
@@ -81,3 +82,4 @@ def init_admin(app: Flask) -> None:
     export.register(admin, session)
     dashboard.register(admin, session)
     bulk.register(admin, session)
+    affiliation_statement.register(admin, session)
