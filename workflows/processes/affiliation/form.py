@@ -116,7 +116,7 @@ def payment_reference(year: int, affiliation_number: str) -> str:
     return f"ADH-{year}-{affiliation_number.upper()}"
 
 
-REFERENCE = re.compile(r"ADH[-\s]?(\d{4})[-\s]?([0-9A-Z]{1,20})", re.IGNORECASE)
+REFERENCE = re.compile(r"ADH[-\s]?([0-9]{4})[-\s]?([0-9A-Z]{1,20})", re.IGNORECASE)
 
 
 class FormError(ValueError):
@@ -140,7 +140,7 @@ def parse_count(raw: object, *, label: str, maximum: int) -> int:
     return value
 
 
-_EUROS = re.compile(r"^(\d{1,7})(?:[,.](\d{1,2}))?$")
+_EUROS = re.compile(r"^([0-9]{1,7})(?:[,.]([0-9]{1,2}))?$")
 
 
 def parse_euros(raw: object, *, maximum_cents: int) -> int:
