@@ -21,7 +21,7 @@ from tests import factories
 from tests.admin.conftest import log_in
 from tests.helpers import invitation_email, manual_task, space_summary
 from workflows.engine import bulk
-from workflows.models import Case, Mandataire, StaffRole, Step
+from workflows.models import Case, Mandataire, PriceItem, StaffRole, Step
 
 #: Pages whose only purpose is a change (an edit form): read-only accounts are refused
 #: them even to read.
@@ -32,6 +32,9 @@ ACTING_PAGES = {
     "cases.rib_file",
     "cases.mismatch",
     "cases.identity",
+    # « Tarifs d'adhésion »: adding or correcting an item.
+    "prices.create",
+    "prices.edit",
 }
 #: Reachable without a staff session (the login form and its static files).
 PUBLIC = {"admin.login", "admin.logout", "admin.static", "bulk.static", "coopflow_admin.static"}
@@ -73,6 +76,11 @@ GLOBAL = {
     # A process's page counts the cases of the staff member's scope, by state.
     "processus.index",
     "processus.process_page",
+    # « Tarifs d'adhésion »: an AD's list (asked by ``?ad=``, checked against the scope),
+    # the new item's form for it, the upload (each line's AD checked against the scope).
+    "prices.index",
+    "prices.create",
+    "prices.upload",
 }
 
 
@@ -87,6 +95,7 @@ class Objects:
     job_id: int
     coop_id: int
     document_id: int
+    price_item_id: int
 
 
 def _objects(rt: Any, make_case: Any, of: Any, owner: Any) -> Objects:
@@ -96,7 +105,15 @@ def _objects(rt: Any, make_case: Any, of: Any, owner: Any) -> Objects:
         task = manual_task(tx, locked, "Appeler l'école", days=3)
         email = invitation_email(f"matrix-{case.id}", case.id, case.coop_id, "x@ac-nice.fr")
         document = space_summary(f"matrix-{case.id}", case.id, case.coop_id)
-        tx.session.add_all([email, document])
+        price = PriceItem(
+            ad_id=of.id,
+            school_year=2026,
+            code="forfait",
+            kind="forfait",
+            label="Forfait",
+            price_cents=800,
+        )
+        tx.session.add_all([email, document, price])
         tx.session.flush()
         task_id, email_id, document_id = task.id, email.id, document.id
         step_id = tx.session.scalars(select(Step.id).where(Step.case_id == case.id)).one()
@@ -111,7 +128,7 @@ def _objects(rt: Any, make_case: Any, of: Any, owner: Any) -> Objects:
         )
         tx.session.flush()
         job_id = job.id
-    return Objects(case.id, step_id, task_id, email_id, job_id, case.coop_id, document_id)
+    return Objects(case.id, step_id, task_id, email_id, job_id, case.coop_id, document_id, price.id)
 
 
 def _url(rule: Rule, objects: Objects) -> str:
@@ -123,6 +140,7 @@ def _url(rule: Rule, objects: Objects) -> str:
         "job_id": objects.job_id,
         "coop_id": objects.coop_id,
         "document_id": objects.document_id,
+        "item_id": objects.price_item_id,
         "trigger": "resend",
         "process": "invitation",
         "fmt": "csv",
