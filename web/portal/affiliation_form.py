@@ -32,6 +32,8 @@ _ROW = re.compile(r"classes-(\d{1,3})-(name|teachers|teacher_count|pupil_count)"
 #: The fields of the change, posted as ``change-<name>``.
 CHANGE_FIELDS = ("mandataire", "signatories", "first_name", "last_name", "email", "details")
 
+#: Longest first or last name of a new mandataire (the invitation's person).
+PERSON_MAX = 100
 TOO_MANY_CLASSES = f"Déclarez {MAX_CLASSES} classes au plus."
 UNKNOWN_OPTION = (
     "Cette option n'est pas proposée par votre AD pour cette année : rechargez la page "
@@ -113,23 +115,47 @@ def parse(
         errors["classes"] = TOO_MANY_CLASSES
     classes = []
     for row in kept[: MAX_CLASSES + 1]:
+        values = {f: getattr(row, f) for f in ROW_FIELDS}
+        for count in ("teacher_count", "pupil_count"):
+            values[count] = _count_typed(values[count])
         try:
-            classes.append(parse_class({f: getattr(row, f) for f in ROW_FIELDS}, row.index))
+            classes.append(parse_class(values, row.index))
         except FormError as exc:
             errors.update(exc.errors)
     if any(code not in offered for code in raw.options):
         errors["options"] = UNKNOWN_OPTION
     try:
-        voluntary = parse_euros(raw.voluntary, maximum_cents=MAX_VOLUNTARY_CENTS)
+        voluntary = parse_euros(_euros_typed(raw.voluntary), maximum_cents=MAX_VOLUNTARY_CENTS)
     except ValueError as exc:
         errors["voluntary"] = str(exc)
     try:
         change = parse_change(dict(raw.change))
     except FormError as exc:
         errors.update(exc.errors)
+    for name, words in (("first_name", "Prénom"), ("last_name", "Nom")):
+        if raw.change.get("mandataire") and len(raw.change.get(name, "").strip()) > PERSON_MAX:
+            errors[f"change-{name}"] = f"{words} trop long ({PERSON_MAX} caractères au plus)."
     if errors:
         raise FormError(errors)
     return AffiliationForm(classes, list(raw.options), voluntary, change)
+
+
+def _count_typed(raw: str) -> str:
+    """A count as ``parse_count`` reads it. Past 12 figures (leading zeros aside) it is
+    over every maximum: it is read as such, since Python refuses to read an integer of
+    more than 4,300 digits (a ``ValueError`` in English)."""
+    text = raw.strip()
+    if text.isascii() and text.isdecimal() and len(text.lstrip("0")) > 12:
+        return "9" * 13
+    return raw
+
+
+def _euros_typed(raw: str) -> str:
+    """A sum as ``parse_euros`` reads it: its pattern's ``\\d`` takes any script's
+    digits (« ١٢ »), a sum of money here is written with 0-9 only."""
+    if any(c.isdecimal() and not c.isascii() for c in raw):
+        return "?"  # refused by the parser, with its own message
+    return raw
 
 
 def shown(form: AffiliationForm) -> Posted:

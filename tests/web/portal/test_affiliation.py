@@ -315,7 +315,9 @@ BAD = [
     ),
     ("classes-1-name", "   ", "Indiquez le nom ou le niveau de la classe."),
     ("classes-2-name", "x" * 61, "Nom de classe trop long (60 caractères au plus)."),
+    ("classes-0-pupil_count", "9" * 5000, "Le nombre d'élèves ne peut pas dépasser 60."),
     ("voluntary", "12,345", "Indiquez un montant en euros, par exemple 12,50."),
+    ("voluntary", "١٢,٥٠", "Indiquez un montant en euros, par exemple 12,50."),
     ("voluntary", "-5", "Indiquez un montant en euros, par exemple 12,50."),
     ("voluntary", "10 000,01", "Le montant ne peut pas dépasser 10000 €."),
 ]
@@ -374,6 +376,12 @@ def test_a_forged_option_and_a_change_half_told_are_refused(runtime, client, coo
     )
     assert "corrigez les champs signalés ci-dessous" in plain(html)
     assert 'id="change-mandataire" name="change-mandataire" value="on" checked' in html
+    response = post(
+        client, **seed_form(**{"change-mandataire": "on", "change-first_name": "L" * 101})
+    )
+    assert error(response.get_data(as_text=True), "change-first_name") == (
+        "Prénom trop long (100 caractères au plus)."
+    )
     response = post(client, **seed_form(**{"change-signatories": "on"}))
     assert error(response.get_data(as_text=True), "change-details") == (
         "Indiquez les nouveaux signataires du compte."
