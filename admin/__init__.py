@@ -14,7 +14,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from admin import bulk, dashboard, export
+from admin import bulk, dashboard, export, verification
 from admin.cases import CaseView
 from admin.coops import CoopView
 from admin.emails import EmailView
@@ -83,3 +83,4 @@ def init_admin(app: Flask) -> None:
     dashboard.register(admin, session)
     bulk.register(admin, session)
     affiliation_statement.register(admin, session)
+    verification.register(admin, session)

@@ -58,7 +58,18 @@ def init_app(app: Flask, runtime: Any) -> None:
     app.jinja_env.filters.update(date_fr=date_fr, datetime_fr=datetime_fr, euros=euros)
     app.jinja_env.add_extension(FrenchTypography)  # « : ; ! ? » and « » in every page
 
-    from web import auth, guards, headers, health, login, metrics, portal, submissions, webhooks
+    from web import (
+        auth,
+        guards,
+        headers,
+        health,
+        login,
+        metrics,
+        portal,
+        submissions,
+        verification,
+        webhooks,
+    )
 
     install_log_redaction()  # no link token in the access logs
     guards.init_app(app)  # before the routes: it changes how their ids are read
@@ -70,6 +81,7 @@ def init_app(app: Flask, runtime: Any) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(verification.bp)  # public: « Vérifier un document »
     headers.init_app(app)
     _register_errors(app)
 
