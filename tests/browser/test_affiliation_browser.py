@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.test_accessibility_browser import _STRUCTURE
 from tests.helpers import case_of
 from tests.web.conftest import make_coop  # noqa: F401 - the fixture
 from tests.web.portal.test_affiliation import add_prices
@@ -37,6 +38,15 @@ CLASSES = (
 def _fits(page) -> None:
     """No horizontal scroll: nothing wider than the screen."""
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, page.url
+
+
+def _accessible(page) -> None:
+    """Every field named (its label), one h1, no id twice (a label or a message tied to
+    the wrong field)."""
+    found = page.evaluate(_STRUCTURE)
+    assert found["unnamed"] == [] and found["h1"] == 1 and found["lang"] == "fr", found
+    ids = page.evaluate("[...document.querySelectorAll('[id]')].map((e) => e.id)")
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
 
 
 def _said(page, selector: str) -> str:
@@ -71,6 +81,7 @@ def test_three_classes_the_fee_and_the_commitment_on_a_phone(
     assert page.get_by_role("heading", level=1).inner_text() == "Affiliation 2026-2027"
     assert _said(page, "#total") == "Montant de l'adhésion : 8,00 €"  # the flat fee alone
     _fits(page)
+    _accessible(page)
 
     for name, teachers, teacher_count, pupil_count, fee in CLASSES:
         new = page.locator("fieldset.class-new")
@@ -129,6 +140,7 @@ def test_three_classes_the_fee_and_the_commitment_on_a_phone(
     assert "1. le paiement de 136,99 €" in papers and "pas de changement" in papers
     assert page.get_by_role("button", name="Envoyer l'adhésion").count() == 0
     _fits(page)
+    _accessible(page)
 
     if not COMMITMENT.exists():
         # The commitment is rendered by a step whose template is not there: the page
