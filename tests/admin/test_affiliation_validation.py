@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -63,6 +63,17 @@ def test_the_case_page_links_the_items_page_and_no_bare_check_trigger(rt, client
     # The triggers the page fires are not offered as comment-only forms of the case page.
     for trigger in ("check_payment", "check_commitment", "check_change_form", "send_back"):
         assert f"/declencher/{trigger}" not in page
+
+
+def test_an_overdue_validation_recommends_the_items_page(rt, client, clock, ad, staff06):
+    case = awaiting(rt.engine, ad)
+    clock.advance(timedelta(days=21, minutes=1))
+    tick(rt.engine)
+    assert read_case(rt.engine, case.id).stuck_reason == "affiliation_validation_overdue"
+    log_in(client, staff06)
+    page = text(client.get(f"/admin/dossiers/{case.id}"))
+    assert "Action recommandée : <strong>Valider les pièces</strong>" in page
+    assert f'class="btn btn-danger" href="{PAGE.format(case.id)}"' in page
 
 
 def test_each_item_by_its_form_who_and_when_then_validated(rt, client, ad, staff06):
