@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests import factories
-from tests.helpers import case_of, csrf_token
+from tests.helpers import case_of, csrf_token, space_summary
 from tests.test_typography import assert_french, read
 from tests.web.conftest import PortalCoop, form_value, log_in_mandataire
 from workflows.engine.engine import Actor
@@ -464,7 +464,11 @@ def test_submitting_freezes_the_fee_and_a_later_price_does_not_alter_it(
             .where(PriceItem.ad_id == ad.id, PriceItem.code == "eleve")
             .values(price_cents=200)
         )
-    words = shown(client)
+    html = _html(client)
+    words = plain(html)
+    # The commitment is being prepared: the page reloads itself until it is there.
+    assert '<meta http-equiv="refresh" content="3; url=/mon-espace/adhesion">' in html
+    assert "Votre engagement du mandataire est en préparation" in words
     assert SEED_TOTAL in words
     assert f"Référence à indiquer sur le paiement : {reference}" in words
     assert "Papiers à envoyer à l'OCCE 06" in words
@@ -619,3 +623,24 @@ def test_the_checks_and_the_validated_affiliation(runtime, client, coop, prices,
         "de l'OCCE 06 pour l'année scolaire 2026-2027."
     ) in words
     assert "2. l'engagement du mandataire daté et signé validé" in words
+    assert "Vos attestations d'adhésion et d'assurance sont en préparation" in words
+
+    # The attestations, as render_attestations stores them: linked in the green box.
+    with runtime.db.write() as session:
+        for kind, title in (
+            ("attestation_adhesion", "Attestation d'adhésion 2026-2027"),
+            ("attestation_assurance", "Attestation d'assurance 2026-2027"),
+        ):
+            document = space_summary(f"test:{kind}", case_id, coop.coop_id, title=title)
+            document.kind = kind
+            session.add(document)
+    html = _html(client)
+    box = html.split('id="adherente"', 1)[1].split("</div>", 1)[0]
+    links = re.findall(r'<a href="(/mon-espace/documents/\d+)[^"]*"[^>]*>([^<]+)</a>', box)
+    assert [text_of(title) for _, title in links] == [
+        "Attestation d'adhésion 2026-2027",
+        "Attestation d'assurance 2026-2027",
+    ]
+    for url, _ in links:
+        assert client.get(url).status_code == 200
+    assert '<meta http-equiv="refresh"' not in html  # nothing more to wait for
