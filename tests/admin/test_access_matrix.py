@@ -35,6 +35,9 @@ ACTING_PAGES = {
     # « Tarifs d'adhésion »: adding or correcting an item.
     "prices.create",
     "prices.edit",
+    # The affiliation's task pages: the three items, a new deadline.
+    "cases.affiliation_items",
+    "cases.affiliation_extend",
 }
 #: Reachable without a staff session (the login form and its static files).
 PUBLIC = {"admin.login", "admin.logout", "admin.static", "bulk.static", "coopflow_admin.static"}
@@ -66,6 +69,8 @@ GLOBAL = {
     "import.index",
     "import.confirm",
     "import.template",
+    # A bank statement's lines are matched within the AD the form names (checked).
+    "statement.index",
     # An import's report is its author's, by the token of the form (none here: 404).
     "import.result",
     "dashboard.index",
@@ -252,7 +257,9 @@ def _expected(endpoint: str, method: str, who: str, target: str) -> Any:
         if who == "ad" and target == "AD06":
             return lambda code: code in (200, 302, 303)
         return lambda code: code in (403, 404)
-    if (endpoint.startswith("import.") or endpoint in ACTING_PAGES) and who == "readonly":
+    if (endpoint.startswith(("import.", "statement.")) or endpoint in ACTING_PAGES) and (
+        who == "readonly"
+    ):
         return lambda code: code == 403
     if endpoint == "import.result":
         return lambda code: code == 404

@@ -168,9 +168,9 @@ def test_the_page_shows_every_case_task_document_and_email_of_the_coop(
     cases = _section(page, "coop-cases")
     assert "Invitation et mot de passe" in cases and "Compte actif" in cases
     assert "Vérification de l'espace" in cases and "À vérifier par le mandataire" in cases
-    bank = [str(case_of(rt.engine, coop.coop_id, p).id) for p in ("iban", "kyc")]
+    bank = [str(case_of(rt.engine, coop.coop_id, p).id) for p in ("affiliation", "iban", "kyc")]
     assert re.findall(r'data-case-id="(\d+)"', page) == [
-        *bank,  # started with the account, after the space check
+        *bank,  # started with the account, after the space check (newest first)
         str(coop.space_id),
         str(coop.invitation_id),
     ]
@@ -223,7 +223,7 @@ def test_the_picture_names_each_process_with_where_the_coop_stands(client, rt, a
     assert "in_progress" in _classes(nodes["space_check"])
     # The space check needs the invitation: an arrow from it, saying which state, met.
     arrows = _arrows(root, "prerequisite")
-    assert set(arrows) == {("invitation", p) for p in ("space_check", "kyc", "iban")}
+    assert set(arrows) == {("invitation", p) for p in ("space_check", "kyc", "iban", "affiliation")}
     assert _words(arrows[("invitation", "space_check")]) == "« Compte actif »"
     assert "met" in _classes(arrows[("invitation", "space_check")])
     # « la Coopérative de l'école … »: its name already says it; French typography.
@@ -231,7 +231,8 @@ def test_the_picture_names_each_process_with_where_the_coop_stands(client, rt, a
         f"Processus de la {active.name} : Invitation et mot de passe : "
         "Compte actif ; Vérification de l'espace : À vérifier par le mandataire ; "
         "Vérification d'identité : Instructions envoyées, vérification non commencée ; "
-        "Compte bancaire certifié : En attente du RIB"
+        "Compte bancaire certifié : En attente du RIB ; "
+        "Affiliation de l'année : Adhésion à compléter par le mandataire"
     )
     assert "\u00a0: Invitation" in root.get("aria-label")
 
@@ -393,7 +394,15 @@ def test_a_waiting_case_and_the_effects_of_a_process(letter_app: Flask, ad, staf
 
     root = _svg(client.get(f"/admin/cooperatives/{coop.coop_id}").get_data(as_text=True))
     nodes = _nodes(root)
-    assert set(nodes) == {"invitation", "space_check", "kyc", "iban", "letter", "follow_up"}
+    assert set(nodes) == {
+        "invitation",
+        "space_check",
+        "kyc",
+        "iban",
+        "affiliation",
+        "letter",
+        "follow_up",
+    }
     assert "waiting" in _classes(nodes["letter"])
     assert _words(nodes["letter"]) == (
         "Courrier à la banque En attente des prérequis Disponible dès la première "
@@ -405,12 +414,14 @@ def test_a_waiting_case_and_the_effects_of_a_process(letter_app: Flask, ad, staf
         ("invitation", "space_check"),
         ("invitation", "kyc"),
         ("invitation", "iban"),
+        ("invitation", "affiliation"),
         ("invitation", "letter"),
         ("space_check", "letter"),
     }
     assert _words(prerequisites[("space_check", "letter")]) == "« Espace vérifié »"
     effects = _arrows(root, "effect")
-    assert set(effects) == {("letter", "follow_up")}
+    # A validated change of mandataire invites the new person: the affiliation's effect.
+    assert set(effects) == {("letter", "follow_up"), ("affiliation", "invitation")}
     assert _words(effects[("letter", "follow_up")]) == "à « Lettre envoyée » : Clore le suivi"
     assert any(
         "stroke-dasharray" in p.attrib for p in effects[("letter", "follow_up")].iter("path")

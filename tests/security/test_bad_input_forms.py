@@ -52,6 +52,10 @@ from tests.security.form_defects import (
     Form,
     Values,
 )
+from tests.security.form_defects_affiliation_staff import (
+    AFFILIATION_STAFF,
+    affiliation_staff_context,
+)
 from tests.security.form_defects_bank import CERTIFIED_MANDATAIRE, PDF, TASK_STAFF
 from tests.web.conftest import PortalCoop, log_in_mandataire, settle, text
 from web.extensions import limiter
@@ -414,6 +418,28 @@ def test_the_task_pages_refuse_bad_input(app, runtime, world, task_pages, data):
     « Vérifier le RIB déposé » (approuver, refuser, nouveau RIB), « Traiter le
     signalement » (compte confirmé, nouveau RIB)."""
     check_bad_input(runtime, family(TASK_STAFF, world.clients["staff"], task_pages), data)
+
+
+@pytest.fixture
+def affiliation_staff(runtime: Any, world: World, ad: Any) -> Context:
+    """The affiliation's staff forms: the three items, sending back, a new deadline, a
+    bank statement."""
+    context = affiliation_staff_context(
+        runtime, ad, world.values["case_id"], token_of(world.clients["staff"], "/admin/")
+    )
+    settle(runtime)
+    return context
+
+
+@sqlite_only
+@bad_input(max_examples=250)
+@given(data=st.data())
+def test_the_affiliation_staff_forms_refuse_bad_input(app, runtime, world, affiliation_staff, data):
+    """« Valider les pièces de l'adhésion » (paiement, engagement, changement, renvoi),
+    « Relancer et accorder un délai », « Relevé bancaire »."""
+    check_bad_input(
+        runtime, family(AFFILIATION_STAFF, world.clients["staff"], affiliation_staff), data
+    )
 
 
 @sqlite_only
