@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session, defer
 from werkzeug.wrappers import Response
 
 from web.auth import mandataire_required
-from web.portal.affiliation_form import Posted, index_of, parse, posted, shown, summary
+from web.portal.affiliation_form import (
+    UNKNOWN_OPTION,
+    Posted,
+    index_of,
+    parse,
+    posted,
+    shown,
+    summary,
+)
 from web.portal.checklist import waiting_reasons
 from web.runtime import runtime
 from web.submissions import Submission, mandataire_owner
@@ -189,7 +197,7 @@ def submit():  # type: ignore[no-untyped-def]
     except PricesMissing as exc:
         return _page(422, raw=raw, prices_error=str(exc))
     except UnknownOption:  # the list changed between the check and the transaction
-        return _page(422, raw=raw, errors={"options": "Option inconnue."})
+        return _page(422, raw=raw, errors={"options": UNKNOWN_OPTION})
     except ConflictError as exc:
         return _page(409, conflict=str(exc))
 
