@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from coopflow import demo_banking
+from coopflow import demo_affiliation, demo_banking
 from coopflow.accounts import create_staff
 from coopflow.runtime import Runtime
 from workers.providers.mail import Mailer, SandboxMailer
@@ -151,9 +151,11 @@ def load_demo(rt: Runtime) -> bool:
     # The links of ten days ago expired three days ago, at the scheduler's tick then.
     tick(Engine(rt.db, rt.engine.definitions, clock=MovableClock(start=now - timedelta(days=2))))
     _open_demo_tasks(rt, now)
+    demo_affiliation.last_year(rt, _run_pending)
     _activate_demo_mandataire(rt)
     _demo_stages(rt)
     demo_banking.load(rt, _run_pending)
+    demo_affiliation.this_year(rt, _run_pending)
     tick(rt.engine)
     _run_pending(rt, rt.engine)
     with rt.db.read() as session:

@@ -20,6 +20,7 @@ PASSING = {
     "space_check": {"cancelled"},
     "kyc": {"waiting"},
     "iban": {"checking", "verified"},
+    "affiliation": {"submitted"},
 }
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -935,8 +935,10 @@ NO_INPUT = frozenset({"auth.logout", "admin.logout", "swan_sandbox.act"})
 from tests.security.form_defects_bank import BANK_FORMS  # noqa: E402 (built on the above)
 
 FORMS.update(BANK_FORMS)
+from tests.security.form_defects_affiliation import AFFILIATION_FORMS  # noqa: E402
 from tests.security.form_defects_affiliation_staff import (  # noqa: E402
     AFFILIATION_STAFF_FORMS,
 )
 
+FORMS.update(AFFILIATION_FORMS)
 FORMS.update(AFFILIATION_STAFF_FORMS)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from workers.context import BatchHandler, StepContext, batched
-from workers.documents import Draft, store_document
+from workers.documents import Draft, new_verification_code, store_documents
 from workers.steps.case_emails import load_case
 from workflows.engine.cross_process import school_year_label
 from workflows.engine.errors import PermanentStepError
@@ -80,7 +80,7 @@ def _drafts(
             session: Session, kind: str = kind, title: str = title, stem: str = stem
         ) -> Draft:
             case = load_case(session, ctx.step.case_id)
-            code = ""
+            code = new_verification_code()
             year = school_year_label(case.school_year or 0)
             return Draft(
                 template=f"affiliation/{kind}",
@@ -90,6 +90,7 @@ def _drafts(
                 kind=kind,
                 title=f"{title} {year}",
                 filename=f"{stem}-{year}-{case.coop.affiliation_number}.pdf",
+                verification_code=code,
             )
 
         key = ctx.step.idempotency_key if len(kinds) == 1 else f"{ctx.step.idempotency_key}:{kind}"
@@ -115,7 +116,7 @@ def _render(kinds: tuple[str, ...]) -> BatchHandler:
                 for item in _drafts(ctx, kinds):
                     wanted.append(item)
                     owners.append(i)
-        ids = [store_document(ctxs[0].engine, key=key, build=build) for key, build in wanted]
+        ids = store_documents(ctxs[0].engine, wanted) if wanted else []
         stored: dict[int, list[int]] = {}
         for owner, document_id in zip(owners, ids, strict=True):
             stored.setdefault(owner, []).append(document_id)

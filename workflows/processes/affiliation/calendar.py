@@ -2,7 +2,8 @@
 
 A school year opens on 1 September (Europe/Paris); the AD's deadline is 30 September
 by default (``AD.affiliation_deadline_*``). A coop whose case opens after that day (it
-became active later in the year) has 30 days from its opening; staff may grant a later date (``data.deadline``).
+became active later in the year) has 30 days from its opening; staff may grant a
+later date (``data.deadline``).
 The deadline passes at the end of its day in Paris; reminders go 15 and 5 days before,
 at 9:00 in Paris, unless that moment has passed when the case enters its state.
 """

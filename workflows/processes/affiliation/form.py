@@ -39,6 +39,8 @@ MAX_TEACHERS_PER_CLASS = 10
 NAME_MAX = 60
 TEACHERS_MAX = 200
 DETAILS_MAX = 2000
+#: The new mandataire's names (``mandataires.first_name``/``last_name``).
+PERSON_NAME_MAX = 100
 #: Voluntary participation, at most 10 000,00 €.
 MAX_VOLUNTARY_CENTS = 1_000_000
 
@@ -134,6 +136,8 @@ def parse_count(raw: object, *, label: str, maximum: int) -> int:
         raise ValueError(f"Indiquez le nombre {label}.")
     if not text.isdecimal() or not text.isascii():
         raise ValueError(f"Le nombre {label} doit être un nombre entier (par exemple 23).")
+    if len(text.lstrip("0")) > len(str(maximum)):  # int() of 5,000 digits refuses in English
+        raise ValueError(f"Le nombre {label} ne peut pas dépasser {maximum}.")
     value = int(text)
     if value > maximum:
         raise ValueError(f"Le nombre {label} ne peut pas dépasser {maximum}.")
@@ -201,8 +205,14 @@ def parse_change(raw: dict[str, object]) -> Change | None:
     if mandataire:
         if not first:
             errors["change-first_name"] = "Indiquez le prénom du nouveau mandataire."
+        elif len(first) > PERSON_NAME_MAX:
+            errors["change-first_name"] = (
+                f"Prénom trop long ({PERSON_NAME_MAX} caractères au plus)."
+            )
         if not last:
             errors["change-last_name"] = "Indiquez le nom du nouveau mandataire."
+        elif len(last) > PERSON_NAME_MAX:
+            errors["change-last_name"] = f"Nom trop long ({PERSON_NAME_MAX} caractères au plus)."
         try:
             email = validate_email(email, check_deliverability=False).normalized
         except EmailNotValidError:
