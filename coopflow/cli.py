@@ -13,7 +13,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from coopflow.config import load_settings
+from coopflow.config import INSTANCE_DIR, load_settings
 from coopflow.observability import configure_logging
 
 
@@ -256,11 +256,16 @@ def create_staff(email: str, full_name: str, role: str, ad_code: str | None, pas
 def demo_data() -> None:
     """Load the demonstration data when the database is empty."""
     from coopflow.demo import load_demo
+    from coopflow.demo_affiliation import write_demo_statement
 
-    created = load_demo(_runtime())
+    rt = _runtime()
+    created = load_demo(rt)
     click.echo(
         "Données de démonstration chargées." if created else "Base déjà remplie : rien à faire."
     )
+    if created:
+        path = write_demo_statement(rt, INSTANCE_DIR)
+        click.echo(f"Relevé bancaire de démonstration (AD06) : {path}")
 
 
 @main.command("migrate-cases")

@@ -37,11 +37,18 @@ DEMO_MANDATAIRE = ("eloise.martin@ac-nice.fr", "Ecole*Nice2026")
 #: The other mandataires who log in, one per stage of their processes: (email, password,
 #: what they see). Printed at start and listed in the README, with DEMO_MANDATAIRE.
 DEMO_MANDATAIRES = [
-    (*DEMO_MANDATAIRE, "espace actif, à vérifier"),
-    ("anais.berenger@ac-nice.fr", "Ecole*Nice2026", "espace vérifié (récapitulatif PDF)"),
-    ("loic.menard@ac-nice.fr", "Ecole*Nice2026", "problème signalé, en attente de l'AD"),
-    ("julien.roux@ac-nice.fr", "Ecole*Nice2026", "mot de passe choisi, jamais connecté"),
-    *demo_banking.LOGINS,
+    (
+        email,
+        password,
+        f"{sees} ; {demo_affiliation.SEES[email]}" if email in demo_affiliation.SEES else sees,
+    )
+    for email, password, sees in [
+        (*DEMO_MANDATAIRE, "espace actif, à vérifier"),
+        ("anais.berenger@ac-nice.fr", "Ecole*Nice2026", "espace vérifié (récapitulatif PDF)"),
+        ("loic.menard@ac-nice.fr", "Ecole*Nice2026", "problème signalé, en attente de l'AD"),
+        ("julien.roux@ac-nice.fr", "Ecole*Nice2026", "mot de passe choisi, jamais connecté"),
+        *demo_banking.LOGINS,
+    ]
 ]
 
 ADS = [

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from workflows.engine.actor import Actor
 from workflows.engine.clock import MovableClock
 from workflows.engine.cross_process import PARIS, school_year_of
 from workflows.engine.engine import Engine
+from workflows.formatting import euros
 from workflows.models import AD, Case, Coop, Mandataire, StaffUser
 from workflows.password_hashing import hash_password
 from workflows.processes.affiliation.fee import compute, price_list
@@ -49,6 +51,22 @@ RETURNED = (
 )
 
 RunPending = Callable[[Runtime, Engine], None]
+
+#: What each demo mandataire's affiliation shows (printed at start, in the README).
+SEES = {
+    "eloise.martin@ac-nice.fr": "adhésion à compléter",
+    "anais.berenger@ac-nice.fr": "adhésion à compléter, classes de l'an dernier reprises",
+    "loic.menard@ac-nice.fr": "adhésion à compléter (celle de l'an dernier close sans envoi)",
+    "camille.giraud@ac-nice.fr": "adhésion à compléter (la visite guidée : 136,99 €)",
+    "mathis.rey@ac-nice.fr": "adhésion envoyée (136,99 €), payée par le relevé de démonstration",
+    "nadia.haddad@ac-nice.fr": "adhésion renvoyée par l'AD pour correction",
+    "sophie.lambert@ac-nice.fr": "adhésion validée, ses deux attestations",
+    "thomas.girard@ac-nice.fr": "adhésion en retard (bloque la carte et l'avance)",
+    "lea.fontaine@ac-nice.fr": (
+        "adhésion payée ; engagement signé et changement de signataires attendus"
+    ),
+    "yanis.caron@ac-nice.fr": "adhésion en retard",
+}
 
 
 def last_year(rt: Runtime, run_pending: RunPending) -> None:
@@ -165,3 +183,29 @@ def _staff(session: Any) -> Actor:
 
 def _demo() -> Actor:
     return Actor.system("démonstration")
+
+
+def write_demo_statement(rt: Runtime, directory: Path) -> Path:
+    """AD06's bank statement of the demo, as its bank exports it: the payment of
+    0060109J's affiliation (its reference and fee), a payment of another amount, one
+    without a reference, a debit. « Relevé bancaire » in the back-office loads it."""
+    with rt.db.read() as session:
+        case = session.get(Case, _case_id(session, "0060109J"))
+        assert case is not None and case.coop is not None
+        reference = payment_reference(case.school_year or 0, case.coop.affiliation_number)
+        fee = euros(case.data["fee"]["total_cents"]).replace("\u202f", "").replace("\xa0€", "")
+        other = session.get(Case, _case_id(session, "0060113N"))
+        assert other is not None and other.coop is not None
+        other_reference = payment_reference(other.school_year or 0, other.coop.affiliation_number)
+    day = rt.engine.clock.now().astimezone(PARIS).strftime("%d/%m/%Y")
+    lines = [
+        "Date;Libellé;Débit;Crédit",
+        f"{day};VIR SEPA COOP DE L'ECOLE {reference};;{fee}",
+        f"{day};VIR SEPA COOP DU VALLON ADHESION {other_reference};;100,00",
+        f"{day};VIR SEPA MAIRIE DE NICE SUBVENTION;;450,00",
+        f"{day};PRLV ASSURANCE MAIF;54,20;",
+    ]
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "releve-demo-ad06.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

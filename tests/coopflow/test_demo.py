@@ -9,10 +9,14 @@ from sqlalchemy import select
 
 from coopflow import db_migrations
 from coopflow.config import Settings
-from coopflow.demo import DEMO_MANDATAIRES, load_demo
+from coopflow.demo import DEMO_MANDATAIRES, _run_pending, load_demo
+from coopflow.demo_affiliation import write_demo_statement
 from coopflow.runtime import build_runtime
-from workflows.models import Case, Mandataire
+from workflows.engine.engine import Actor
+from workflows.models import Case, Document, Mandataire, StaffUser
 from workflows.password_hashing import verify_password
+from workflows.processes.affiliation.statement import load_statement
+from workflows.processes.affiliation.validation import record_check
 
 #: States no case stays in: left at the worker's next turn.
 PASSING = {
@@ -43,8 +47,33 @@ def test_every_lasting_state_has_a_case_and_every_login_opens(tmp_path):
             lasting = {s.name for s in definition.states} - PASSING.get(definition.name, set())
             missing = {state for state in lasting if (definition.name, state) not in seen}
             assert not missing, (definition.name, sorted(missing))
+        _the_statement_tour(rt, tmp_path)
     finally:
         rt.stop()
     readme = README.read_text(encoding="utf-8")
     for email, password, _ in DEMO_MANDATAIRES:
         assert f"`{email}`" in readme and f"`{password}`" in readme and email.isascii(), email
+
+
+def _the_statement_tour(rt, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The README's tour: AD06 loads the demo's statement (it pays Coop des Pins'
+    136,99 €), checks the signed commitment, and the coop's two attestations follow."""
+    path = write_demo_statement(rt, tmp_path)
+    with rt.db.read() as session:
+        staff = session.scalars(select(StaffUser).where(StaffUser.email == "ad06@occe.coop")).one()
+        ad_id = staff.ad_id
+        actor = Actor.staff(staff)
+    report = load_statement(rt.engine, ad_id, path.read_bytes(), path.name, actor)
+    [matched] = report.matched
+    assert matched.amount_cents == 13699
+    assert load_statement(rt.engine, ad_id, path.read_bytes(), path.name, actor).matched == []
+    with rt.engine.transaction() as tx:
+        case = tx.session.get(Case, matched.case_id)
+        assert case is not None and case.state == "awaiting_validation"
+        record_check(tx, case.id, "commitment", actor, {"note": "Reçu."})
+    _run_pending(rt, rt.engine)
+    with rt.db.read() as session:
+        case = session.get(Case, matched.case_id)
+        assert case is not None and case.state == "validated"
+        kinds = session.scalars(select(Document.kind).where(Document.case_id == case.id)).all()
+    assert sorted(kinds) == ["attestation_adhesion", "attestation_assurance", "commitment"]
