@@ -42,6 +42,9 @@ NOT_PORTAL = (
     "/deconnexion",
     "/invitation",
     "/mot-de-passe-perdu",
+    # « Vérifier un document »: public, for anyone holding an attestation (its code and
+    # this address are printed on it); tests/web/test_verification.py covers what it says.
+    "/verification",
 )
 #: The site's front door, tested on its own below: it only sends each one home.
 FRONT_DOOR = "/"
