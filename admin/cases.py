@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from admin import case_actions, processes
 from admin.access import StaffView, acting_staff, staff
@@ -28,7 +28,8 @@ from workflows.engine.engine import UnitOfWork
 from workflows.engine.errors import CaseNotFound, ConflictError, CoopflowError, ValidationError
 from workflows.formatting import PARIS
 from workflows.mandataires import latest_with_account
-from workflows.models import Case, Email, Mandataire, StepStatus, Task, Timer
+from workflows.models import Case, Document, Email, Mandataire, StepStatus, Task, Timer
+from workflows.processes.space_check.coop_details import LOGO_KIND
 from workflows.scope import case_condition
 
 #: The forms every case page has for staff who may act (the others depend on the state).
@@ -201,6 +202,14 @@ class CaseView(StaffView, *processes.routes(), BaseView):
             waiting=waits_for_prerequisites(definition, case),
             mandataire=mandataire,
             emails=emails,
+            # The case's documents (its commitment, its attestations...), downloaded as
+            # from the coop's page.
+            documents=self.session.scalars(
+                select(Document)
+                .where(Document.case_id == case.id, Document.kind != LOGO_KIND)
+                .options(defer(Document.content))
+                .order_by(Document.created_at.desc(), Document.id.desc())
+            ).all(),
             can_act=principal.can_act,
             email_statuses=STATUSES,
             history=view.history(),

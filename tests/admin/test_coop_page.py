@@ -207,6 +207,12 @@ def test_the_page_shows_every_case_task_document_and_email_of_the_coop(
         client.get(f"/admin/cooperatives/{other.coop_id}/documents/{document_id}").status_code
         == 404
     )
+    # The case it belongs to lists it too, with the same download.
+    case_page = client.get(f"/admin/dossiers/{coop.space_id}").get_data(as_text=True)
+    documents = _section(case_page, "case-documents")
+    assert "Récapitulatif de l'espace" in documents and f'href="{url}"' in case_page
+    invitation_page = client.get(f"/admin/dossiers/{coop.invitation_id}").get_data(as_text=True)
+    assert "case-documents" not in invitation_page and "Aucun document." in invitation_page
 
 
 def test_the_picture_names_each_process_with_where_the_coop_stands(client, rt, ad, staff06):
