@@ -942,3 +942,6 @@ from tests.security.form_defects_affiliation_staff import (  # noqa: E402
 
 FORMS.update(AFFILIATION_FORMS)
 FORMS.update(AFFILIATION_STAFF_FORMS)
+from tests.security.form_defects_prices import PRICE_FORMS  # noqa: E402
+
+FORMS.update(PRICE_FORMS)

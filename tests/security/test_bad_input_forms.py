@@ -57,6 +57,7 @@ from tests.security.form_defects_affiliation_staff import (
     affiliation_staff_context,
 )
 from tests.security.form_defects_bank import CERTIFIED_MANDATAIRE, PDF, TASK_STAFF
+from tests.security.form_defects_prices import PRICES_STAFF, prices_context
 from tests.web.conftest import PortalCoop, log_in_mandataire, settle, text
 from web.extensions import limiter
 from web.guards import MAX_ID, NUL_REFUSED
@@ -440,6 +441,21 @@ def test_the_affiliation_staff_forms_refuse_bad_input(app, runtime, world, affil
     check_bad_input(
         runtime, family(AFFILIATION_STAFF, world.clients["staff"], affiliation_staff), data
     )
+
+
+@pytest.fixture
+def price_lists(runtime: Any, world: World, ad: Any) -> Context:
+    """« Tarifs d'adhésion »: the AD's list of 2026-2027, another AD's item."""
+    return prices_context(runtime, ad, token_of(world.clients["staff"], "/admin/"))
+
+
+@sqlite_only
+@bad_input(max_examples=150)
+@given(data=st.data())
+def test_the_price_lists_forms_refuse_bad_input(app, runtime, world, price_lists, data):
+    """« Ajouter un tarif », « Modifier le tarif », « Supprimer ce tarif », the CSV file
+    of price lists."""
+    check_bad_input(runtime, family(PRICES_STAFF, world.clients["staff"], price_lists), data)
 
 
 @sqlite_only
