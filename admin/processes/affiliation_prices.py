@@ -101,7 +101,8 @@ class PriceListView(StaffView, BaseView):
             if not ads:
                 abort(404)
             return next((a for a in ads if a.id == principal.ad_id), ads[0])
-        ad = self.session.get(AD, int(raw)) if raw.isdecimal() and len(raw) < 10 else None
+        readable = raw.isascii() and raw.isdecimal() and len(raw) < 10
+        ad = self.session.get(AD, int(raw)) if readable else None
         if ad is None or not can_see(principal, ad.id):
             abort(404)
         return ad
@@ -109,7 +110,7 @@ class PriceListView(StaffView, BaseView):
     def _year(self, raw: str | None) -> int:
         if raw is None:
             return school_year_of(runtime().engine.clock.now())
-        if not raw.isdecimal() or not 2000 <= int(raw) <= 2099:
+        if not (raw.isascii() and raw.isdecimal()) or not 2000 <= int(raw) <= 2099:
             abort(404)
         return int(raw)
 

@@ -86,6 +86,9 @@ GLOBAL = {
     "prices.index",
     "prices.create",
     "prices.upload",
+    # « Vérifier une attestation »: a code searched within the staff member's scope (a
+    # code of another AD's coop reads « inconnu »: tests/admin/test_verification.py).
+    "code_check.index",
 }
 
 

@@ -133,7 +133,7 @@ def test_adding_an_item_records_who_and_when(client, rt, ad, staff06, lists, clo
         ({"price": "1.234,50"}, "Prix « 1.234,50 » invalide (un montant en euros, par exemple"),
         ({"price": ""}, "Prix manquant."),
         ({"price": "-4"}, "Prix « -4 » invalide"),
-        ({"price": "12000"}, "Prix trop élevé (10\u202f000,00 € au plus)."),
+        ({"price": "12000"}, "Prix : 10\u202f000,00 € au plus."),
         ({"federation_share": "5,00"}, "Part de la fédération (5,00 €) supérieure au prix"),
         ({"code": "Abo TOTO!"}, "Code « abototo! » invalide"),
         ({"code": "toto"}, "Le code « toto » est déjà dans la liste de l'AD06."),

@@ -56,9 +56,9 @@ KIND_MISSING = shown("Type manquant.")
 LABEL_MISSING = shown("Libellé manquant.")
 LABEL_TOO_LONG = shown("Libellé trop long (200 caractères au plus).")
 PRICE_MISSING = shown("Prix manquant.")
-PRICE_TOO_HIGH = shown("Prix trop élevé (10 000,00 € au plus).")
+PRICE_TOO_HIGH = shown("Prix : 10 000,00 € au plus.")
 #: (sic: « élevé » for « la part »; the page's words.)
-SHARE_TOO_HIGH = shown("Part de la fédération trop élevé (10 000,00 € au plus).")
+SHARE_TOO_HIGH = shown("Part de la fédération : 10 000,00 € au plus.")
 FILE_MISSING = shown("Choisissez le fichier CSV à importer.")
 NOT_NAMED_CSV = shown(
     "Le fichier doit être au format CSV (.csv) : dans votre tableur, choisissez "

@@ -490,7 +490,16 @@ def test_the_error_reader_sees_english():
 def test_an_id_no_database_can_hold_in_a_url_is_not_found(app, world, huge):
     """Every route with an ``<int:…>`` id, given the largest id or one no ``INTEGER``
     column holds (PostgreSQL's are 32 bits): 404, in French, on both backends."""
-    ids = {"case_id", "task_id", "job_id", "email_id", "document_id", "step_id", "coop_id"}
+    ids = {
+        "case_id",
+        "task_id",
+        "job_id",
+        "email_id",
+        "document_id",
+        "step_id",
+        "coop_id",
+        "item_id",
+    }
     values = {**world.values, **dict.fromkeys(ids, huge)}
     for rule in app.url_map.iter_rules():
         if not ids & set(rule.arguments):

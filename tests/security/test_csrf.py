@@ -143,6 +143,6 @@ def test_with_the_token_the_same_requests_get_past_the_check(app, runtime, world
         url = url_of(rule, values_for(rule, world))
         data = {**_form(), "csrf_token": tokens[who]}
         response = world.clients[who].open(url, method=method, data=data)
-        if response.status_code == 400 and CSRF_REFUSED in text(response):
+        if response.status_code == 400 and any(m in text(response) for m in CSRF_REFUSED):
             failures.append(f"{method} {rule.rule} ({who})")
     assert not failures, "refusés malgré le jeton :\n" + "\n".join(failures)

@@ -129,7 +129,7 @@ def parse_year(raw: str) -> int:
 
 def _amount(raw: str, name: str, *, required: bool) -> int | None:
     text = " ".join(raw.split())
-    if not text:
+    if not text.replace("€", "").strip():  # « € » alone is no price
         if required:
             raise ValueError(f"{name} manquant")
         return None
@@ -142,7 +142,7 @@ def _amount(raw: str, name: str, *, required: bool) -> int | None:
             f"{name} « {text} » invalide (un montant en euros, par exemple 1,73)"
         ) from None
     if cents > MAX_PRICE_CENTS:
-        raise ValueError(f"{name} trop élevé ({euros(MAX_PRICE_CENTS)} au plus)")
+        raise ValueError(f"{name} : {euros(MAX_PRICE_CENTS)} au plus")
     return cents
 
 

@@ -137,7 +137,7 @@ BAD_LINES = [
     ("AD06;2026-2027;eleve;eleve;des élèves;;;", "Prix manquant"),
     (
         "AD06;2026-2027;eleve;eleve;des élèves;10000,01;;",
-        "Prix trop élevé (10\u202f000,00\u00a0€ au plus)",
+        "Prix : 10\u202f000,00\u00a0€ au plus",
     ),
     (
         "AD06;2026-2027;eleve;eleve;des élèves;1,73;2,00;",
