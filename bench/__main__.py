@@ -29,6 +29,7 @@ BENCHMARKS = {
     "B3": "bench.b3_backoffice",
     "B4": "bench.b4_transition",
     "B5": "bench.b5_webhooks",
+    "B6": "bench.b6_documents",
 }
 
 

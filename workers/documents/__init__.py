@@ -105,9 +105,7 @@ def _stored(session: Session, keys: list[str]) -> dict[str, int]:
     for start in range(0, len(keys), _LOOKUP):
         chunk = keys[start : start + _LOOKUP]
         rows = session.execute(
-            select(Document.idempotency_key, Document.id).where(
-                Document.idempotency_key.in_(chunk)
-            )
+            select(Document.idempotency_key, Document.id).where(Document.idempotency_key.in_(chunk))
         )
         found.update({key: document_id for key, document_id in rows})
     return found
@@ -116,7 +114,7 @@ def _stored(session: Session, keys: list[str]) -> dict[str, int]:
 def _context(draft: Draft) -> dict[str, Any]:
     """The draft's context, with its verification code (the one stored is the one printed)."""
     printed = draft.context.get("verification_code")
-    if printed is not None and printed != draft.verification_code:
+    if printed and printed != draft.verification_code:
         raise ValueError(
             f"« {draft.title} » : le code imprimé ({printed}) n'est pas celui du document "
             f"({draft.verification_code})"

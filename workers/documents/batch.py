@@ -17,12 +17,13 @@ element: :data:`UA_CSS` is the small one these documents need), pypdf's split 10
 
 from __future__ import annotations
 
-import io
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from workers.documents.stamps import Forms, Placed, Stamps, boxes_on, stamp_section
+from workers.documents.split import Splitter
+from workers.documents.stamps import Placed, Stamps, boxes_on, stamp_section, stamped
 from workers.templating import TEMPLATES
 
 #: Sections per pass: past fifty, a pass's memory grows with no gain in speed.
@@ -62,9 +63,6 @@ def _weasyprint() -> tuple[Any, Any, list[Any]]:
 
 def render_sections(sections: list[Section], stamps: Stamps) -> list[bytes]:
     """One PDF per section, in order, in passes of at most :data:`MAX_SECTIONS`."""
-    unknown = stamps.unknown()
-    if unknown:
-        stamps.learn(_measure(unknown))
     pdfs: list[bytes] = []
     for start in range(0, len(sections), MAX_SECTIONS):
         pdfs.extend(_one_pass(sections[start : start + MAX_SECTIONS], stamps))
@@ -94,28 +92,25 @@ def _measure(parts: dict[str, str]) -> dict[str, float]:
 
 
 def _one_pass(sections: list[Section], stamps: Stamps) -> list[bytes]:
-    from pypdf import PdfReader, PdfWriter
-
-    used = list(dict.fromkeys(k for s in sections for k in stamps.keys_in(s.html)))
-    bodies = [Stamps.with_slots(s.html) for s in sections]
-    bodies += [stamp_section(key, stamps.html[key]) for key in used]
+    uses = Counter(k for s in sections for k in stamps.keys_in(s.html))
+    shared = {key for key, times in uses.items() if times > 1}
+    unknown = stamps.unknown(shared)
+    if unknown:
+        stamps.learn(_measure(unknown))
+    bodies = [stamps.with_slots(s.html, shared) for s in sections]
+    bodies += [stamp_section(key, stamps.html[key]) for key in uses if key in shared]
     document = _render(bodies)
     starts, slots, stamp_pages = _layout(document, [s.section_id for s in sections])
-    expected = sum(len(stamps.keys_in(s.html)) for s in sections)
+    expected = sum(times for key, times in uses.items() if key in shared)
     if sum(len(found) for found in slots) != expected:
         raise ValueError("des emplacements de tampon manquent après la mise en page")
-    reader = PdfReader(io.BytesIO(document.write_pdf()))
+    splitter = Splitter(document.write_pdf())
     ends = [*starts[1:], min((i for i, _ in stamp_pages.values()), default=len(document.pages))]
     pdfs = []
     for section, first, end in zip(sections, starts, ends, strict=True):
-        writer = PdfWriter()
-        forms = Forms(writer, reader, stamp_pages)
-        for index in range(first, end):
-            forms.draw(writer.add_page(reader.pages[index]), slots[index])
-        writer.add_metadata({"/Title": section.title, "/Producer": "WeasyPrint, pypdf"})
-        out = io.BytesIO()
-        writer.write(out)
-        pdfs.append(out.getvalue())
+        pages = list(range(first, end))
+        replaced, added = stamped(splitter, pages, slots, stamp_pages)
+        pdfs.append(splitter.document(pages, section.title, replaced, added))
     return pdfs
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from workers.documents.split import Splitter
+
 #: Heights (CSS px) of the stamps met by this process, by key; bounded (a letterhead
 #: per AD, a title per document and year: a few hundred at most in practice).
 _heights: dict[str, float] = {}
@@ -50,9 +52,9 @@ class Stamps:
     def keys_in(self, section_html: str) -> list[str]:
         return _TOKEN.findall(section_html)
 
-    def unknown(self) -> dict[str, str]:
-        """The stamps whose height this process does not know yet."""
-        return {k: h for k, h in self.html.items() if k not in _heights}
+    def unknown(self, keys: set[str]) -> dict[str, str]:
+        """The stamps of ``keys`` whose height this process does not know yet."""
+        return {k: self.html[k] for k in keys if k not in _heights}
 
     @staticmethod
     def learn(heights: dict[str, float]) -> None:
@@ -60,12 +62,15 @@ class Stamps:
             _heights.clear()
         _heights.update(heights)
 
-    @staticmethod
-    def with_slots(section_html: str) -> str:
-        """``section_html`` with an empty block of its stamp's height for each stamp."""
+    def with_slots(self, section_html: str, shared: set[str]) -> str:
+        """``section_html`` with an empty block of its stamp's height for each stamp of
+        ``shared``, and the others' HTML in place (a part one document shows is laid
+        out with it: a stamp pays for its own page only when documents share it)."""
 
         def slot(match: re.Match[str]) -> str:
             key = match.group(1)
+            if key not in shared:
+                return self.html[key]
             height = _heights[key]
             return f'<div class="stamp-slot" data-stamp="{key}" style="height: {height}px"></div>'
 
@@ -112,59 +117,75 @@ def boxes_on(page: Any) -> tuple[list[Placed], list[Placed]]:
     return slots, stamps
 
 
-class Forms:
-    """The stamps drawn into one output PDF (a ``pypdf.PdfWriter``): each stamp's page
-    of the pass becomes one form XObject of the writer, drawn at each of its slots."""
+def stamped(
+    splitter: Splitter,
+    pages: list[int],
+    slots: list[list[Placed]],
+    stamp_pages: dict[str, tuple[int, Placed]],
+) -> tuple[dict[int, Any], list[Any]]:
+    """The stamps of a document's ``pages`` drawn in their slots: its pages written with
+    the stamps' forms (``replaced``, by object number) and the objects of its own
+    (``added``: each stamp's form once, and the lines that draw them), for
+    :meth:`Splitter.document`."""
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
 
-    def __init__(self, writer: Any, reader: Any, stamp_pages: dict[str, tuple[int, Placed]]):
-        self.writer = writer
-        self.reader = reader
-        self.stamp_pages = stamp_pages
-        self.forms: dict[str, Any] = {}
+    replaced: dict[int, Any] = {}
+    added: list[Any] = []
+    forms: dict[str, Any] = {}
 
-    def draw(self, page: Any, slots: list[Placed]) -> None:
-        """Draw the stamps of ``slots`` on ``page`` (a page of the writer)."""
-        if not slots:
-            return
-        from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+    def new(obj: Any) -> Any:
+        added.append(obj)
+        return splitter.reference(splitter.next_number + len(added) - 1)
 
-        resources = page["/Resources"]
-        if "/XObject" not in resources:
-            resources[NameObject("/XObject")] = DictionaryObject()
-        xobjects = resources["/XObject"]
+    def stream(data: bytes) -> Any:
+        obj = DecodedStreamObject()
+        obj.set_data(data)
+        return obj
+
+    for index in pages:
+        if not slots[index]:
+            continue
+        number, page = splitter.page(index)
+        shared = page["/Resources"]
+        resources = DictionaryObject({k: shared.raw_get(k) for k in shared})
+        xobjects = DictionaryObject(dict(resources.get("/XObject") or {}))
         tail = ["Q"]
-        for slot in slots:
-            index, box = self.stamp_pages[slot.key]
+        for slot in slots[index]:
+            stamp_index, box = stamp_pages[slot.key]
             if abs(box.width - slot.width) > 0.01:
                 raise ValueError(
                     f"tampon {slot.key} : emplacement de {slot.width} px pour un tampon "
                     f"de {box.width} px (un tampon se place au premier niveau d'une section)"
                 )
+            if slot.key not in forms:
+                forms[slot.key] = new(_form(splitter, stamp_index))
             name = f"/Stamp{slot.key}"
-            xobjects[NameObject(name)] = self._form(slot.key, index)
+            xobjects[NameObject(name)] = forms[slot.key]
             dx, dy = (slot.x - box.x) * PT, -(slot.y - box.y) * PT
             tail.append(f"q 1 0 0 1 {dx:.4f} {dy:.4f} cm {name} Do Q")
-        opening = DecodedStreamObject()
-        opening.set_data(b"q\n")
-        closing = DecodedStreamObject()
-        closing.set_data(("\n".join(tail) + "\n").encode())
-        contents = page.raw_get("/Contents")
-        page[NameObject("/Contents")] = ArrayObject(
-            [self.writer._add_object(opening), contents, self.writer._add_object(closing)]
+        resources[NameObject("/XObject")] = xobjects
+        copy = DictionaryObject({k: page.raw_get(k) for k in page})
+        copy[NameObject("/Resources")] = resources
+        copy[NameObject("/Contents")] = ArrayObject(
+            [new(stream(b"q\n")), page.raw_get("/Contents"), new(stream("\n".join(tail).encode()))]
         )
+        replaced[number] = copy
+    return replaced, added
 
-    def _form(self, key: str, index: int) -> Any:
-        found = self.forms.get(key)
-        if found is not None:
-            return found
-        from pypdf.generic import ArrayObject, FloatObject, NameObject
 
-        source = self.reader.pages[index]
-        form_ref = source.raw_get("/Contents").clone(self.writer)
-        form = form_ref.get_object()
-        form[NameObject("/Type")] = NameObject("/XObject")
-        form[NameObject("/Subtype")] = NameObject("/Form")
-        form[NameObject("/BBox")] = ArrayObject(FloatObject(v) for v in source.mediabox)
-        form[NameObject("/Resources")] = source.raw_get("/Resources").clone(self.writer)
-        self.forms[key] = form_ref
-        return form_ref
+def _form(splitter: Splitter, index: int) -> Any:
+    """A stamp's page of the pass as a form XObject: its drawing, its resources."""
+    from pypdf.generic import ArrayObject, EncodedStreamObject, FloatObject, NameObject
+
+    page = splitter.reader.pages[index]
+    contents = page["/Contents"]
+    form = EncodedStreamObject()
+    form._data = contents._data
+    for key in contents:
+        if key != "/Length":
+            form[NameObject(key)] = contents.raw_get(key)
+    form[NameObject("/Type")] = NameObject("/XObject")
+    form[NameObject("/Subtype")] = NameObject("/Form")
+    form[NameObject("/BBox")] = ArrayObject(FloatObject(v) for v in page.mediabox)
+    form[NameObject("/Resources")] = page.raw_get("/Resources")
+    return form
