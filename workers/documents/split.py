@@ -21,7 +21,6 @@ from pypdf.generic import (
     IndirectObject,
     NameObject,
     NumberObject,
-    PdfObject,
     StreamObject,
     TextStringObject,
 )
@@ -37,16 +36,21 @@ class Splitter:
         self.reader = PdfReader(io.BytesIO(pdf))
         self._bytes: dict[int, bytes] = {}
         self._uses: dict[int, frozenset[int]] = {}
-        first = self.reader.pages[0]
-        self.tree = first.raw_get("/Parent").idnum
-        self.next_number = int(self.reader.trailer["/Size"])
+        first: Any = self.reader.pages[0]
+        self.tree: int = first.raw_get("/Parent").idnum
+        self.next_number = int(self.reader.trailer["/Size"])  # type: ignore[call-overload]
 
     def reference(self, number: int) -> IndirectObject:
         return IndirectObject(number, 0, self.reader)
 
-    def page(self, index: int) -> tuple[int, DictionaryObject]:
-        page = self.reader.pages[index]
+    def page(self, index: int) -> tuple[int, Any]:
+        """The object number of page ``index`` of the pass, and the page."""
+        page: Any = self.reader.pages[index]
         return page.indirect_reference.idnum, page
+
+    def get(self, number: int) -> Any:
+        """Object ``number`` of the pass (parsed once by pypdf)."""
+        return self.reader.get_object(number)
 
     def uses(self, number: int) -> frozenset[int]:
         """The objects ``number`` needs, itself included; memoised, and what a memoised
@@ -65,19 +69,19 @@ class Splitter:
                 seen |= known
                 continue
             seen.add(current)
-            stack.extend(_references(self.reader.get_object(current)))
+            stack.extend(_references(self.get(current)))
         self._uses[number] = frozenset(seen)
         return self._uses[number]
 
     def _serialized(self, number: int) -> bytes:
         found = self._bytes.get(number)
         if found is None:
-            found = serialize(number, self.reader.get_object(number))
+            found = serialize(number, self.get(number))
             self._bytes[number] = found
         return found
 
     def document(
-        self, pages: list[int], title: str, replaced: dict[int, PdfObject], added: list[PdfObject]
+        self, pages: list[int], title: str, replaced: dict[int, Any], added: list[Any]
     ) -> bytes:
         """The PDF of the pass's ``pages`` (indexes), titled ``title``; ``replaced``:
         objects of the pass written otherwise in this document (a page with stamps),
@@ -86,7 +90,7 @@ class Splitter:
         numbers = [self.page(i)[0] for i in pages]
         wanted: set[int] = set()
         for number in numbers:
-            resources = self.reader.get_object(number).raw_get("/Resources")
+            resources = self.get(number).raw_get("/Resources")
             if isinstance(resources, IndirectObject):
                 wanted |= self.uses(resources.idnum)  # shared by the pass's pages
             wanted |= self.uses(number)
@@ -143,7 +147,8 @@ class Splitter:
         return out.getvalue()
 
 
-def serialize(number: int, obj: PdfObject) -> bytes:
+def serialize(number: int, obj: Any) -> bytes:
+    """``N 0 obj … endobj`` of ``obj`` (a stream's length as its data's)."""
     out = io.BytesIO()
     out.write(f"{number} 0 obj\n".encode())
     if isinstance(obj, StreamObject):

@@ -146,7 +146,7 @@ def stamped(
         if not slots[index]:
             continue
         number, page = splitter.page(index)
-        shared = page["/Resources"]
+        shared: Any = page["/Resources"]
         resources = DictionaryObject({k: shared.raw_get(k) for k in shared})
         xobjects = DictionaryObject(dict(resources.get("/XObject") or {}))
         tail = ["Q"]
@@ -177,8 +177,8 @@ def _form(splitter: Splitter, index: int) -> Any:
     """A stamp's page of the pass as a form XObject: its drawing, its resources."""
     from pypdf.generic import ArrayObject, EncodedStreamObject, FloatObject, NameObject
 
-    page = splitter.reader.pages[index]
-    contents = page["/Contents"]
+    page: Any = splitter.reader.pages[index]
+    contents: Any = page["/Contents"]
     form = EncodedStreamObject()
     form._data = contents._data
     for key in contents:
