@@ -32,10 +32,17 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 
+from bench.b6_seed import (
+    YEAR,
+    check_documents,
+    classes_form,
+    coops_and_prices,
+    stored,
+    validated_cases,
+)
 from bench.report import Figure, Report
-from bench.seed import NOW, ensure_ad, seed_coops
 from bench.services import (
     BIN,
     SECRET_KEY,
@@ -52,34 +59,20 @@ from coopflow.config import Settings
 from coopflow.runtime import build_runtime
 from workflows.engine.db import Database
 from workflows.engine.engine import Actor
-from workflows.models import Case, Coop, Document, Mandataire, PriceItem, StaffUser, Step
+from workflows.models import Case, Document, Mandataire, StaffUser, Step
 from workflows.processes.affiliation.fee import compute, price_list
 from workflows.processes.affiliation.form import (
     COMMITMENT,
     PAYMENT,
-    AffiliationForm,
-    SchoolClass,
     payment_reference,
 )
 from workflows.processes.affiliation.validation import record_check
 
 NAME = "B6"
-YEAR = 2026
 WORKERS = 2
 #: Steps per message in the real path, and cases per ``store_documents`` call in the
 #: direct one (the default ``COOPFLOW_STEP_BATCH``).
 BATCH = 20
-LEVELS = ("CP", "CE1", "CE2", "CM1", "CM2", "GS", "MS", "ULIS")
-TEACHERS = ("Mme Martin", "M. Bernard", "Mme Dubois - M. Petit", "Mme Leroy", "M. Durand")
-#: Seed 004's price list (the fee of its example is 136,99 €).
-PRICES = (
-    ("forfait", "forfait", "de la coopérative (forfait)", 800),
-    ("eleve", "eleve", "des élèves", 173),
-    ("enseignant", "enseignant", "des enseignants", 400),
-    ("assurance_biens", "assurance", "Assurance des biens de la coopérative", 1250),
-    ("abonnement_toto", "abonnement", "Abonnement à TOTO est content", 400),
-)
-KINDS = ("commitment", "attestation_adhesion", "attestation_assurance")
 
 
 def run(report: Report, *, quick: bool = False) -> None:
@@ -105,7 +98,7 @@ def _through_steps(report: Report, coops: int, _sample: int) -> None:
             Settings(database_url=url, broker_url=broker, secret_key=SECRET_KEY, smtp_url=smtp.url)
         )
         try:
-            coop_ids, staff = _coops_and_prices(runtime.db, coops, report.seed)
+            coop_ids, staff = coops_and_prices(runtime.db, coops, report.seed)
             worker = processes.start("worker", [str(BIN / "coopflow"), "worker"], env)
             processes.start("scheduler", [str(BIN / "coopflow"), "scheduler"], env)
             case_ids = _opened(runtime, coop_ids)
@@ -114,20 +107,17 @@ def _through_steps(report: Report, coops: int, _sample: int) -> None:
             _submit_all(runtime, case_ids, report.seed)
             wait_until(
                 lambda: (
-                    _in_state(runtime, "awaiting_validation") >= coops
-                    or _documents(runtime.db) >= coops
+                    _in_state(runtime, "awaiting_validation") >= coops or _stored(runtime) >= coops
                 ),
                 1800,
                 "engagements rendus",
             )
             _validate_all(runtime, case_ids, staff)
-            wait_until(
-                lambda: _documents(runtime.db, runtime) >= 3 * coops, 1800, "attestations rendues"
-            )
+            wait_until(lambda: _stored(runtime) >= 3 * coops, 1800, "attestations rendues")
             total = time.perf_counter() - started
             members = [pid for pid in group_members(worker.pid) if pid != worker.pid]
             peaks = [peak_rss_mb(pid) for pid in members]
-            _check_documents(runtime.db, 3 * coops)
+            check_documents(runtime.db, 3 * coops)
         finally:
             runtime.stop()
             flush_redis()
@@ -169,7 +159,7 @@ def _submit_all(runtime: Any, case_ids: list[int], seed: int) -> None:
         with runtime.engine.transaction() as tx:
             case = tx.lock(case_id)
             prices = price_list(tx.session, case.ad_id, YEAR)
-            form = _form(rng)
+            form = classes_form(rng)
             fee = compute(prices, form)
             coop = case.coop
             person = tx.session.scalars(
@@ -216,6 +206,11 @@ def _no_failure(runtime: Any) -> None:
         raise RuntimeError(f"une étape de documents a échoué : {error}")
 
 
+def _stored(runtime: Any) -> int:
+    _no_failure(runtime)
+    return stored(runtime.db)
+
+
 def _in_state(runtime: Any, state: str) -> int:
     _no_failure(runtime)
     with runtime.db.read() as session:
@@ -236,17 +231,17 @@ def _direct(report: Report, coops: int, sample: int) -> None:
     with postgres_database("b6") as url:
         db = Database(url)
         try:
-            coop_ids, _staff = _coops_and_prices(db, coops, report.seed)
-            _validated_cases(db, coop_ids, report.seed)
+            coop_ids, _staff = coops_and_prices(db, coops, report.seed)
+            validated_cases(db, coop_ids, report.seed)
             total, peaks = _workers(url, "batch")
-            _check_documents(db, 3 * coops)
+            check_documents(db, 3 * coops)
             _figures(report, "direct", 3 * coops, total, peaks)
             with db.write() as session:  # the baseline on a sample of the same cases
                 session.execute(Document.__table__.delete())
                 kept = select(Case.id).order_by(Case.id).limit(sample).scalar_subquery()
                 session.execute(Case.__table__.delete().where(Case.id.not_in(kept)))
             single, single_peaks = _workers(url, "single")
-            _check_documents(db, 3 * sample)
+            check_documents(db, 3 * sample)
         finally:
             db.dispose()
     batch_rate, single_rate = 3 * coops / total, 3 * sample / single
@@ -295,132 +290,6 @@ def _workers(url: str, mode: str) -> tuple[float, list[float]]:
 
 #: Which drivers B6 runs, in order; the steps' is the real path.
 DRIVERS = {"steps": _through_steps, "direct": _direct}
-
-
-# Shared -------------------------------------------------------------------------------
-
-
-def _form(rng: random.Random) -> AffiliationForm:
-    classes = [
-        SchoolClass(level, rng.choice(TEACHERS), rng.randint(1, 2), rng.randint(12, 28))
-        for level in rng.sample(LEVELS, rng.randint(2, 7))
-    ]
-    options = ["abonnement_toto"] + (["assurance_biens"] if rng.random() < 0.3 else [])
-    return AffiliationForm(classes=classes, options=options)
-
-
-def _coops_and_prices(db: Database, count: int, seed: int) -> tuple[list[int], int]:
-    """``count`` coops of AD06 whose mandataire has an account, the AD's price list for
-    the year, and a staff member of the AD (its id)."""
-    coop_ids = seed_coops(db, count, seed=seed)
-    ad_id = ensure_ad(db)
-    with db.write() as session:
-        session.execute(
-            update(Mandataire)
-            .where(Mandataire.coop_id.in_(coop_ids))
-            .values(password_hash="argon2-bench", password_set_at=NOW)
-        )
-        session.execute(
-            insert(PriceItem),
-            [
-                {
-                    "ad_id": ad_id,
-                    "school_year": YEAR,
-                    "code": code,
-                    "kind": kind,
-                    "label": label,
-                    "price_cents": cents,
-                    "position": n,
-                }
-                for n, (code, kind, label, cents) in enumerate(PRICES)
-            ],
-        )
-        staff = StaffUser(
-            email="equipe06@bench.occe.coop",
-            full_name="Équipe OCCE 06",
-            role="ad",
-            ad_id=ad_id,
-            password_hash="argon2-bench",
-        )
-        session.add(staff)
-        session.flush()
-        return coop_ids, staff.id
-
-
-def _validated_cases(db: Database, coop_ids: list[int], seed: int) -> None:
-    """Each coop's affiliation, as its validation leaves it (inserted in bulk)."""
-    rng = random.Random(seed)
-    ad_id = ensure_ad(db)
-    with db.read() as session:
-        prices = price_list(session, ad_id, YEAR)
-        numbers = dict(session.execute(select(Coop.id, Coop.affiliation_number)).tuples().all())
-        names = {
-            m.coop_id: m.full_name
-            for m in session.scalars(select(Mandataire).where(Mandataire.coop_id.in_(coop_ids)))
-        }
-    rows = []
-    for coop_id in coop_ids:
-        form = _form(rng)
-        fee = compute(prices, form)
-        reference = payment_reference(YEAR, numbers[coop_id])
-        rows.append(
-            {
-                "process": "affiliation",
-                "school_year": YEAR,
-                "coop_id": coop_id,
-                "ad_id": ad_id,
-                "state": "validated",
-                "data": {
-                    "form": form.to_data(),
-                    "fee": fee.to_data(),
-                    "reference": reference,
-                    "mandataire_name": names[coop_id],
-                    "checks": {
-                        "payment": {
-                            "amount_cents": fee.total_cents,
-                            "received_on": "2026-09-18",
-                            "reference": reference,
-                        }
-                    },
-                },
-                "created_at": NOW,
-                "updated_at": NOW,
-                "state_entered_at": NOW,
-            }
-        )
-    for start in range(0, len(rows), 2000):
-        with db.write() as session:
-            session.execute(insert(Case), rows[start : start + 2000])
-
-
-def _documents(db: Database, runtime: Any = None) -> int:
-    if runtime is not None:
-        _no_failure(runtime)
-    with db.read() as session:
-        return int(
-            session.scalar(
-                select(func.count()).select_from(Document).where(Document.kind.in_(KINDS))
-            )
-            or 0
-        )
-
-
-def _check_documents(db: Database, expected: int) -> None:
-    """Every document stored once, a PDF whose hash is its own."""
-    with db.read() as session:
-        count, distinct, small = session.execute(
-            select(
-                func.count(),
-                func.count(func.distinct(Document.sha256)),
-                func.min(Document.size),
-            ).where(Document.kind.in_(KINDS))
-        ).one()
-        head = session.scalar(
-            select(func.substr(Document.content, 1, 5)).where(Document.kind.in_(KINDS)).limit(1)
-        )
-    assert count == expected, (count, expected)
-    assert distinct == expected, f"{expected - distinct} documents identiques"
-    assert head == b"%PDF-" and small > 1000, (head, small)
 
 
 def _figures(report: Report, how: str, documents: int, total: float, peaks: list[float]) -> None:
