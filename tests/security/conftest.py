@@ -28,7 +28,7 @@ from web.auth import RESET_PURPOSE
 from workers.providers.swan.interface import NewMember
 from workflows.engine import bulk
 from workflows.engine.engine import Actor
-from workflows.models import AD, Base, Document, Email, Step
+from workflows.models import AD, Base, Coop, Document, Email, PriceItem, Step
 
 __all__ = ["make_coop"]  # the fixture, for the tests of this package
 
@@ -137,7 +137,21 @@ def world(app, runtime, make_coop, staff) -> World:
         document_id = tx.session.scalars(
             select(Document.id).where(Document.coop_id == mine.coop_id)
         ).first()
+        # An item of the AD's price list (« Tarifs d'adhésion »: /admin/tarifs/<item_id>/…).
+        coop = tx.session.get(Coop, mine.coop_id)
+        assert coop is not None
+        item = PriceItem(
+            ad_id=coop.ad_id,
+            school_year=2026,
+            code="forfait",
+            kind="forfait",
+            label="Forfait",
+            price_cents=800,
+        )
+        tx.session.add(item)
+        tx.session.flush()
         values = {
+            "item_id": item.id,
             "document_id": document_id,
             "coop_id": mine.coop_id,
             "case_id": case_id,

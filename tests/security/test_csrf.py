@@ -12,14 +12,10 @@ parameter this file does not know fails the test until it is given a value.
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
 from tests.security.conftest import (
-    World,
     database_rows,
     token_of,
     url_of,
@@ -28,7 +24,6 @@ from tests.security.conftest import (
 )
 from tests.web.conftest import settle, text
 from web.kept_forms import FORM_EXPIRED, SESSION_ENDED, SESSION_ENDED_KEPT
-from workflows.models import PriceItem
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: Called by machines and authenticated by a signature of their body (the mail relay) or
@@ -47,25 +42,6 @@ CSRF_REFUSED = tuple(
         "La page de connexion avait expiré\u00a0: saisissez de nouveau vos identifiants.",
     )
 )
-
-
-@pytest.fixture
-def world(world: World, runtime: Any, ad: Any) -> World:
-    """The shared world, and an item of its AD's price list for « Tarifs d'adhésion »
-    (``/admin/tarifs/<item_id>/modifier``, ``…/supprimer``), as the access matrix's."""
-    with runtime.engine.transaction() as tx:
-        item = PriceItem(
-            ad_id=ad.id,
-            school_year=2026,
-            code="forfait",
-            kind="forfait",
-            label="Forfait",
-            price_cents=800,
-        )
-        tx.session.add(item)
-        tx.session.flush()
-        world.values["item_id"] = item.id
-    return world
 
 
 def _unsafe_rules(app: Flask) -> list[tuple[Rule, str]]:
