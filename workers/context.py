@@ -54,9 +54,15 @@ class StepContext:
 BatchHandler = Callable[[list[StepContext], float | None], list[Outcome | Exception | None]]
 
 
-def batched(batch: BatchHandler) -> Callable[[StepContext], Outcome]:
+def batched(batch: BatchHandler, *, gather: int = 0) -> Callable[[StepContext], Outcome]:
     """The handler of one step made of a batch handler; the runner finds the batch
-    handler on it (``batch_of``) and hands it consecutive steps of its kind together."""
+    handler on it (``batch_of``) and hands it consecutive steps of its kind together.
+
+    ``gather``: a message of fewer steps of this kind takes along other steps of the
+    same kind that are due, up to that many in all (:func:`gather_of`): steps queued
+    one at a time (a mandataire's submission, a staff validation) still share the work
+    a batch saves, such as one WeasyPrint pass for many documents. Their own messages
+    find them done later (a delivery is idempotent)."""
 
     def handle(ctx: StepContext) -> Outcome:
         (result,) = batch([ctx], None)
@@ -67,9 +73,15 @@ def batched(batch: BatchHandler) -> Callable[[StepContext], Outcome]:
 
     handle.__doc__ = batch.__doc__
     handle.batch = batch  # type: ignore[attr-defined]
+    handle.gather = gather  # type: ignore[attr-defined]
     return handle
 
 
 def batch_of(handler: Callable[[StepContext], Outcome] | None) -> BatchHandler | None:
     """The batch handler behind ``handler``, if it was made by :func:`batched`."""
     return getattr(handler, "batch", None)
+
+
+def gather_of(handler: Callable[[StepContext], Outcome] | None) -> int:
+    """How many steps of its kind a run of ``handler`` takes along (0: only its own)."""
+    return int(getattr(handler, "gather", 0))

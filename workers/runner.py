@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from workers.context import Services, StepContext, batch_of
+from workers.context import Services, StepContext, batch_of, gather_of
 from workers.metrics import step_duration
 from workers.steps import handler_for
 from workflows.engine.errors import PermanentStepError, StepPostponed
@@ -26,7 +26,7 @@ from workflows.engine.steps import (
     postpone,
     release,
 )
-from workflows.models import Step
+from workflows.models import Case, Step, StepStatus
 
 if TYPE_CHECKING:
     from workflows.engine.engine import Engine
@@ -51,6 +51,7 @@ def run_steps(services: Services, step_ids: list[int]) -> None:
     steps not yet started back to the queue rather than let their leases run out."""
     engine = services.engine
     claimed = claim_many(engine, step_ids)
+    claimed += _gathered(engine, claimed)
     if len(claimed) < len(set(step_ids)) and log.isEnabledFor(logging.DEBUG):
         _log_skipped(engine, set(step_ids) - {c.id for c in claimed})
     deadline = time.monotonic() + engine.timing.run_lease.total_seconds() / 2
@@ -81,6 +82,35 @@ def run_steps(services: Services, step_ids: list[int]) -> None:
     if left:
         engine.publish(release(engine, left))
         log.warning("step batch over its time budget", extra={"released": len(left)})
+
+
+def _gathered(engine: Engine, claimed: list[ClaimedStep]) -> list[ClaimedStep]:
+    """The due steps of the kinds that gather (:func:`workers.context.batched`) taken
+    along with a message that carries fewer of them: claimed like the message's own
+    (a step another run claims first is simply not among them)."""
+    if not claimed:
+        return []
+    last = claimed[-1]
+    wanted = gather_of(handler_for(last.process, last.name))
+    have = sum(1 for c in claimed if (c.process, c.name) == (last.process, last.name))
+    if wanted <= have:
+        return []
+    mine = {c.id for c in claimed}
+    with engine.db.read() as session:
+        ids = session.scalars(
+            select(Step.id)
+            .join(Case, Case.id == Step.case_id)
+            .where(
+                Step.name == last.name,
+                Case.process == last.process,
+                Step.status == StepStatus.PENDING.value,
+                Step.not_before <= engine.clock.now(),
+            )
+            .order_by(Step.id)
+            .limit(wanted - have + len(mine))
+        ).all()
+    more = [i for i in ids if i not in mine][: wanted - have]
+    return claim_many(engine, more) if more else []
 
 
 def _groups(claimed: list[ClaimedStep]) -> list[list[ClaimedStep]]:

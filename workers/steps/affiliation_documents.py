@@ -128,5 +128,10 @@ def _render(kinds: tuple[str, ...]) -> BatchHandler:
     return batch
 
 
-render_commitment = batched(_render(("commitment",)))
-render_attestations = batched(_render(("attestation_adhesion", "attestation_assurance")))
+#: Steps rendered together when they were queued one by one (a pass of WeasyPrint for
+#: twenty documents costs a third of twenty passes: docs/performance.md, B6).
+GATHER = 20
+render_commitment = batched(_render(("commitment",)), gather=GATHER)
+render_attestations = batched(
+    _render(("attestation_adhesion", "attestation_assurance")), gather=GATHER // 2
+)
