@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from admin.access import StaffView, staff
-from workers.documents.codes import normalized
 from workflows.engine.cross_process import school_year_label
 from workflows.models import Case, Coop, Document
 from workflows.scope import ad_condition
+from workflows.verification_codes import normalized
 
 UNKNOWN = "Code inconnu (ou d'une coopérative hors de votre association départementale)."
 

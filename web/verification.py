@@ -6,7 +6,7 @@ title, its coop and its school year: nothing else about the coop, nothing about 
 code that is not one. Both answers run the same indexed query, so their times do not
 tell them apart; guessing is hopeless (60 bits a code) and limited per address all the
 same. What people type is read loosely (case, spaces, dashes, O for 0, I or L for 1:
-``workers.documents.codes.normalized``).
+``workflows.verification_codes.normalized``).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from web.extensions import limiter
 from web.runtime import runtime
-from workers.documents.codes import normalized
 from workflows.engine.cross_process import school_year_label
 from workflows.models import Case, Coop, Document
 from workflows.typography import la_cooperative
+from workflows.verification_codes import normalized
 
 bp = Blueprint("verification", __name__)
 

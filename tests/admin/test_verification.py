@@ -11,8 +11,8 @@ from typing import Any
 from tests import factories
 from tests.admin.conftest import log_in
 from tests.helpers import space_summary
-from workers.documents.codes import new_verification_code
 from workflows.models import Case
+from workflows.verification_codes import new_verification_code
 
 URL = "/admin/verification/"
 UNKNOWN = "Code inconnu (ou d'une coopérative hors de votre association départementale)."

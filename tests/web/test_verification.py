@@ -12,8 +12,8 @@ import pytest
 
 from tests import factories
 from tests.helpers import space_summary
-from workers.documents.codes import new_verification_code
 from workflows.models import Case
+from workflows.verification_codes import new_verification_code
 
 
 def _document(runtime: Any, ad: Any, *, year: int | None = 2026, name: str | None = None) -> dict:

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from tests import factories
 from tests.test_typography import assert_french
 from workers.documents import Draft, render_pdf, store_document, store_documents
-from workers.documents.codes import ALPHABET, new_verification_code, normalized
 from workflows.models import Coop, Document
 from workflows.processes.affiliation.fee import Fee, Price, PriceList, compute
 from workflows.processes.affiliation.form import AffiliationForm, SchoolClass
+from workflows.verification_codes import ALPHABET, new_verification_code, normalized
 
 TEMPLATES = ("commitment", "attestation_adhesion", "attestation_assurance")
 #: Seed 004's price list: 8,00 € + 63 × 1,73 € + 4 × 4,00 € + an option of 4,00 €.

@@ -24,12 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workers.documents.batch import Section, render_sections
-from workers.documents.codes import new_verification_code
 from workers.documents.stamps import Stamps
 from workers.templating import environment
 from workflows.engine.engine import Engine
 from workflows.formatting import euros
 from workflows.models import Document
+from workflows.verification_codes import new_verification_code
 
 __all__ = ["Draft", "new_verification_code", "render_pdf", "store_document", "store_documents"]
 
