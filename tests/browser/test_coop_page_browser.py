@@ -70,9 +70,9 @@ def test_the_coop_page_shows_its_picture_on_any_screen(runtime, live_server, pag
             node_box is not None
             and 0 <= node_box["x"] <= node_box["x"] + node_box["width"] <= width
         )
-    # The account opens the three processes that wait on it: an arrow to each, met.
+    # The account opens the four processes that wait on it: an arrow to each, met.
     arrows = page.locator("svg.coop-diagram g.prerequisite.met")
-    assert arrows.count() == 3 and all(a.is_visible() for a in arrows.all())
+    assert arrows.count() == 4 and all(a.is_visible() for a in arrows.all())
     # Whatever the screen, the page itself never scrolls sideways (tables scroll inside).
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.locator("table.coop-cases").is_visible()

@@ -137,12 +137,13 @@ def world(app, runtime, make_coop, staff) -> World:
         document_id = tx.session.scalars(
             select(Document.id).where(Document.coop_id == mine.coop_id)
         ).first()
-        # An item of the AD's price list (« Tarifs d'adhésion »: /admin/tarifs/<item_id>/…).
+        # An item of the AD's price list (« Tarifs d'adhésion »: /admin/tarifs/<item_id>/…),
+        # of last year: this year's list is the affiliation's tests' own.
         coop = tx.session.get(Coop, mine.coop_id)
         assert coop is not None
         item = PriceItem(
             ad_id=coop.ad_id,
-            school_year=2026,
+            school_year=2025,
             code="forfait",
             kind="forfait",
             label="Forfait",
