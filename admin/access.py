@@ -13,12 +13,14 @@ from urllib.parse import urlsplit
 
 from flask import abort, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from admin import french
 from web.auth import StaffPrincipal, current_staff, to_login
 from web.login import safe_next
 
 # The scope's SQL conditions, for the views that import them from here.
+from workflows.models import AD
 from workflows.scope import ad_condition, case_condition  # noqa: F401
 
 #: Flask-Admin's generic editing endpoints: never reachable here, whatever the flags say.
@@ -66,6 +68,12 @@ def referring_page(default: str | None = None) -> str:
         return back_office_next(None, default)
     query = f"?{referrer.query}" if referrer.query else ""
     return back_office_next(referrer.path + query, default)
+
+
+def ads_in_scope(session: Any, principal: StaffPrincipal) -> list[AD]:
+    """The ADs ``principal`` may see, by code: every AD for national staff, else theirs."""
+    query = select(AD).where(ad_condition(principal, AD.id)).order_by(AD.code)
+    return list(session.scalars(query))
 
 
 class StaffView:

@@ -18,9 +18,8 @@ from typing import Any
 from flask import Response, abort, current_app, flash, request, url_for
 from flask_admin import BaseView, expose
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
 
-from admin.access import StaffView, acting_staff
+from admin.access import StaffView, acting_staff, ads_in_scope
 from admin.forms import ConfirmImportForm, ImportForm
 from web.auth import current_staff
 from web.runtime import runtime
@@ -113,11 +112,7 @@ class ImportView(StaffView, BaseView):
         return principal is not None and principal.can_act
 
     def _ads(self) -> list[AD]:
-        principal = acting_staff()
-        query = select(AD).order_by(AD.code)
-        if not principal.is_national:
-            query = query.where(AD.id == principal.ad_id)
-        return list(self.session.scalars(query))
+        return ads_in_scope(self.session, acting_staff())
 
     def _form(self) -> ImportForm:
         form = ImportForm()

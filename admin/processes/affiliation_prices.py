@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
-from admin.access import StaffView, acting_staff, staff
+from admin.access import StaffView, acting_staff, ads_in_scope, staff
 from admin.imports import MAX_BYTES, check_upload
 from web.runtime import runtime
 from workflows.engine.cross_process import school_year_label, school_year_of
@@ -42,7 +42,7 @@ from workflows.processes.affiliation.price_import import (
     lock_ads,
     update_item,
 )
-from workflows.scope import ad_condition, can_see
+from workflows.scope import can_see
 
 #: The form's fields and the CSV columns they stand for (the same checks run on both).
 FIELDS = {
@@ -89,8 +89,7 @@ class PriceListView(StaffView, BaseView):
     # Reading -------------------------------------------------------------------------
 
     def _ads(self) -> list[AD]:
-        query = select(AD).where(ad_condition(staff(), AD.id)).order_by(AD.code)
-        return list(self.session.scalars(query))
+        return ads_in_scope(self.session, staff())
 
     def _ad(self, raw: str | None) -> AD:
         """The AD asked for (``?ad=<id>``) in the staff member's scope, else 404; none

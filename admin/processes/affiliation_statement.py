@@ -15,9 +15,8 @@ from typing import Any
 from flask_admin import Admin, BaseView, expose
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
 
-from admin.access import StaffView, acting_staff
+from admin.access import StaffView, acting_staff, ads_in_scope
 from admin.forms import ChoiceIdField
 from admin.imports import MAX_BYTES, check_upload
 from web.auth import current_staff
@@ -53,11 +52,7 @@ class StatementView(StaffView, BaseView):
         return principal is not None and principal.can_act
 
     def _ads(self) -> list[AD]:
-        principal = acting_staff()
-        query = select(AD).order_by(AD.code)
-        if not principal.is_national:
-            query = query.where(AD.id == principal.ad_id)
-        return list(self.session.scalars(query))
+        return ads_in_scope(self.session, acting_staff())
 
     def _page(self, form: StatementForm, status: int = 200, **context: Any) -> Any:
         page = self.render(
