@@ -258,7 +258,6 @@ def _common(text: str, coop: Coop) -> None:
         "Total : 136,99 €",
         "Code de vérification : 7KQ4-M2XD-9PRA",
         "https://coopflow.example/verification?code=7KQ4-M2XD-9PRA",
-        "OCCE 06 (AD06) · Page 1 / 1",
     ):
         assert expected in text, expected
 
@@ -269,8 +268,9 @@ def test_the_commitment_reads_as_the_mandataire_signs_it(engine, ad):
     _common(text, coop)
     for expected in (
         "Engagement annuel du mandataire",
-        "Je soussigné(e), Éloïse Martin, mandataire de la coopérative ci-dessus, "
-        "m'engage pour l'année scolaire 2026-2027 à :",
+        "Engagement annuel du mandataire 2026-2027 · Page 1 / 1",
+        "Je soussigné(e), Éloïse Martin,",
+        "mandataire de la coopérative ci-dessus, m'engage pour l'année scolaire 2026-2027 à :",
         "tenir au jour le jour la comptabilité",
         "compte rendu d'activités et son compte rendu financier",
         "Signature du mandataire",
@@ -288,8 +288,9 @@ def test_the_attestation_of_membership(engine, ad):
         "Attestation d'adhésion",
         "atteste que la coopérative ci-dessus est adhérente de l'OCCE pour l'année scolaire "
         "2026-2027",
-        "Adhésion validée le 21/09/2026 · paiement de 136,99 € reçu le 18/09/2026, référence "
-        f"ADH-2026-{coop.affiliation_number}",
+        "Attestation d'adhésion 2026-2027 · Page 1 / 1",
+        "Adhésion validée le 21/09/2026.",
+        f"Paiement de 136,99 € reçu le 18/09/2026, référence ADH-2026-{coop.affiliation_number}.",
         "Fait le 14/09/2026, pour l'association départementale OCCE 06.",
     ):
         assert expected in text, expected

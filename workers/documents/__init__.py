@@ -15,6 +15,7 @@ alone by :func:`render_pdf`.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workers.documents.batch import Section, render_sections
+from workers.documents.lines import Lines, filled
 from workers.documents.stamps import Stamps
 from workers.templating import environment
 from workflows.engine.engine import Engine
@@ -150,15 +152,19 @@ def _render(items: list[tuple[str, dict[str, Any], str]]) -> list[bytes]:
     stamps = Stamps()
     pdfs: dict[int, bytes] = {}
     sections: list[tuple[int, Section]] = []
+    # Unique in the call, and found nowhere else in a section's HTML (its shape's key
+    # is its HTML without it).
+    nonce = secrets.token_hex(4)
     for n, (template, context, title) in enumerate(items):
-        section_id = f"s{n}"
+        section_id = f"s{n}-{nonce}"
+        lines = Lines()
         html = _templates.get_template(f"{template}.html").render(
-            context, section_id=section_id, stamp=stamps
+            context, section_id=section_id, stamp=stamps, line=lines
         )
         if html.lstrip().startswith("<section"):
-            sections.append((n, Section(html, title, section_id)))
+            sections.append((n, Section(html, title, section_id, tuple(lines.texts))))
         else:
-            pdfs[n] = _alone(html)
+            pdfs[n] = _alone(filled(html, lines.texts))
     for (n, _), pdf in zip(
         sections, render_sections([s for _, s in sections], stamps), strict=True
     ):

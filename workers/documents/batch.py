@@ -18,10 +18,13 @@ element: :data:`UA_CSS` is the small one these documents need), pypdf's split 10
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
+from workers.documents import skeletons
+from workers.documents.lines import Slot, filled, has_lines, skeleton_of, slots_on
+from workers.documents.skeletons import Skeleton
 from workers.documents.split import Splitter
 from workers.documents.stamps import Placed, Stamps, boxes_on, stamp_section, stamped
 from workers.templating import TEMPLATES
@@ -38,8 +41,10 @@ class Section:
 
     html: str
     title: str
-    #: Its id in the pass (``s<n>``), given to its template as ``section_id``.
+    #: Its id in the pass, given to its template as ``section_id``.
     section_id: str
+    #: The text of each of its lines (:mod:`workers.documents.lines`), in order.
+    texts: tuple[str, ...] = ()
 
 
 @cache
@@ -62,11 +67,54 @@ def _weasyprint() -> tuple[Any, Any, list[Any]]:
 
 
 def render_sections(sections: list[Section], stamps: Stamps) -> list[bytes]:
-    """One PDF per section, in order, in passes of at most :data:`MAX_SECTIONS`."""
-    pdfs: list[bytes] = []
-    for start in range(0, len(sections), MAX_SECTIONS):
-        pdfs.extend(_one_pass(sections[start : start + MAX_SECTIONS], stamps))
-    return pdfs
+    """One PDF per section, in order: a section with lines drawn over its shape's
+    skeleton (laid out in passes of the shapes not met yet), the others and those whose
+    lines do not fit laid out whole, in passes of at most :data:`MAX_SECTIONS`."""
+    pdfs: list[bytes | None] = [None] * len(sections)
+    keys = {i: _shape(s) for i, s in enumerate(sections) if has_lines(s.html)}
+    found: dict[str, Skeleton] = {}
+    missing: dict[str, Section] = {}
+    for i, key in keys.items():
+        skeleton = skeletons.known(key)
+        if skeleton is not None:
+            found[key] = skeleton
+        else:
+            missing.setdefault(key, sections[i])
+    shapes = list(missing.items())
+    for start in range(0, len(shapes), MAX_SECTIONS):
+        chunk = shapes[start : start + MAX_SECTIONS]
+        built = _skeletons([section for _, section in chunk], stamps)
+        for (key, _), skeleton in zip(chunk, built, strict=True):
+            skeletons.keep(key, skeleton)
+            found[key] = skeleton
+    for i, key in keys.items():
+        pdfs[i] = found[key].fill(list(sections[i].texts), sections[i].title)
+    whole = [i for i, pdf in enumerate(pdfs) if pdf is None]
+    for start in range(0, len(whole), MAX_SECTIONS):
+        part = whole[start : start + MAX_SECTIONS]
+        done, _ = _one_pass([_filled(sections[i]) for i in part], stamps)
+        for i, pdf in zip(part, done, strict=True):
+            pdfs[i] = pdf
+    return [pdf for pdf in pdfs if pdf is not None]
+
+
+def _shape(section: Section) -> str:
+    """The key of a section's skeleton: its HTML without its lines nor its id."""
+    return skeletons.key_of(skeleton_of(section.html).replace(section.section_id, "§"))
+
+
+def _filled(section: Section) -> Section:
+    return replace(section, html=filled(section.html, list(section.texts)))
+
+
+def _skeletons(sections: list[Section], stamps: Stamps) -> list[Skeleton]:
+    """The skeleton of each section's shape, laid out in one pass."""
+    shaped = [replace(s, html=skeleton_of(s.html)) for s in sections]
+    pdfs, slots = _one_pass(shaped, stamps, lines=True)
+    return [
+        Skeleton(pdf, on_pages, len(s.texts))
+        for s, pdf, on_pages in zip(sections, pdfs, slots, strict=True)
+    ]
 
 
 def _page_html(bodies: list[str]) -> str:
@@ -91,7 +139,10 @@ def _measure(parts: dict[str, str]) -> dict[str, float]:
     return heights
 
 
-def _one_pass(sections: list[Section], stamps: Stamps) -> list[bytes]:
+def _one_pass(
+    sections: list[Section], stamps: Stamps, *, lines: bool = False
+) -> tuple[list[bytes], list[list[list[Slot]]]]:
+    """Each section's PDF, and with ``lines`` the slots of lines on each of its pages."""
     uses = Counter(k for s in sections for k in stamps.keys_in(s.html))
     shared = {key for key, times in uses.items() if times > 1}
     unknown = stamps.unknown(shared)
@@ -101,17 +152,20 @@ def _one_pass(sections: list[Section], stamps: Stamps) -> list[bytes]:
     bodies += [stamp_section(key, stamps.html[key]) for key in uses if key in shared]
     document = _render(bodies)
     starts, slots, stamp_pages = _layout(document, [s.section_id for s in sections])
+    line_slots = [slots_on(page) if lines else [] for page in document.pages]
     expected = sum(times for key, times in uses.items() if key in shared)
     if sum(len(found) for found in slots) != expected:
         raise ValueError("des emplacements de tampon manquent après la mise en page")
     splitter = Splitter(document.write_pdf())
     ends = [*starts[1:], min((i for i, _ in stamp_pages.values()), default=len(document.pages))]
     pdfs = []
+    drawn = []
     for section, first, end in zip(sections, starts, ends, strict=True):
         pages = list(range(first, end))
         replaced, added = stamped(splitter, pages, slots, stamp_pages)
         pdfs.append(splitter.document(pages, section.title, replaced, added))
-    return pdfs
+        drawn.append([line_slots[i] for i in pages])
+    return pdfs, drawn
 
 
 def _layout(

@@ -12,6 +12,7 @@ the pass (a document lists the others as free), so no reference is rewritten.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 from pypdf import PdfReader
@@ -87,6 +88,14 @@ class Splitter:
         objects of the pass written otherwise in this document (a page with stamps),
         ``added``: objects of its own, numbered from ``next_number`` in order (their
         references must use those numbers)."""
+        return self.frame(pages, replaced, added).finish([], title)
+
+    def frame(
+        self, pages: list[int], replaced: dict[int, Any], added: list[Any], reserved: int = 0
+    ) -> Frame:
+        """What :meth:`document` writes but ``reserved`` objects and the title: the part
+        of a file that documents of one skeleton share (:mod:`workers.documents.skeletons`).
+        The reserved objects are numbered after ``added``'s."""
         numbers = [self.page(i)[0] for i in pages]
         wanted: set[int] = set()
         for number in numbers:
@@ -98,8 +107,9 @@ class Splitter:
                 wanted |= set(_references(replaced[number]))
         wanted.discard(self.tree)
         own = {self.next_number + n: obj for n, obj in enumerate(added)}
-        wanted -= set(own)
-        catalog, info = self.next_number + len(added), self.next_number + len(added) + 1
+        first_reserved = self.next_number + len(added)
+        wanted -= set(own) | set(range(first_reserved, first_reserved + reserved))
+        catalog = first_reserved + reserved
         kids = ArrayObject(IndirectObject(n, 0, self.reader) for n in numbers)
         tree = DictionaryObject(
             {
@@ -114,12 +124,6 @@ class Splitter:
                 NameObject("/Pages"): IndirectObject(self.tree, 0, self.reader),
             }
         )
-        meta = DictionaryObject(
-            {
-                NameObject("/Title"): TextStringObject(title),
-                NameObject("/Producer"): TextStringObject("WeasyPrint, pypdf"),
-            }
-        )
         out = io.BytesIO()
         out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
         offsets: dict[int, int] = {}
@@ -127,24 +131,60 @@ class Splitter:
             offsets[number] = out.tell()
             obj = replaced.get(number)
             out.write(serialize(number, obj) if obj is not None else self._serialized(number))
-        for number, obj in [(self.tree, tree), *own.items(), (catalog, root), (info, meta)]:
+        for number, obj in [(self.tree, tree), *own.items(), (catalog, root)]:
             offsets[number] = out.tell()
             out.write(serialize(number, obj))
+        return Frame(out.getvalue(), offsets, first_reserved, reserved, catalog)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A document's file but for its own last objects and its title: ``body`` (the
+    header and the objects at ``offsets``), ``reserved`` objects to come numbered from
+    ``first_reserved``, the catalogue's number."""
+
+    body: bytes
+    offsets: dict[int, int]
+    first_reserved: int
+    reserved: int
+    catalog: int
+
+    def finish(self, objects: list[bytes], title: str) -> bytes:
+        """The file, with the reserved ``objects`` (serialized, in order) and its title."""
+        if len(objects) != self.reserved:
+            raise ValueError(f"{len(objects)} objets pour {self.reserved} réservés")
+        offsets = dict(self.offsets)
+        parts = [self.body]
+        at = len(self.body)
+        for n, data in enumerate(objects):
+            offsets[self.first_reserved + n] = at
+            parts.append(data)
+            at += len(data)
+        info = self.catalog + 1
+        meta = DictionaryObject(
+            {
+                NameObject("/Title"): TextStringObject(title),
+                NameObject("/Producer"): TextStringObject("WeasyPrint, pypdf"),
+            }
+        )
+        data = serialize(info, meta)
+        offsets[info] = at
+        parts.append(data)
+        at += len(data)
         size = info + 1
-        start = out.tell()
-        out.write(f"xref\n0 {size}\n".encode())
         free = b"0000000000 65535 f \n"
-        out.write(
+        parts.append(f"xref\n0 {size}\n".encode())
+        parts.append(
             b"".join(
                 (f"{offsets[n]:010d} 00000 n \n".encode() if n in offsets else free)
                 for n in range(size)
             )
         )
-        out.write(
-            f"trailer\n<< /Size {size} /Root {catalog} 0 R /Info {info} 0 R >>\n"
-            f"startxref\n{start}\n%%EOF\n".encode()
+        parts.append(
+            f"trailer\n<< /Size {size} /Root {self.catalog} 0 R /Info {info} 0 R >>\n"
+            f"startxref\n{at}\n%%EOF\n".encode()
         )
-        return out.getvalue()
+        return b"".join(parts)
 
 
 def serialize(number: int, obj: Any) -> bytes:

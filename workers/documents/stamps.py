@@ -45,6 +45,8 @@ class Stamps:
 
     def __call__(self, caller: Any) -> Markup:
         part = str(caller()).strip()
+        if "<!--line:" in part:
+            raise ValueError("une ligne ({% call line() %}) dans un tampon : hors des tampons")
         key = hashlib.sha256(part.encode()).hexdigest()[:20]
         self.html.setdefault(key, part)
         return Markup(f"<!--stamp:{key}-->")

@@ -42,10 +42,15 @@ def verification_url(ctx: StepContext, code: str) -> str:
     return f"{ctx.services.settings.base_url}/verification?code={code}"
 
 
-def _context(ctx: StepContext, session: Session, case: Case, code: str) -> dict[str, Any]:
-    data = case.data or {}
-    if "fee" not in data:
+def _check_fee(case: Case) -> None:
+    if "fee" not in (case.data or {}):
         raise PermanentStepError(NO_FEE)
+
+
+def _context(ctx: StepContext, session: Session, case: Case) -> dict[str, Any]:
+    """What the case's documents show (each adds its own verification code)."""
+    _check_fee(case)
+    data = case.data or {}
     coop = case.coop
     person = latest_with_account(session, case.coop_id)
     year = case.school_year or 0
@@ -63,28 +68,39 @@ def _context(ctx: StepContext, session: Session, case: Case, code: str) -> dict[
         "issued_on": date_fr(ctx.engine.clock.now()),
         "validated_on": date_fr(case.state_entered_at),
         "payment": payment,
-        "verification_code": code,
-        "verification_url": verification_url(ctx, code),
     }
 
 
 def _drafts(
     ctx: StepContext, kinds: tuple[str, ...]
 ) -> list[tuple[str, Callable[[Session], Draft]]]:
-    """The documents one step stores, each under a key of its own (the step's)."""
+    """The documents one step stores, each under a key of its own (the step's); the
+    case's context is read once for all of them (they are built in one session)."""
     wanted: list[tuple[str, Callable[[Session], Draft]]] = []
+    read: list[tuple[Session, Case, dict[str, Any]]] = []
+
+    def shared(session: Session) -> tuple[Case, dict[str, Any]]:
+        if not read or read[0][0] is not session:
+            case = load_case(session, ctx.step.case_id)
+            read[:] = [(session, case, _context(ctx, session, case))]
+        return read[0][1], read[0][2]
+
     for kind in kinds:
         title, stem = PAPERS[kind]
 
         def build(
             session: Session, kind: str = kind, title: str = title, stem: str = stem
         ) -> Draft:
-            case = load_case(session, ctx.step.case_id)
+            case, context = shared(session)
             code = new_verification_code()
             year = school_year_label(case.school_year or 0)
             return Draft(
                 template=f"affiliation/{kind}",
-                context=_context(ctx, session, case, code),
+                context={
+                    **context,
+                    "verification_code": code,
+                    "verification_url": verification_url(ctx, code),
+                },
                 coop_id=case.coop_id,
                 case_id=case.id,
                 kind=kind,
@@ -108,7 +124,7 @@ def _render(kinds: tuple[str, ...]) -> BatchHandler:
         with ctxs[0].engine.db.read() as session:
             for i, ctx in enumerate(ctxs):
                 try:
-                    _context(ctx, session, load_case(session, ctx.step.case_id), "")
+                    _check_fee(load_case(session, ctx.step.case_id))
                 except PermanentStepError as exc:
                     results.append(exc)
                     continue

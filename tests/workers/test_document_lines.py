@@ -1,0 +1,205 @@
+"""Lines drawn over skeletons (``workers.documents.lines`` and ``skeletons``): a
+document of a shape already laid out is its skeleton with its own lines, reading as the
+same document laid out whole; a line that does not fit sends its document to WeasyPrint
+whole; a template that breaks the rules of lines is refused."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from tests.workers.test_documents_batch import PRICES, SEED_CLASSES
+from workers.documents import _render, batch, skeletons
+from workers.documents.batch import Section, render_sections
+from workers.documents.fonts import CHARSET, Style, font_for
+from workers.documents.stamps import Stamps
+from workflows.processes.affiliation.fee import compute
+from workflows.processes.affiliation.form import AffiliationForm, SchoolClass
+
+TEMPLATES = ("commitment", "attestation_adhesion", "attestation_assurance")
+
+
+class _Named:
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+
+AD = _Named(
+    name="OCCE 06",
+    code="AD06",
+    address="1 rue Cluvier, 06000 Nice",
+    email="ad06@occe.coop",
+    phone="04 93 00 00 00",
+)
+
+
+def context(name: str = "Coopérative Jean Jaurès", **form: Any) -> dict[str, Any]:
+    coop = _Named(
+        name=name,
+        affiliation_number="0610524F",
+        school_name="École Jean Jaurès",
+        street="12 rue de la République",
+        postal_code="06000",
+        city="Nice",
+    )
+    declared = AffiliationForm(
+        classes=form.get("classes", SEED_CLASSES), options=form.get("options", ["abonnement_toto"])
+    )
+    fee = compute(PRICES, declared)
+    return {
+        "ad": AD,
+        "coop": coop,
+        "school_year_label": "2026-2027",
+        "form": declared,
+        "fee": fee,
+        "reference": "ADH-2026-0610524F",
+        "mandataire_name": "Éloïse Martin",
+        "issued_on": "14/09/2026",
+        "validated_on": "21/09/2026",
+        "payment": {
+            "amount_cents": fee.total_cents,
+            "received_on": "18/09/2026",
+            "reference": "ADH-2026-0610524F",
+        },
+        "verification_code": "7KQ4-M2XD-9PRA",
+        "verification_url": "https://coopflow.example/verification?code=7KQ4-M2XD-9PRA",
+    }
+
+
+def lines_of(pdf: bytes) -> list[set[str]]:
+    """Each page's lines of text, as a set (a skeleton's lines come after its text);
+    spaces as a reader sees them (pypdf reads one before a full stop WeasyPrint kerned)."""
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    return [{_spaced(line) for line in page.extract_text().split("\n")} - {""} for page in pages]
+
+
+def _spaced(line: str) -> str:
+    return re.sub(r" ([.,])", r"\1", re.sub(r"[\s\u00a0\u202f]+", " ", line)).strip()
+
+
+@pytest.fixture
+def passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The WeasyPrint passes made (each: how many sections), from an empty cache."""
+    skeletons.forget_all()
+    made: list[int] = []
+    real = batch._render
+
+    def counted(bodies: list[str]) -> Any:
+        made.append(sum(1 for body in bodies if 'class="doc"' in body))
+        return real(bodies)
+
+    monkeypatch.setattr(batch, "_render", counted)
+    yield made
+    skeletons.forget_all()
+
+
+def whole(
+    monkeypatch: pytest.MonkeyPatch, items: list[tuple[str, dict[str, Any], str]]
+) -> list[bytes]:
+    """The documents laid out whole by WeasyPrint, as before skeletons."""
+    with monkeypatch.context() as patch:
+        patch.setattr(skeletons.Skeleton, "fill", lambda *_: None)
+        return _render(items)
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_a_document_over_its_skeleton_reads_as_the_document_laid_out_whole(
+    template, passes, monkeypatch
+):
+    many = [SchoolClass(f"Classe {n}", "Mme Dupont", 1, 20) for n in range(40)]
+    for options in ({}, {"classes": many, "options": ["assurance_biens", "abonnement_toto"]}):
+        item = [(f"affiliation/{template}", context(**options), template)]
+        [drawn] = _render(item)
+        [laid_out] = whole(monkeypatch, item)
+        assert lines_of(drawn) == lines_of(laid_out), options
+        assert PdfReader(io.BytesIO(drawn)).metadata.title == template
+    texts = " ".join(" ".join(page) for page in lines_of(drawn))
+    assert "Classe 39 — Mme Dupont : 1 enseignant, 20 élèves" in texts
+    assert "Code de vérification : 7KQ4-M2XD-9PRA" in texts
+
+
+def test_documents_of_one_shape_share_its_skeleton_across_calls_and_coops(passes):
+    first = _render([("affiliation/attestation_adhesion", context("Coop A"), "a")])
+    assert passes == [1]  # the shape's skeleton
+    again = _render(
+        [("affiliation/attestation_adhesion", context(f"Coop {n}"), "b") for n in "BCDE"]
+    )
+    assert passes == [1], "no pass for a shape already laid out"
+    for n, pdf in zip("BCDE", again, strict=True):
+        [page] = lines_of(pdf)
+        assert f"Coop {n} · n° d'affiliation 0610524F" in page
+        assert "Coop A · n° d'affiliation 0610524F" not in page
+    assert len({*first, *again}) == 5
+    # Another number of classes is another shape: one pass for it.
+    _render([("affiliation/attestation_adhesion", context(classes=SEED_CLASSES[:2]), "c")])
+    assert passes == [1, 1]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Coopérative scolaire de l'école élémentaire publique du quartier des Moulins "
+        "et de la Madeleine réunies",  # wider than its line
+        "Кооператив школы",  # characters the line font does not hold
+    ],
+)
+def test_a_line_that_does_not_fit_sends_its_document_to_weasyprint_whole(name, passes):
+    fitting, odd = _render(
+        [
+            ("affiliation/commitment", context("Coop A"), "a"),
+            ("affiliation/commitment", context(name), "b"),
+        ]
+    )
+    assert passes == [1, 1]  # the shape's skeleton, then the document that did not fit
+    text = re.sub(r"\s+", " ", " ".join(" ".join(page) for page in lines_of(odd)))
+    assert name.split()[0] in text and f"{name.split()[-1]} · n° d'affiliation" in text
+    assert "Coop A" in " ".join(lines_of(fitting)[0])
+
+
+def test_the_line_font_holds_french_and_measures_wider_than_nothing():
+    font = font_for(Style(("DejaVu Sans",), 400, False))
+    assert font.fits("Œuvre d'élèves : 1\u202f234,56\u00a0€ « à l'école » — n° 3")
+    assert not font.fits("Жанна") and not font.fits("✓")
+    assert set("àâçéèêëîïôûùüÿœæ€«»’–—…") <= CHARSET
+    assert font.width("Total", 9) > font.width("Tota", 9) > 0
+    assert font.encode("A").startswith(b"<") and len(font.encode("AB")) == 10
+
+
+def _section(body: str, texts: tuple[str, ...]) -> Section:
+    html = (
+        f'<section class="doc" id="t1" data-end="#t1-end">{body}<span id="t1-end"></span></section>'
+    )
+    return Section(html, "essai", "t1", texts)
+
+
+def test_a_line_must_be_the_only_content_of_its_block(passes):
+    with pytest.raises(ValueError, match="seul contenu de son bloc"):
+        render_sections([_section("<p>Nom : <!--line:0--></p>", ("Dupont",))], Stamps())
+
+
+def test_a_line_is_refused_inside_a_stamp():
+    stamps = Stamps()
+    with pytest.raises(ValueError, match="dans un tampon"):
+        stamps(lambda: "<p><!--line:0--></p>")
+
+
+def test_a_handmade_section_draws_its_lines_and_keeps_an_empty_one(passes):
+    [pdf] = render_sections(
+        [_section("<div><!--line:0--></div><div><!--line:1--></div><p>fin</p>", ("Bonjour", ""))],
+        Stamps(),
+    )
+    assert lines_of(pdf) == [{"Bonjour", "fin", "· Page 1 / 1"}]
+
+
+def test_the_skeletons_kept_are_bounded(passes, monkeypatch):
+    monkeypatch.setattr(skeletons, "KEPT", 2)
+    for n in (1, 2, 3):
+        classes = [SchoolClass(f"C{i}", "", 1, 20) for i in range(n)]
+        _render([("affiliation/attestation_adhesion", context(classes=classes), "x")])
+    assert len(skeletons._kept) == 2
+    _render([("affiliation/attestation_adhesion", context(classes=SEED_CLASSES[:1]), "x")])
+    assert passes == [1, 1, 1, 1]  # the first shape had been dropped: laid out again
