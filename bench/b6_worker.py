@@ -3,7 +3,8 @@ bench.b6_worker URL MODE PART PARTS BATCH``): the share ``PART`` of ``PARTS`` of
 affiliation cases, their commitments then their two attestations, stored through
 ``workers.documents`` as the steps would store them: ``batch`` (``store_documents`` for
 the documents of ``BATCH`` cases at once, as a message of ``BATCH`` steps does) or
-``single`` (``store_document`` one by one: the baseline). Prints its peak memory
+``single`` (``store_document`` one by one, each laid out whole by WeasyPrint: the
+baseline). Prints its peak memory
 (``VmHWM`` from ``/proc``) last."""
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def run(engine: Engine, case_ids: list[int], mode: str, batch: int) -> None:
                 store_documents(engine, wanted)
             else:
                 for key, build in wanted:
-                    store_document(engine, key=key, build=build)
+                    store_document(engine, key=key, build=build, whole=True)
 
 
 def peak_rss_mb() -> float:

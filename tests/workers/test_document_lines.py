@@ -97,24 +97,18 @@ def passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     skeletons.forget_all()
 
 
-def whole(
-    monkeypatch: pytest.MonkeyPatch, items: list[tuple[str, dict[str, Any], str]]
-) -> list[bytes]:
+def whole(items: list[tuple[str, dict[str, Any], str]]) -> list[bytes]:
     """The documents laid out whole by WeasyPrint, as before skeletons."""
-    with monkeypatch.context() as patch:
-        patch.setattr(skeletons.Skeleton, "fill", lambda *_: None)
-        return _render(items)
+    return _render(items, whole=True)
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_a_document_over_its_skeleton_reads_as_the_document_laid_out_whole(
-    template, passes, monkeypatch
-):
+def test_a_document_over_its_skeleton_reads_as_the_document_laid_out_whole(template, passes):
     many = [SchoolClass(f"Classe {n}", "Mme Dupont", 1, 20) for n in range(40)]
     for options in ({}, {"classes": many, "options": ["assurance_biens", "abonnement_toto"]}):
         item = [(f"affiliation/{template}", context(**options), template)]
         [drawn] = _render(item)
-        [laid_out] = whole(monkeypatch, item)
+        [laid_out] = whole(item)
         assert lines_of(drawn) == lines_of(laid_out), options
         assert PdfReader(io.BytesIO(drawn)).metadata.title == template
     texts = " ".join(" ".join(page) for page in lines_of(drawn))

@@ -3,8 +3,11 @@
 A step renders its document under its own idempotency key: run twice (a redelivery, a
 retry after a crash), it stores one document. :func:`store_documents` does it for many
 documents at once (a batch handler's steps): those already stored are not rendered
-again, the others are rendered together (:mod:`workers.documents.batch`: one WeasyPrint
-pass for up to fifty of them, split into one PDF each) and stored in one transaction.
+again, the others are rendered together (:mod:`workers.documents.batch`) and stored in
+one transaction. A document whose shape was laid out before is its shape's skeleton
+with its own lines drawn in (:mod:`workers.documents.lines`, about a millisecond); the
+shapes met for the first time are laid out in one WeasyPrint pass for up to fifty of
+them, split into one PDF each.
 
 Two kinds of templates under ``workers/templates/documents/``: a *section* template
 (it extends ``_section.html``: the affiliation's) renders a ``<section>`` that joins a
@@ -70,18 +73,21 @@ def render_pdf(template: str, context: dict[str, Any]) -> bytes:
     return _render([(template, context, template)])[0]
 
 
-def store_document(engine: Engine, *, key: str, build: Callable[[Session], Draft]) -> int:
+def store_document(
+    engine: Engine, *, key: str, build: Callable[[Session], Draft], whole: bool = False
+) -> int:
     """The id of the document of idempotency ``key``, rendered and stored the first time."""
-    return store_documents(engine, [(key, build)])[0]
+    return store_documents(engine, [(key, build)], whole=whole)[0]
 
 
 def store_documents(
-    engine: Engine, wanted: list[tuple[str, Callable[[Session], Draft]]]
+    engine: Engine, wanted: list[tuple[str, Callable[[Session], Draft]]], *, whole: bool = False
 ) -> list[int]:
     """The id of the document of each idempotency key of ``wanted``, in order; those not
     stored yet are built (``build(session)`` in one read), rendered together outside any
     transaction, and stored in one transaction (a key stored meanwhile by another run is
-    kept as that run stored it)."""
+    kept as that run stored it). With ``whole``, each is laid out whole by WeasyPrint,
+    never drawn over a skeleton (B6's baseline)."""
     keys = list(dict.fromkeys(key for key, _ in wanted))
     builders = dict(wanted)
     with engine.db.read() as session:
@@ -93,7 +99,8 @@ def store_documents(
             [
                 (d.template, {"reference": key[-12:], **_context(d)}, d.title)
                 for key, d in drafts.items()
-            ]
+            ],
+            whole=whole,
         )
         with engine.transaction() as tx:
             found.update(_stored(tx.session, list(drafts)))
@@ -147,7 +154,7 @@ def _document(key: str, draft: Draft, pdf: bytes, now: Any) -> Document:
     )
 
 
-def _render(items: list[tuple[str, dict[str, Any], str]]) -> list[bytes]:
+def _render(items: list[tuple[str, dict[str, Any], str]], *, whole: bool = False) -> list[bytes]:
     """The PDF of each (template, context, title): sections in passes, the others alone."""
     stamps = Stamps()
     pdfs: dict[int, bytes] = {}
@@ -166,7 +173,7 @@ def _render(items: list[tuple[str, dict[str, Any], str]]) -> list[bytes]:
         else:
             pdfs[n] = _alone(filled(html, lines.texts))
     for (n, _), pdf in zip(
-        sections, render_sections([s for _, s in sections], stamps), strict=True
+        sections, render_sections([s for _, s in sections], stamps, whole=whole), strict=True
     ):
         pdfs[n] = pdf
     return [pdfs[n] for n in range(len(items))]

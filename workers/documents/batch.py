@@ -1,4 +1,5 @@
-"""Many documents in one WeasyPrint pass, split into one PDF each.
+"""Many documents in one WeasyPrint pass, split into one PDF each; and the documents
+whose shape is known, drawn over its skeleton (:func:`render_sections`).
 
 A pass has a fixed cost (the stylesheets, the fonts, the PDF's font subsets and
 writing) that dominates a one-page attestation rendered alone: here the sections of up
@@ -66,12 +67,13 @@ def _weasyprint() -> tuple[Any, Any, list[Any]]:
     return SectionsHTML, fonts, [CSS(filename=str(SECTIONS_CSS), font_config=fonts)]
 
 
-def render_sections(sections: list[Section], stamps: Stamps) -> list[bytes]:
+def render_sections(sections: list[Section], stamps: Stamps, *, whole: bool = False) -> list[bytes]:
     """One PDF per section, in order: a section with lines drawn over its shape's
-    skeleton (laid out in passes of the shapes not met yet), the others and those whose
-    lines do not fit laid out whole, in passes of at most :data:`MAX_SECTIONS`."""
+    skeleton (laid out in passes of the shapes not met yet), the others, those whose
+    lines do not fit and, with ``whole``, all of them laid out whole, in passes of at
+    most :data:`MAX_SECTIONS`."""
     pdfs: list[bytes | None] = [None] * len(sections)
-    keys = {i: _shape(s) for i, s in enumerate(sections) if has_lines(s.html)}
+    keys = {} if whole else {i: _shape(s) for i, s in enumerate(sections) if has_lines(s.html)}
     found: dict[str, Skeleton] = {}
     missing: dict[str, Section] = {}
     for i, key in keys.items():
@@ -89,9 +91,9 @@ def render_sections(sections: list[Section], stamps: Stamps) -> list[bytes]:
             found[key] = skeleton
     for i, key in keys.items():
         pdfs[i] = found[key].fill(list(sections[i].texts), sections[i].title)
-    whole = [i for i, pdf in enumerate(pdfs) if pdf is None]
-    for start in range(0, len(whole), MAX_SECTIONS):
-        part = whole[start : start + MAX_SECTIONS]
+    laid_out = [i for i, pdf in enumerate(pdfs) if pdf is None]
+    for start in range(0, len(laid_out), MAX_SECTIONS):
+        part = laid_out[start : start + MAX_SECTIONS]
         done, _ = _one_pass([_filled(sections[i]) for i in part], stamps)
         for i, pdf in zip(part, done, strict=True):
             pdfs[i] = pdf

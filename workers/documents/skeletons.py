@@ -15,6 +15,7 @@ classes and fee lines, a few hundred in a September.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -25,6 +26,8 @@ from workers.documents.split import Splitter
 #: Skeletons a process keeps (each ~50 KB: its PDF, parsed, and its objects' bytes).
 KEPT = 512
 _kept: OrderedDict[str, Skeleton] = OrderedDict()
+#: A worker's threads share them.
+_lock = threading.Lock()
 
 
 def key_of(skeleton_html: str) -> str:
@@ -32,22 +35,25 @@ def key_of(skeleton_html: str) -> str:
 
 
 def known(key: str) -> Skeleton | None:
-    found = _kept.get(key)
-    if found is not None:
-        _kept.move_to_end(key)
-    return found
+    with _lock:
+        found = _kept.get(key)
+        if found is not None:
+            _kept.move_to_end(key)
+        return found
 
 
 def keep(key: str, skeleton: Skeleton) -> None:
-    _kept[key] = skeleton
-    _kept.move_to_end(key)
-    while len(_kept) > KEPT:
-        _kept.popitem(last=False)
+    with _lock:
+        _kept[key] = skeleton
+        _kept.move_to_end(key)
+        while len(_kept) > KEPT:
+            _kept.popitem(last=False)
 
 
 def forget_all() -> None:
-    """Drop the skeletons kept (tests that change templates or fonts)."""
-    _kept.clear()
+    """Drop the skeletons kept (tests that count WeasyPrint's passes)."""
+    with _lock:
+        _kept.clear()
 
 
 class Skeleton:
