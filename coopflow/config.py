@@ -68,6 +68,9 @@ class Settings:
     environment: str = "development"
     #: Worker threads started inside ``coopflow serve`` (embedded mode).
     worker_threads: int = 4
+    #: How long an idle in-process worker thread waits for a message before it looks
+    #: whether it must stop (milliseconds; tests shorten it: each one stops a worker).
+    worker_poll_ms: int = 100
     #: Seconds between two scheduler ticks.
     scheduler_interval: float = 5.0
     #: Step leases and backoff, in seconds (production defaults; tests shorten them).

@@ -58,7 +58,9 @@ class Runtime:
         """Worker threads inside this process (the embedded mode, and tests); from now on
         the in-process broker has a consumer, so the engine publishes to it."""
         worker = dramatiq.Worker(
-            self.broker, worker_threads=threads or self.settings.worker_threads, worker_timeout=100
+            self.broker,
+            worker_threads=threads or self.settings.worker_threads,
+            worker_timeout=self.settings.worker_poll_ms,
         )
         worker.start()
         self._worker = worker
@@ -84,9 +86,14 @@ class Runtime:
 
     def join(self, timeout_ms: int = 30_000) -> None:
         """Wait until the in-process queue is empty and the workers idle (tests)."""
+        from dramatiq.brokers.redis import RedisBroker
+
         from workers.broker import QUEUE
 
-        self.broker.join(QUEUE, timeout=timeout_ms)
+        if isinstance(self.broker, RedisBroker):  # it polls Redis: every 10 ms, not 100
+            self.broker.join(QUEUE, timeout=timeout_ms, interval=10)
+        else:
+            self.broker.join(QUEUE, timeout=timeout_ms)
         if self._worker is not None:
             self._worker.join()
 

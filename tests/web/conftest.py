@@ -77,7 +77,7 @@ def settle(runtime: Any, timeout: float = 30.0) -> None:
         if not left:
             return
         assert time.monotonic() < deadline, f"{left} étape(s) toujours en attente"
-        time.sleep(0.05)
+        time.sleep(0.01)
 
 
 def log_in_mandataire(app: Flask, client: FlaskClient, mandataire_id: int) -> None:
