@@ -57,6 +57,19 @@ def latest_with_account(session: Session, coop_id: int) -> Mandataire | None:
     ).first()
 
 
+def latest_with_account_of(session: Session, coop_ids: list[int]) -> dict[int, Mandataire]:
+    """:func:`latest_with_account` of each coop of ``coop_ids`` that has one, in one query."""
+    found: dict[int, Mandataire] = {}
+    rows = session.scalars(
+        select(Mandataire)
+        .where(Mandataire.coop_id.in_(coop_ids), account_condition())
+        .order_by(Mandataire.password_set_at.desc(), Mandataire.id.desc())
+    )
+    for person in rows:
+        found.setdefault(person.coop_id, person)
+    return found
+
+
 def set_password_with_link(
     session: Session, token: Token, password_hash: str, *, now: datetime
 ) -> Mandataire:

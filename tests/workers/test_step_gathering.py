@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from tests.workers.steps.test_kyc_steps import Services, activated, pending
 from workers.providers.swan.sandbox import SandboxSwan
 from workers.runner import run_step
+from workers.steps.affiliation_documents import NO_FEE
 from workflows.engine.engine import Actor
 from workflows.models import Case, Document, Step
 from workflows.processes.affiliation.form import AffiliationForm, SchoolClass
@@ -70,3 +71,19 @@ def test_a_kind_that_does_not_gather_runs_alone(services, engine, ad):
     first, second = (pending(engine, c, "notify_returned") for c in cases)
     run_step(services, first)
     assert (_status(engine, first), _status(engine, second)) == ("done", "pending")
+
+
+def test_a_case_without_its_frozen_fee_fails_alone_and_the_others_are_rendered(
+    services, engine, ad
+):
+    cases = [_submitted(engine, ad) for _ in range(3)]
+    with engine.transaction() as tx:  # sent without the portal: no fee frozen
+        case = tx.lock(cases[1])
+        case.data = {k: v for k, v in case.data.items() if k != "fee"}
+    steps = [pending(engine, case_id, "render_commitment") for case_id in cases]
+    run_step(services, steps[0])
+    assert [_status(engine, s) for s in steps] == ["done", "failed", "done"]
+    with engine.db.read() as s:
+        assert s.get(Step, steps[1]).last_error == NO_FEE
+        documents = s.scalars(select(Document.case_id)).all()
+    assert sorted(documents) == [cases[0], cases[2]]

@@ -77,6 +77,7 @@ class LineFont:
         #: Advance of each glyph, in thousandths of the font size (PDF text space).
         self.widths = [metrics[name][0] * 1000 / units for name in font.getGlyphOrder()]
         self._advance = {c: self.widths[g] for c, g in self.glyphs.items()}
+        self._hex = {c: b"%04X" % g for c, g in self.glyphs.items()}
         head, hhea, os2 = font["head"], font["hhea"], font["OS/2"]
         scale = 1000 / units
         self.bbox = [round(v * scale) for v in (head.xMin, head.yMin, head.xMax, head.yMax)]
@@ -94,12 +95,19 @@ class LineFont:
         """The advance of ``text`` at ``size`` (points), without kerning: a little
         wider than WeasyPrint's, never narrower."""
         advance = self._advance
-        return sum(advance[c] for c in text) * size / 1000
+        return sum([advance[c] for c in text]) * size / 1000
+
+    def measure(self, text: str, size: float) -> float | None:
+        """:meth:`width`, or None when a character is not in the subset."""
+        try:
+            return self.width(text, size)
+        except KeyError:
+            return None
 
     def encode(self, text: str) -> bytes:
         """``text`` as a PDF hex string of glyph numbers (``Identity-H``)."""
-        glyphs = self.glyphs
-        return b"<" + "".join(f"{glyphs[c]:04X}" for c in text).encode() + b">"
+        hexes = self._hex
+        return b"<" + b"".join([hexes[c] for c in text]) + b">"
 
     def objects(self, first: int) -> list[Any]:
         """The PDF objects of the font, numbered from ``first``: the ``Type0`` font (the

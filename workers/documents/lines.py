@@ -140,7 +140,8 @@ def draw(slot: Slot, text: str, fonts: dict[Style, str]) -> Drawn | None:
     if not text:
         return Drawn(fonts[slot.style], b"")
     font = font_for(slot.style)
-    if not font.fits(text) or font.width(text, slot.size) > slot.width:
+    width = font.measure(text, slot.size)
+    if width is None or width > slot.width:
         return None
     r, g, b = slot.color
     name = fonts[slot.style]

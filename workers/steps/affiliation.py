@@ -7,21 +7,22 @@ and the emails to the mandataire.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from workers.context import StepContext
-from workers.email_delivery import deliver_for_step
+from workers.context import StepContext, batched
+from workers.email_delivery import Delivery, deliver_for_steps
 from workers.email_messages import Composed
 from workers.steps.affiliation_documents import render_attestations, render_commitment
-from workers.steps.case_emails import case_email, load_case
+from workers.steps.case_emails import case_email
 from workflows.engine.actor import Actor
 from workflows.engine.cross_process import school_year_label
 from workflows.engine.errors import PermanentStepError
 from workflows.engine.steps import Outcome
-from workflows.mandataires import latest_with_account
-from workflows.models import Case, Mandataire
+from workflows.mandataires import latest_with_account_of
+from workflows.models import Case, Coop
 from workflows.processes.affiliation import calendar
 from workflows.processes.affiliation.definition import (
     DEFINITION,
@@ -76,53 +77,71 @@ def open_year(ctx: StepContext) -> Outcome:
         return Outcome(result={"carried_from": data.get("carried_from"), "closed": closed})
 
 
-def _mandataire(session: Session, case: Case) -> Mandataire:
-    person = latest_with_account(session, case.coop_id)
-    if person is None:
-        raise PermanentStepError(NO_MANDATAIRE)
-    return person
-
-
 def _portal_link(ctx: StepContext) -> str:
     return f"{ctx.services.settings.base_url}{DEFINITION.portal_path}"
 
 
-def _email(ctx: StepContext, kind: str, subject: str, **context: object) -> Outcome:
-    def build(session: Session) -> Composed:
-        case = load_case(session, ctx.step.case_id)
-        year = school_year_label(case.school_year or 0)
-        return case_email(
-            PROCESS,
-            kind,
-            subject.replace("{year}", year),
-            case,
-            _mandataire(session, case),
-            link=_portal_link(ctx),
-            year_label=year,
-            deadline=calendar.deadline_of(case, session).strftime("%d/%m/%Y"),
-            total=Fee.from_data(case.data["fee"]).total if "fee" in (case.data or {}) else "",
-            comment=(case.data or {}).get("returned_comment", ""),
-            **context,
-        )
+def _emails(kind: str, subject: str, *, gather: int = 0) -> Callable[[StepContext], Outcome]:
+    """The step that sends the mandataire the email ``kind`` of their case, the steps of
+    a batch together: their cases, coops and mandataires read in three queries, the
+    messages handed to the mail server on one connection."""
 
-    delivery = deliver_for_step(ctx, build)
-    return Outcome(result={"email_status": delivery.status})
+    def batch(ctxs: list[StepContext], deadline: float | None) -> list[Outcome | Exception | None]:
+        steps = {ctx.step.idempotency_key: ctx for ctx in ctxs}
+
+        def build(session: Session, keys: list[str]) -> dict[str, Composed | Exception]:
+            ids = [steps[key].step.case_id for key in keys]
+            cases = {
+                c.id: c
+                for c in session.scalars(
+                    select(Case)
+                    .where(Case.id.in_(ids))
+                    .options(joinedload(Case.coop).joinedload(Coop.ad))
+                )
+            }
+            people = latest_with_account_of(session, [c.coop_id for c in cases.values()])
+            built: dict[str, Composed | Exception] = {}
+            for key in keys:
+                case = cases[steps[key].step.case_id]
+                person = people.get(case.coop_id)
+                if person is None:
+                    built[key] = PermanentStepError(NO_MANDATAIRE)
+                    continue
+                year = school_year_label(case.school_year or 0)
+                data = case.data or {}
+                built[key] = case_email(
+                    PROCESS,
+                    kind,
+                    subject.replace("{year}", year),
+                    case,
+                    person,
+                    link=_portal_link(steps[key]),
+                    year_label=year,
+                    deadline=calendar.deadline_of(case, session).strftime("%d/%m/%Y"),
+                    total=Fee.from_data(data["fee"]).total if "fee" in data else "",
+                    comment=data.get("returned_comment", ""),
+                )
+            return built
+
+        return [
+            Outcome(result={"email_status": d.status}) if isinstance(d, Delivery) else d
+            for d in deliver_for_steps(ctxs, build, deadline)
+        ]
+
+    return batched(batch, gather=gather)
 
 
-def send_reminder(ctx: StepContext) -> Outcome:
-    """The affiliation waits on the mandataire: its deadline, or that it is late."""
-    return _email(ctx, "reminder", "Adhésion {year} de {coop} : à envoyer à votre AD")
-
-
-def notify_returned(ctx: StepContext) -> Outcome:
-    """Staff sent it back: their comment, and where to correct it."""
-    return _email(
-        ctx, "returned", "Adhésion {year} de {coop} : votre AD vous demande une correction"
-    )
-
-
-def notify_validated(ctx: StepContext) -> Outcome:
-    return _email(ctx, "validated", "Adhésion {year} de {coop} validée : vos attestations")
+#: The affiliation waits on the mandataire: its deadline, or that it is late.
+send_reminder = _emails("reminder", "Adhésion {year} de {coop} : à envoyer à votre AD")
+#: Staff sent it back: their comment, and where to correct it.
+notify_returned = _emails(
+    "returned", "Adhésion {year} de {coop} : votre AD vous demande une correction"
+)
+#: Validated: where the attestations are. In September, one validation after another:
+#: a message takes along the others due.
+notify_validated = _emails(
+    "validated", "Adhésion {year} de {coop} validée : vos attestations", gather=20
+)
 
 
 #: The handler of each step of the definition, by step name.

@@ -14,17 +14,17 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from workers.context import BatchHandler, StepContext, batched
 from workers.documents import Draft, new_verification_code, store_documents
-from workers.steps.case_emails import load_case
 from workflows.engine.cross_process import school_year_label
 from workflows.engine.errors import PermanentStepError
 from workflows.engine.steps import Outcome
 from workflows.formatting import date_fr
-from workflows.mandataires import latest_with_account
-from workflows.models import Case
+from workflows.mandataires import latest_with_account_of
+from workflows.models import Case, Coop, Mandataire
 from workflows.processes.affiliation.fee import Fee
 from workflows.processes.affiliation.form import PAYMENT, form_of, payment_reference
 
@@ -47,12 +47,11 @@ def _check_fee(case: Case) -> None:
         raise PermanentStepError(NO_FEE)
 
 
-def _context(ctx: StepContext, session: Session, case: Case) -> dict[str, Any]:
+def _context(ctx: StepContext, case: Case, person: Mandataire | None) -> dict[str, Any]:
     """What the case's documents show (each adds its own verification code)."""
     _check_fee(case)
     data = case.data or {}
     coop = case.coop
-    person = latest_with_account(session, case.coop_id)
     year = case.school_year or 0
     payment = dict((data.get("checks") or {}).get(PAYMENT) or {})
     if payment.get("received_on"):
@@ -71,19 +70,44 @@ def _context(ctx: StepContext, session: Session, case: Case) -> dict[str, Any]:
     }
 
 
+class _Cases:
+    """The cases of a batch's steps with their coops, ADs and mandataires, read in three
+    queries the first time a session asks (the documents are built in one session)."""
+
+    def __init__(self, case_ids: list[int]) -> None:
+        self.case_ids = case_ids
+        self._session: Session | None = None
+        self._read: dict[int, tuple[Case, Mandataire | None]] = {}
+
+    def get(self, session: Session, case_id: int) -> tuple[Case, Mandataire | None]:
+        if session is not self._session:
+            cases = session.scalars(
+                select(Case)
+                .where(Case.id.in_(self.case_ids))
+                .options(joinedload(Case.coop).joinedload(Coop.ad))
+            ).all()
+            people = latest_with_account_of(session, [c.coop_id for c in cases])
+            self._read = {c.id: (c, people.get(c.coop_id)) for c in cases}
+            self._session = session
+        found = self._read.get(case_id)
+        if found is None:
+            raise PermanentStepError(f"Le dossier {case_id} n'existe plus.")
+        return found
+
+
 def _drafts(
-    ctx: StepContext, kinds: tuple[str, ...]
+    ctx: StepContext, kinds: tuple[str, ...], cases: _Cases
 ) -> list[tuple[str, Callable[[Session], Draft]]]:
     """The documents one step stores, each under a key of its own (the step's); the
-    case's context is read once for all of them (they are built in one session)."""
+    case's context is made once for all of them."""
     wanted: list[tuple[str, Callable[[Session], Draft]]] = []
-    read: list[tuple[Session, Case, dict[str, Any]]] = []
+    made: list[tuple[Session, dict[str, Any]]] = []
 
     def shared(session: Session) -> tuple[Case, dict[str, Any]]:
-        if not read or read[0][0] is not session:
-            case = load_case(session, ctx.step.case_id)
-            read[:] = [(session, case, _context(ctx, session, case))]
-        return read[0][1], read[0][2]
+        case, person = cases.get(session, ctx.step.case_id)
+        if not made or made[0][0] is not session:
+            made[:] = [(session, _context(ctx, case, person))]
+        return case, made[0][1]
 
     for kind in kinds:
         title, stem = PAPERS[kind]
@@ -121,17 +145,19 @@ def _render(kinds: tuple[str, ...]) -> BatchHandler:
         results: list[Outcome | Exception | None] = []
         wanted: list[tuple[str, Callable[[Session], Draft]]] = []
         owners: list[int] = []
+        case_ids = [ctx.step.case_id for ctx in ctxs]
+        cases = _Cases(case_ids)
         with ctxs[0].engine.db.read() as session:
-            for i, ctx in enumerate(ctxs):
-                try:
-                    _check_fee(load_case(session, ctx.step.case_id))
-                except PermanentStepError as exc:
-                    results.append(exc)
-                    continue
-                results.append(None)
-                for item in _drafts(ctx, kinds):
-                    wanted.append(item)
-                    owners.append(i)
+            rows = session.execute(select(Case.id, Case.data).where(Case.id.in_(case_ids)))
+            fees = {case_id: "fee" in (data or {}) for case_id, data in rows}
+        for i, ctx in enumerate(ctxs):
+            if not fees.get(ctx.step.case_id):
+                results.append(PermanentStepError(NO_FEE))
+                continue
+            results.append(None)
+            for item in _drafts(ctx, kinds, cases):
+                wanted.append(item)
+                owners.append(i)
         ids = store_documents(ctxs[0].engine, wanted) if wanted else []
         stored: dict[int, list[int]] = {}
         for owner, document_id in zip(owners, ids, strict=True):
