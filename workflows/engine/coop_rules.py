@@ -80,7 +80,7 @@ class CoopRules(CaseRecords):
         if self.unmet_prerequisites(coop_id, definition):
             return None
         self.session.execute(
-            select(Coop.id).where(Coop.id == coop_id).with_for_update(of=Coop)
+            select(Coop.id).where(Coop.id == coop_id).with_for_update(of=Coop, key_share=True)
         ).first()
         existing = self.coop_case(coop_id, definition.name)
         actor = Actor.system(PREREQUISITES_MET)

@@ -75,13 +75,19 @@ class UnitOfWork(StateChanges):
     # Reading ------------------------------------------------------------------------
 
     def lock(self, case_id: int) -> Case:
-        """Load the case and lock its row until the end of the transaction."""
+        """Load the case and lock its row until the end of the transaction.
+
+        On PostgreSQL the lock is ``FOR NO KEY UPDATE``: two transactions on one case
+        still wait for each other, but a row that refers to the case (a document, a
+        step, an event: the foreign key's check takes ``FOR KEY SHARE``) is written
+        beside it. ``FOR UPDATE`` made a batch's inserts of documents, which reach
+        their cases' rows in the batch's order, deadlock with transitions (B6)."""
         if case_id in self._locked:
             return self._locked[case_id]
         case = self.session.scalars(
             select(Case)
             .where(Case.id == case_id)
-            .with_for_update(of=Case)
+            .with_for_update(of=Case, key_share=True)
             .execution_options(populate_existing=True)
         ).one_or_none()
         if case is None:
@@ -100,7 +106,7 @@ class UnitOfWork(StateChanges):
                 select(Case)
                 .where(Case.id.in_(wanted))
                 .order_by(Case.id)
-                .with_for_update(of=Case)
+                .with_for_update(of=Case, key_share=True)
                 .execution_options(populate_existing=True)
             ):
                 self._locked[case.id] = case
@@ -113,7 +119,7 @@ class UnitOfWork(StateChanges):
         return self.session.scalars(
             select(Coop)
             .where(Coop.id == coop_id)
-            .with_for_update(of=Coop)
+            .with_for_update(of=Coop, key_share=True)
             .execution_options(populate_existing=True)
         ).one_or_none()
 

@@ -4,14 +4,16 @@ conflict, and the audit trail shows a single transition."""
 from __future__ import annotations
 
 import threading
+import time
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.factories import MandataireFactory
 from tests.helpers import invitation_case
 from workflows.engine.engine import Actor, Engine
 from workflows.engine.errors import ConflictError
-from workflows.models import AD, Case, CaseEvent, Step, Timer
+from workflows.models import AD, Case, CaseEvent, Document, Step, Timer
 
 
 def _invitation(engine: Engine, ad: AD, *triggers: str, trigger: str | None = None) -> Case:
@@ -139,3 +141,59 @@ def test_fifty_people_acting_at_once_give_one_transition_and_49_conflicts(engine
     # The winner's one step: the invitation email, or the end of the account's access.
     expected = {"sending": ["send_invitation"], "cancelled": ["end_access"]}[final.state]
     assert [step.name for step in steps] == expected
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_locked_case_still_takes_the_rows_that_refer_to_it(engine, ad):
+    """A transition holds its case's row; a batch of documents of that case (a foreign
+    key to it) is written meanwhile instead of waiting: ``FOR UPDATE`` blocked the
+    foreign key's check, and two such waits in opposite orders deadlocked (B6). Two
+    transitions of one case still wait for each other."""
+    case = _invitation(engine, ad, "sent", trigger="invite")
+    holding, released = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with engine.transaction() as tx:
+            tx.lock(case.id)
+            holding.set()
+            released.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        with engine.db.write() as session:
+            session.add(
+                Document(
+                    idempotency_key="lock-test",
+                    coop_id=case.coop_id,
+                    case_id=case.id,
+                    kind="essai",
+                    title="Essai",
+                    filename="essai.pdf",
+                    content_type="application/pdf",
+                    content=b"%PDF-",
+                    sha256="0" * 64,
+                    size=5,
+                    created_at=engine.clock.now(),
+                )
+            )
+        assert time.monotonic() - started < 2, "the document waited for the case's lock"
+        waited: list[float] = []
+
+        def second() -> None:
+            begun = time.monotonic()
+            with engine.transaction() as tx:
+                tx.lock(case.id)
+            waited.append(time.monotonic() - begun)
+
+        other = threading.Thread(target=second)
+        other.start()
+        time.sleep(0.5)
+        assert not waited, "a second lock of the case did not wait"
+    finally:
+        released.set()
+        holder.join()
+    other.join(5)
+    assert waited and waited[0] >= 0.4
