@@ -74,7 +74,7 @@ def _drop_postgres(name: str) -> None:
 _emptying: tuple[Any, str] | None = None
 
 
-def _truncate_postgres(url: str) -> None:
+def _empty_postgres(url: str) -> None:
     """Every table emptied and every sequence restarted, in one round trip on a kept
     connection pool: a ``DELETE`` of the few rows a test wrote takes a tenth of what
     ``TRUNCATE`` of every table does (0.025 s against 0.27 s, once per test)."""
@@ -102,7 +102,7 @@ def database_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"
     url = _postgres_url()
-    _truncate_postgres(url)
+    _empty_postgres(url)
     return url
 
 

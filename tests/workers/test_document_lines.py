@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from tests.workers.test_documents_batch import PRICES, SEED_CLASSES
+from tests.workers.test_documents_batch import SEED_CLASSES, context_of
 from workers.documents import _render, batch, skeletons
 from workers.documents.batch import Section, render_sections
 from workers.documents.fonts import CHARSET, Style, font_for
 from workers.documents.stamps import Stamps
-from workflows.processes.affiliation.fee import compute
-from workflows.processes.affiliation.form import AffiliationForm, SchoolClass
+from workflows.processes.affiliation.form import SchoolClass
 
 TEMPLATES = ("commitment", "attestation_adhesion", "attestation_assurance")
 
@@ -46,28 +45,7 @@ def context(name: str = "Coopérative Jean Jaurès", **form: Any) -> dict[str, A
         postal_code="06000",
         city="Nice",
     )
-    declared = AffiliationForm(
-        classes=form.get("classes", SEED_CLASSES), options=form.get("options", ["abonnement_toto"])
-    )
-    fee = compute(PRICES, declared)
-    return {
-        "ad": AD,
-        "coop": coop,
-        "school_year_label": "2026-2027",
-        "form": declared,
-        "fee": fee,
-        "reference": "ADH-2026-0610524F",
-        "mandataire_name": "Éloïse Martin",
-        "issued_on": "14/09/2026",
-        "validated_on": "21/09/2026",
-        "payment": {
-            "amount_cents": fee.total_cents,
-            "received_on": "18/09/2026",
-            "reference": "ADH-2026-0610524F",
-        },
-        "verification_code": "7KQ4-M2XD-9PRA",
-        "verification_url": "https://coopflow.example/verification?code=7KQ4-M2XD-9PRA",
-    }
+    return context_of(coop, AD, "7KQ4-M2XD-9PRA", **form)
 
 
 def lines_of(pdf: bytes) -> list[set[str]]:

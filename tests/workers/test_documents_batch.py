@@ -61,11 +61,23 @@ def context(
     """What the affiliation's steps give its templates (the contract at their top)."""
     coop = session.get(Coop, coop_id)
     assert coop is not None
+    return context_of(coop, coop.ad, code, classes=classes, options=options)
+
+
+def context_of(
+    coop: Any,
+    ad: Any,
+    code: str,
+    *,
+    classes: list[SchoolClass] | None = None,
+    options: tuple[str, ...] = ("abonnement_toto",),
+) -> dict[str, Any]:
+    """:func:`context` of a coop and its AD (rows, or anything with their attributes)."""
     form = AffiliationForm(classes=classes or SEED_CLASSES, options=list(options))
     fee: Fee = compute(PRICES, form)
     reference = f"ADH-2026-{coop.affiliation_number}"
     return {
-        "ad": coop.ad,
+        "ad": ad,
         "coop": coop,
         "school_year_label": "2026-2027",
         "form": form,

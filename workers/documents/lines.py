@@ -126,29 +126,19 @@ def slots_on(page: Any) -> list[Slot]:
     return found
 
 
-@dataclass(frozen=True)
-class Drawn:
-    """A line as a page draws it: the font resource it uses and its operators."""
-
-    font: str
-    operators: bytes
-
-
-def draw(slot: Slot, text: str, fonts: dict[Style, str]) -> Drawn | None:
+def draw(slot: Slot, text: str, fonts: dict[Style, str]) -> bytes | None:
     """The operators that draw ``text`` in ``slot`` (``fonts``: each style's resource
     name), or None when it does not fit (a character the font lacks, or too wide)."""
     if not text:
-        return Drawn(fonts[slot.style], b"")
+        return b""
     font = font_for(slot.style)
     width = font.measure(text, slot.size)
     if width is None or width > slot.width:
         return None
     r, g, b = slot.color
-    name = fonts[slot.style]
-    operators = (
-        f"BT /{name} {slot.size:.4g} Tf {r:.4f} {g:.4f} {b:.4f} rg "
+    return (
+        f"BT /{fonts[slot.style]} {slot.size:.4g} Tf {r:.4f} {g:.4f} {b:.4f} rg "
         f"{slot.x:.3f} {slot.y:.3f} Td ".encode()
         + font.encode(text)
         + b" Tj ET\n"
     )
-    return Drawn(name, operators)

@@ -126,7 +126,7 @@ class Skeleton:
                 drawn = draw(slot, texts[slot.line], self.fonts)
                 if drawn is None:
                     return None
-                operators.append(drawn.operators)
+                operators.append(drawn)
             data = b"".join(operators)
             number = self.frame.first_reserved + n
             streams.append(
