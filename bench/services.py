@@ -187,9 +187,13 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, *, every: float = 0.05
+) -> None:
+    """Return once ``predicate()`` holds, asking every ``every`` seconds (a predicate that
+    counts rows on the database under test loads it: ask less often)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: pas atteint en {timeout:.0f} s")
-        time.sleep(0.05)
+        time.sleep(every)

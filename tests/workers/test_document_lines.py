@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -109,6 +112,54 @@ def test_documents_of_one_shape_share_its_skeleton_across_calls_and_coops(passes
     # Another number of classes is another shape: one pass for it.
     _render([("affiliation/attestation_adhesion", context(classes=SEED_CLASSES[:2]), "c")])
     assert passes == [1, 1]
+
+
+def test_threads_meeting_a_new_shape_at_once_lay_it_out_once(passes, monkeypatch):
+    """A worker's four threads start a wave together: the first to meet a shape lays it
+    out, the others wait for it instead of laying it out too."""
+    real = batch._skeletons
+    started = threading.Event()
+
+    def slow(sections: list[Section], stamps: Stamps) -> list[skeletons.Skeleton]:
+        started.set()
+        time.sleep(0.3)  # the others meet the shape meanwhile
+        return real(sections, stamps)
+
+    monkeypatch.setattr(batch, "_skeletons", slow)
+    item = ("affiliation/attestation_adhesion", context("Coop A"), "a")
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(_render, [item])
+        started.wait(5)
+        others = [pool.submit(_render, [item]) for _ in range(3)]
+        pdfs = [first.result(), *(other.result() for other in others)]
+    assert passes == [1], "one pass for the shape, whatever the threads"
+    assert all(lines_of(pdf) == lines_of(pdfs[0][0]) for [pdf] in pdfs)
+
+
+def test_a_shape_whose_layout_failed_elsewhere_is_laid_out_by_the_waiter(passes, monkeypatch):
+    real = batch._skeletons
+    calls: list[int] = []
+    started = threading.Event()
+
+    def failing_once(sections: list[Section], stamps: Stamps) -> list[skeletons.Skeleton]:
+        calls.append(1)
+        if len(calls) == 1:
+            started.set()
+            time.sleep(0.3)
+            raise RuntimeError("mise en page interrompue")
+        return real(sections, stamps)
+
+    monkeypatch.setattr(batch, "_skeletons", failing_once)
+    item = ("affiliation/attestation_adhesion", context("Coop A"), "a")
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(_render, [item])
+        started.wait(5)
+        second = pool.submit(_render, [item])
+        with pytest.raises(RuntimeError):
+            first.result()
+        [pdf] = second.result()
+    assert len(calls) == 2 and passes == [1]
+    assert "Coop A · n° d'affiliation 0610524F" in lines_of(pdf)[0]
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,11 @@ from sqlalchemy import event, func, select
 
 from tests.definitions import make_definition
 from tests.factories import CoopFactory
+from workers import runner as runner_module
 from workers.broker import QUEUE, make_broker, publisher_for
 from workers.runner import run_steps
 from workers.steps import PROCESS_STEPS
+from workflows.engine import steps as steps_module
 from workflows.engine.definition import State, StepRule
 from workflows.engine.definition import Transition as T
 from workflows.engine.engine import Actor, Engine, StepTiming
@@ -33,6 +35,7 @@ LOT = make_definition(
         ("created", "Créé"),
         State("working", "En cours", steps=("work",)),
         State("pair", "Paire", steps=("left", "right")),
+        State("quiet", "Calme", steps=("note",)),
         ("done", "Fini"),
     ],
     [
@@ -41,11 +44,14 @@ LOT = make_definition(
         T("split", "created", "pair", "Deux étapes"),
         T("left_done", "pair", "done", "Gauche faite"),
         T("right_done", "pair", "done", "Droite faite"),
+        T("hush", "created", "quiet", "Une étape qui ne fait rien avancer"),
+        T("stop", "quiet", "done", "Arrêté"),
     ],
     steps=[
         StepRule("work", "Travail", on_done="worked"),
         StepRule("left", "Gauche", on_done="left_done"),
         StepRule("right", "Droite", on_done="right_done"),
+        StepRule("note", "Note"),
     ],
 )
 SYSTEM = Actor.system("test")
@@ -82,7 +88,7 @@ def handled(monkeypatch, failing):
     monkeypatch.setitem(
         PROCESS_STEPS,
         "lot",
-        SimpleNamespace(STEPS=dict.fromkeys(("work", "left", "right"), handle)),
+        SimpleNamespace(STEPS=dict.fromkeys(("work", "left", "right", "note"), handle)),
     )
     return ran
 
@@ -144,6 +150,52 @@ def test_a_message_of_many_steps_costs_the_statements_of_one(lot_engine, publish
         assert publisher.published == []  # a final state queues nothing
     assert costs[2] == costs[8]
     assert handled  # the handlers did run
+
+
+def test_steps_that_fire_nothing_are_done_by_one_statement_and_only_if_still_theirs(
+    lot_engine, publisher, ad, handled
+):
+    """A message of steps that move no case (a document stored, an email sent): marked
+    done with their results by one statement, whatever their number; a step another run
+    took over meanwhile (its lease ran out) is left to that run, and one its case's
+    transition cancelled stays cancelled."""
+    case_ids = _start(lot_engine, ad, 6, trigger="hush")
+    ids = [step.id for step in _steps(lot_engine, case_ids)]
+    taken_over, cancelled = ids[1], ids[4]
+    real = steps_module.claim_many
+
+    def claim_then_interfere(engine, step_ids):
+        claimed = real(engine, step_ids)
+        with engine.db.write() as s:  # another run's claim, then a transition elsewhere
+            s.get(Step, taken_over).attempts += 1
+            s.get(Step, cancelled).status = "cancelled"
+        return claimed
+
+    counted, stop = _statements(lot_engine)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner_module, "claim_many", claim_then_interfere)
+        run_steps(Services(lot_engine), ids)
+    stop()
+    by_id = {s.id: s for s in _steps(lot_engine, case_ids)}
+    assert [(i, by_id[i].status) for i in ids] == [
+        (i, "running" if i == taken_over else "cancelled" if i == cancelled else "done")
+        for i in ids
+    ]
+    assert all(by_id[i].result == {"fait": "note"} for i in ids if i not in (taken_over, cancelled))
+    assert not by_id[taken_over].result and by_id[taken_over].lease_until is not None
+    assert _states(lot_engine, case_ids) == ["quiet"] * 6
+    # Their cost: the claim, then done and results, for two steps as for eight (and
+    # SQLite's BEGIN IMMEDIATE for each transaction).
+    costs = {}
+    for size in (2, 8):
+        case_ids = _start(lot_engine, ad, size, trigger="hush")
+        ids = [step.id for step in _steps(lot_engine, case_ids)]
+        counted, stop = _statements(lot_engine)
+        run_steps(Services(lot_engine), ids)
+        stop()
+        costs[size] = len(counted)
+        assert _states(lot_engine, case_ids) == ["quiet"] * size
+    assert costs[2] == costs[8] == (5 if lot_engine.db.is_sqlite else 3)
 
 
 def test_a_failing_step_does_not_hold_back_the_others_of_its_message(

@@ -69,7 +69,8 @@ def _weasyprint() -> tuple[Any, Any, list[Any]]:
 
 def render_sections(sections: list[Section], stamps: Stamps, *, whole: bool = False) -> list[bytes]:
     """One PDF per section, in order: a section with lines drawn over its shape's
-    skeleton (laid out in passes of the shapes not met yet), the others, those whose
+    skeleton (laid out in passes of the shapes not met yet; a shape another thread is
+    laying out is waited for, not laid out twice), the others, those whose
     lines do not fit and, with ``whole``, all of them laid out whole, in passes of at
     most :data:`MAX_SECTIONS`."""
     pdfs: list[bytes | None] = [None] * len(sections)
@@ -82,13 +83,16 @@ def render_sections(sections: list[Section], stamps: Stamps, *, whole: bool = Fa
             found[key] = skeleton
         else:
             missing.setdefault(key, sections[i])
-    shapes = list(missing.items())
-    for start in range(0, len(shapes), MAX_SECTIONS):
-        chunk = shapes[start : start + MAX_SECTIONS]
-        built = _skeletons([section for _, section in chunk], stamps)
-        for (key, _), skeleton in zip(chunk, built, strict=True):
-            skeletons.keep(key, skeleton)
-            found[key] = skeleton
+    mine, theirs = skeletons.claim(list(missing))
+    try:
+        _lay_out(mine, missing, stamps, found)
+    finally:
+        skeletons.release(mine)
+    for key, event in theirs.items():
+        waited = skeletons.waited(key, event)
+        if waited is not None:
+            found[key] = waited
+    _lay_out([key for key in theirs if key not in found], missing, stamps, found)
     for i, key in keys.items():
         pdfs[i] = found[key].fill(list(sections[i].texts), sections[i].title)
     laid_out = [i for i, pdf in enumerate(pdfs) if pdf is None]
@@ -98,6 +102,19 @@ def render_sections(sections: list[Section], stamps: Stamps, *, whole: bool = Fa
         for i, pdf in zip(part, done, strict=True):
             pdfs[i] = pdf
     return [pdf for pdf in pdfs if pdf is not None]
+
+
+def _lay_out(
+    keys: list[str], sections: dict[str, Section], stamps: Stamps, found: dict[str, Skeleton]
+) -> None:
+    """The skeletons of the shapes ``keys`` (one section of each in ``sections``), laid
+    out in passes of at most :data:`MAX_SECTIONS`, kept and put in ``found``."""
+    for start in range(0, len(keys), MAX_SECTIONS):
+        chunk = keys[start : start + MAX_SECTIONS]
+        built = _skeletons([sections[key] for key in chunk], stamps)
+        for key, skeleton in zip(chunk, built, strict=True):
+            skeletons.keep(key, skeleton)
+            found[key] = skeleton
 
 
 def _shape(section: Section) -> str:

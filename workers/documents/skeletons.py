@@ -28,6 +28,12 @@ KEPT = 512
 _kept: OrderedDict[str, Skeleton] = OrderedDict()
 #: A worker's threads share them.
 _lock = threading.Lock()
+#: The shapes a thread of this process is laying out now, each with the event set when
+#: it is done: another thread that meets the shape waits instead of laying it out too
+#: (at the start of a wave, every thread met the same new shapes at once).
+_building: dict[str, threading.Event] = {}
+#: How long a thread waits for another's layout before doing its own.
+WAIT_SECONDS = 60.0
 
 
 def key_of(skeleton_html: str) -> str:
@@ -48,6 +54,39 @@ def keep(key: str, skeleton: Skeleton) -> None:
         _kept.move_to_end(key)
         while len(_kept) > KEPT:
             _kept.popitem(last=False)
+
+
+def claim(keys: list[str]) -> tuple[list[str], dict[str, threading.Event]]:
+    """Of the shapes ``keys`` not kept: those this thread is to lay out (no other is
+    doing it), and those another thread is laying out, with the event to wait on."""
+    mine: list[str] = []
+    theirs: dict[str, threading.Event] = {}
+    with _lock:
+        for key in keys:
+            event = _building.get(key)
+            if event is None:
+                _building[key] = threading.Event()
+                mine.append(key)
+            else:
+                theirs[key] = event
+    return mine, theirs
+
+
+def release(keys: list[str]) -> None:
+    """The shapes ``keys`` claimed by this thread are laid out (or failed): the threads
+    waiting for them look again."""
+    with _lock:
+        for key in keys:
+            event = _building.pop(key, None)
+            if event is not None:
+                event.set()
+
+
+def waited(key: str, event: threading.Event) -> Skeleton | None:
+    """The skeleton another thread was laying out, once it is done (``None`` if it
+    failed or took too long: the caller lays it out itself)."""
+    event.wait(WAIT_SECONDS)
+    return known(key)
 
 
 def forget_all() -> None:

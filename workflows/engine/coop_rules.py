@@ -97,6 +97,8 @@ class CoopRules(CaseRecords):
     def _spawn(self, case: Case, definition: Definition, effect: Effect) -> None:
         """Start the case of ``effect.process`` that ``case`` entering its state asks for."""
         assert effect.start is not None
+        if effect.wanted is not None and not effect.wanted(case):
+            return
         other = self.engine.definition(effect.process)
         actor = Actor.system(f"dossier {case.id}")
         try:

@@ -77,6 +77,10 @@ class Effect:
     #: entered ``state`` in its transaction (``None``: nothing to start; a
     #: ``ConflictError``: it cannot, recorded on the case), then ``trigger`` fired on it.
     start: Callable[[Session, Case], dict[str, Any] | None] | None = None
+    #: A check on the case alone, before ``start`` (false: nothing to start, and no
+    #: savepoint opened for it: a savepoint snapshots the session, a tenth of a
+    #: validation's time when nearly every case has nothing to start).
+    wanted: Callable[[Case], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,9 +28,9 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _create_engine(url, echo=echo)
-        write_bind = self.engine.execution_options(**{IMMEDIATE: True})
+        self._write_bind = self.engine.execution_options(**{IMMEDIATE: True})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.write_sessions = sessionmaker(write_bind, expire_on_commit=False)
+        self.write_sessions = sessionmaker(self._write_bind, expire_on_commit=False)
         if not self.is_sqlite:
             for sessions in (self.sessions, self.write_sessions):
                 event.listen(sessions, "before_flush", _draw_ids)
@@ -45,6 +45,13 @@ class Database:
         """A transaction that commits on success and rolls back on any error."""
         with self.write_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A write transaction on a Core connection, without an ORM session (what a
+        statement on every step's path needs: a session costs more than its statement)."""
+        with self._write_bind.begin() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -52,8 +52,9 @@ class StateChanges(CoopRules):
         )
         if queued:
             statement = statement.where(steps.c.id.not_in(queued))
-        with self.session.no_autoflush:
-            self.session.execute(statement)
+        # On the session's connection: a Core statement, without the ORM's bulk update
+        # (which looks for the session's objects to update: none are kept here).
+        self.session.connection().execute(statement)
         self._left = set()
 
     def _apply(

@@ -176,6 +176,12 @@ def _new_invitation(session: Session, case: Case) -> dict[str, Any] | None:
     return new_mandataire(session, case)
 
 
+def _changes_mandataire(case: Case) -> bool:
+    """Whether the affiliation declares a change of mandataire (what the effect needs)."""
+    change = form_of(case.data or {}).change
+    return change is not None and change.mandataire
+
+
 TRANSITIONS = [
     # The portal writes the form into the case, then fires this (audited).
     T(
@@ -335,7 +341,15 @@ DEFINITION = Definition(
             "Disponible dès votre première connexion.",
         ),
     ),
-    effects=(Effect(VALIDATED, invitation.PROCESS, "invite", start=_new_invitation),),
+    effects=(
+        Effect(
+            VALIDATED,
+            invitation.PROCESS,
+            "invite",
+            start=_new_invitation,
+            wanted=_changes_mandataire,
+        ),
+    ),
     yearly=True,
     checklist_position=5,
     portal_path="/mon-espace/adhesion",
