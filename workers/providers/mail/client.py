@@ -7,7 +7,7 @@ import smtplib
 import ssl
 import threading
 import time
-from email.message import EmailMessage
+from email.message import Message
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
@@ -76,7 +76,7 @@ class SMTPMailer:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 smtp.close()
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         try:
             smtp = self._connection()
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:

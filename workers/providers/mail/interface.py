@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
+from email.message import Message
 from typing import Protocol
 
 
@@ -10,5 +10,5 @@ class Mailer(Protocol):
     #: ``stored`` (sandbox) or ``sent`` (handed to a real server): the emails' status.
     delivered_status: str
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Deliver or raise :class:`MailRefused` / :class:`MailUnavailable`."""

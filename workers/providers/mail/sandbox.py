@@ -3,7 +3,7 @@ recipients as a real server would."""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
+from email.message import Message
 
 from workers.providers.mail.errors import MailRefused
 
@@ -19,7 +19,7 @@ class SandboxMailer:
 
     delivered_status = "stored"
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         for address in message.get_all("To", []):
             local, _, domain = str(address).strip(" <>").lower().rpartition("@")
             if not local or domain.endswith(".invalid"):
