@@ -9,9 +9,9 @@ from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import select_autoescape
 
@@ -80,10 +80,18 @@ def mime_message(email: dict[str, Any], sender: str) -> Message:
     message["From"] = formataddr((name, address), charset="utf-8") if name else address
     message["To"] = email["to_address"]
     subject = email["subject"]
-    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    # A Header object, which compat32 folds itself (its encoded string would be folded
+    # again, a space added); typeshed only admits a str here.
+    message["Subject"] = subject if subject.isascii() else cast(Any, Header(subject, "utf-8"))
     message["Message-ID"] = email["message_id"]
     message["Date"] = format_datetime(email["created_at"])
     message["Auto-Submitted"] = "auto-generated"
-    message.attach(MIMEText(email["text_body"], "plain", _UTF8))
-    message.attach(MIMEText(email["html_body"], "html", _UTF8))
+    message.attach(_text_part(email["text_body"], "plain"))
+    message.attach(_text_part(email["html_body"], "html"))
     return message
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part.set_payload(text, _UTF8)
+    return part
