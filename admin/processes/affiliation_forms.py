@@ -15,8 +15,8 @@ from admin.forms import COMMENT_TOO_LONG, CaseActionForm, FrenchDateField, optio
 from web.forms import text_field
 from web.runtime import runtime
 from workflows.engine.cross_process import PARIS
+from workflows.money import parse_euros
 from workflows.processes.affiliation import validation
-from workflows.processes.affiliation.form import parse_euros
 
 NOTE_TOO_LONG = "Note trop longue (2000 caractères au plus)."
 AMOUNT_MISSING = "Indiquez le montant reçu, par exemple 136,99."

@@ -57,7 +57,7 @@ UNKNOWN_OPTION = shown(
     "et cochez une option de la liste."
 )
 NOT_EUROS = shown("Indiquez un montant en euros, par exemple 12,50.")
-TOO_MUCH = shown("Le montant ne peut pas dépasser 10000 €.")
+TOO_MUCH = shown("Le montant ne peut pas dépasser 10 000,00 €.")
 FIRST_NAME_MISSING = shown("Indiquez le prénom du nouveau mandataire.")
 LAST_NAME_MISSING = shown("Indiquez le nom du nouveau mandataire.")
 FIRST_NAME_TOO_LONG = shown("Prénom trop long (100 caractères au plus).")

@@ -65,7 +65,7 @@ def shown(message: str) -> str:
 TASK_DONE = shown("Cette tâche n'est plus à faire sur ce dossier : voici son état actuel.")
 AMOUNT_MISSING = shown("Indiquez le montant reçu, par exemple 136,99.")
 AMOUNT_UNREADABLE = shown("Indiquez un montant en euros, par exemple 12,50.")
-AMOUNT_HUGE = shown("Le montant ne peut pas dépasser 100000 €.")
+AMOUNT_HUGE = shown("Le montant ne peut pas dépasser 100 000,00 €.")
 RECEIVED_MISSING = shown("Indiquez la date de réception (jj/mm/aaaa).")
 DATE_INVALID = shown("Date invalide : utilisez le format jj/mm/aaaa.")
 RECEIVED_FUTURE = shown("La date de réception ne peut pas être dans le futur.")

@@ -16,6 +16,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from workflows.money import parse_euros
 from workflows.processes.affiliation.form import (
     MAX_CLASSES,
     MAX_VOLUNTARY_CENTS,
@@ -23,7 +24,6 @@ from workflows.processes.affiliation.form import (
     FormError,
     parse_change,
     parse_class,
-    parse_euros,
 )
 
 #: The fields of a row of classes: ``classes-<index>-<name>``.

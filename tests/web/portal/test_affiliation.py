@@ -318,7 +318,7 @@ BAD = [
     ("voluntary", "12,345", "Indiquez un montant en euros, par exemple 12,50."),
     ("voluntary", "١٢,٥٠", "Indiquez un montant en euros, par exemple 12,50."),
     ("voluntary", "-5", "Indiquez un montant en euros, par exemple 12,50."),
-    ("voluntary", "10 000,01", "Le montant ne peut pas dépasser 10000 €."),
+    ("voluntary", "10 000,01", "Le montant ne peut pas dépasser 10\u202f000,00 €."),
 ]
 
 

@@ -144,24 +144,6 @@ def parse_count(raw: object, *, label: str, maximum: int) -> int:
     return value
 
 
-_EUROS = re.compile(r"^([0-9]{1,7})(?:[,.]([0-9]{1,2}))?$")
-
-
-def parse_euros(raw: object, *, maximum_cents: int) -> int:
-    """Cents from « 12,50 », « 12.5 », « 12 », « 1 200,00 € » — never through a float."""
-    text = str(raw if raw is not None else "").strip().replace("€", "")
-    text = re.sub(r"[\s\u00a0\u202f]", "", text)
-    if not text:
-        return 0
-    match = _EUROS.match(text)
-    if match is None:
-        raise ValueError("Indiquez un montant en euros, par exemple 12,50.")
-    cents = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
-    if cents > maximum_cents:
-        raise ValueError(f"Le montant ne peut pas dépasser {maximum_cents // 100} €.")
-    return cents
-
-
 def parse_class(raw: dict[str, object], index: int) -> SchoolClass:
     """One class of the form; FormError keyed ``classes-<index>-<field>``."""
     errors: dict[str, str] = {}

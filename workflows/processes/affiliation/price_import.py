@@ -29,7 +29,7 @@ from workflows.coop_csv import SHIFTED, RowError, _records, fold
 from workflows.engine.cross_process import school_year_label
 from workflows.formatting import euros
 from workflows.models import AD, PriceItem, PriceKind
-from workflows.processes.affiliation.form import parse_euros
+from workflows.money import parse_euros
 
 #: The file's columns, in the order of the README's table.
 COLUMNS = ("ad", "annee", "code", "type", "libelle", "prix", "part_federation", "ordre")
