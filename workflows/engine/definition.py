@@ -146,6 +146,23 @@ class GuardContext:
 
 #: A guard returns ``None`` when it holds, else the French sentence saying why not.
 Guard = Callable[[GuardContext], str | None]
+
+
+def text_required(field: str, *, empty: str, maximum: int, too_long: str) -> Guard:
+    """A guard on a text of the payload (a comment, a message, a reason): ``empty`` when
+    it is blank, ``too_long`` (« … {maximum} caractères au plus ») past ``maximum``."""
+
+    def guard(ctx: GuardContext) -> str | None:
+        text = str(ctx.payload.get(field) or "").strip()
+        if not text:
+            return empty
+        if len(text) > maximum:
+            return too_long.format(maximum=maximum)
+        return None
+
+    return guard
+
+
 #: A duration computed for one case (e.g. the AD's invitation validity), from the
 #: moment it enters the timer's state (``case.state_entered_at``); ``None``: no timer
 #: this time (a reminder whose day has passed).

@@ -30,6 +30,7 @@ from workflows.engine.definition import (
     StuckRule,
     TaskRule,
     TimerRule,
+    text_required,
 )
 from workflows.engine.definition import Transition as T
 from workflows.processes.affiliation import calendar
@@ -160,13 +161,12 @@ def _all_checked(ctx: GuardContext) -> str | None:
     return None
 
 
-def _has_comment(ctx: GuardContext) -> str | None:
-    comment = str(ctx.payload.get("comment") or "").strip()
-    if not comment:
-        return "Dites au mandataire ce qu'il doit corriger : le commentaire est vide."
-    if len(comment) > COMMENT_MAX:
-        return f"Commentaire trop long ({COMMENT_MAX} caractères au plus)."
-    return None
+_has_comment = text_required(
+    "comment",
+    empty="Dites au mandataire ce qu'il doit corriger : le commentaire est vide.",
+    maximum=COMMENT_MAX,
+    too_long="Commentaire trop long ({maximum} caractères au plus).",
+)
 
 
 def _new_invitation(session: Session, case: Case) -> dict[str, Any] | None:

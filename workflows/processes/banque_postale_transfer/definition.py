@@ -33,6 +33,7 @@ from workflows.engine.definition import (
     StuckRule,
     TaskRule,
     TimerRule,
+    text_required,
 )
 from workflows.engine.definition import Transition as T
 from workflows.processes.iban import definition as iban
@@ -91,13 +92,12 @@ def _has_funds(ctx: GuardContext) -> str | None:
     return None
 
 
-def _has_comment(ctx: GuardContext) -> str | None:
-    comment = str(ctx.payload.get("comment") or "").strip()
-    if not comment:
-        return "Dites pourquoi dans le commentaire."
-    if len(comment) > COMMENT_MAX:
-        return f"Commentaire trop long ({COMMENT_MAX} caractères au plus)."
-    return None
+_has_comment = text_required(
+    "comment",
+    empty="Dites pourquoi dans le commentaire.",
+    maximum=COMMENT_MAX,
+    too_long="Commentaire trop long ({maximum} caractères au plus).",
+)
 
 
 def _beyond_tolerance(payload: dict[str, Any]) -> bool:

@@ -39,6 +39,7 @@ from workflows.engine.definition import (
     StuckRule,
     TaskRule,
     TimerRule,
+    text_required,
 )
 from workflows.engine.definition import Transition as T
 from workflows.models import AD, Case
@@ -97,13 +98,12 @@ def _eligible(ctx: GuardContext) -> str | None:
     return reasons[0] if reasons else None
 
 
-def _has_reason(ctx: GuardContext) -> str | None:
-    reason = str(ctx.payload.get("reason") or "").strip()
-    if not reason:
-        return "Indiquez le motif du refus : le mandataire le lira."
-    if len(reason) > REASON_MAX:
-        return f"Motif trop long ({REASON_MAX} caractères au plus)."
-    return None
+_has_reason = text_required(
+    "reason",
+    empty="Indiquez le motif du refus : le mandataire le lira.",
+    maximum=REASON_MAX,
+    too_long="Motif trop long ({maximum} caractères au plus).",
+)
 
 
 def _signed(ctx: GuardContext) -> str | None:

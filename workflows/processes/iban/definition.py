@@ -20,12 +20,12 @@ from workflows.engine.definition import (
     STAFF,
     SYSTEM,
     Definition,
-    GuardContext,
     State,
     StepRule,
     StuckRule,
     TaskRule,
     TimerRule,
+    text_required,
 )
 from workflows.engine.definition import Transition as T
 from workflows.processes.invitation import definition as invitation
@@ -93,13 +93,12 @@ STATES = [
 _STAFF_OR_SYSTEM = frozenset({STAFF, SYSTEM})
 
 
-def _has_message(ctx: GuardContext) -> str | None:
-    message = str(ctx.payload.get("message") or "").strip()
-    if not message:
-        return "Dites-nous ce qui ne va pas : votre message est vide."
-    if len(message) > MESSAGE_MAX:
-        return f"Votre message est trop long ({MESSAGE_MAX} caractères au plus)."
-    return None
+_has_message = text_required(
+    "message",
+    empty="Dites-nous ce qui ne va pas : votre message est vide.",
+    maximum=MESSAGE_MAX,
+    too_long="Votre message est trop long ({maximum} caractères au plus).",
+)
 
 
 TRANSITIONS = [

@@ -16,11 +16,11 @@ from workflows.engine.definition import (
     MANDATAIRE,
     STAFF,
     Definition,
-    GuardContext,
     State,
     StepRule,
     TaskRule,
     TimerRule,
+    text_required,
 )
 from workflows.engine.definition import Transition as T
 from workflows.processes.invitation import definition as invitation
@@ -60,13 +60,12 @@ STATES = [
 ]
 
 
-def _has_message(ctx: GuardContext) -> str | None:
-    message = str(ctx.payload.get("message") or "").strip()
-    if not message:
-        return "Décrivez le problème constaté : votre message est vide."
-    if len(message) > MESSAGE_MAX:
-        return f"Votre message est trop long ({MESSAGE_MAX} caractères au plus)."
-    return None
+_has_message = text_required(
+    "message",
+    empty="Décrivez le problème constaté : votre message est vide.",
+    maximum=MESSAGE_MAX,
+    too_long="Votre message est trop long ({maximum} caractères au plus).",
+)
 
 
 TRANSITIONS = [
