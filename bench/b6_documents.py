@@ -28,25 +28,28 @@ per second.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import date
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
 from sqlalchemy import func, select
 
+from bench.b6_people import (
+    USERS,
+    in_parallel,
+    opened,
+    opened_count,
+    submit_all,
+    validate_all,
+)
 from bench.b6_seed import (
-    YEAR,
     check_documents,
-    classes_form,
     coops_and_prices,
     stored,
     validated_cases,
@@ -67,23 +70,13 @@ from bench.services import (
 from coopflow.config import Settings
 from coopflow.runtime import build_runtime
 from workflows.engine.db import Database
-from workflows.engine.engine import Actor
-from workflows.models import Case, Document, Mandataire, StaffUser, Step
-from workflows.processes.affiliation.fee import compute, price_list
-from workflows.processes.affiliation.form import (
-    COMMITMENT,
-    PAYMENT,
-    payment_reference,
-)
-from workflows.processes.affiliation.validation import record_check
+from workflows.models import Case, Document, Step
 
 NAME = "B6"
 WORKERS = 2
 #: Steps per message in the real path, and cases per ``store_documents`` call in the
 #: direct one (the default ``COOPFLOW_STEP_BATCH``).
 BATCH = 20
-#: People acting at once in the real path (mandataires submitting, staff validating).
-USERS = 4
 #: How often the wave's end is looked for: its counts read the steps and documents of
 #: the database under test (every 50 ms, they took a tenth of a core from the wave).
 POLL = 0.25
@@ -164,11 +157,11 @@ def _wave(report: Report, coops: int, *, pause: bool) -> tuple[dict[str, float],
             coop_ids, staff = coops_and_prices(runtime.db, coops, report.seed)
             worker = processes.start("worker", [str(BIN / "coopflow"), "worker"], env)
             processes.start("scheduler", [str(BIN / "coopflow"), "scheduler"], env)
-            case_ids = _opened(runtime, coop_ids)
-            wait_until(lambda: _opened_count(runtime) >= coops, 600, "adhésions ouvertes")
+            case_ids = opened(runtime, coop_ids)
+            wait_until(lambda: opened_count(runtime) >= coops, 600, "adhésions ouvertes")
             people = _paused(worker.pid) if pause else nullcontext()
             with _timed(times, "envois"), people:
-                _in_parallel(lambda ids: _submit_all(runtime, ids, report.seed), case_ids)
+                in_parallel(lambda ids: submit_all(runtime, ids, report.seed), case_ids)
             with _timed(times, "engagements"):
                 # Every case awaiting validation: its commitment stored and its step
                 # completed (a validation before the completion would be refused).
@@ -180,7 +173,7 @@ def _wave(report: Report, coops: int, *, pause: bool) -> tuple[dict[str, float],
                 )
             people = _paused(worker.pid) if pause else nullcontext()
             with _timed(times, "validations"), people:
-                _in_parallel(lambda ids: _validate_all(runtime, ids, staff), case_ids)
+                in_parallel(lambda ids: validate_all(runtime, ids, staff), case_ids)
             with _timed(times, "attestations"):
                 wait_until(
                     lambda: smtp.count >= coops and _stored(runtime) >= 3 * coops,
@@ -213,82 +206,6 @@ def _paused(group: int) -> Iterator[None]:
         yield
     finally:
         os.killpg(group, signal.SIGCONT)
-
-
-def _opened(runtime: Any, coop_ids: list[int]) -> list[int]:
-    system = Actor.system("bench")
-    ids: list[int] = []
-    for start in range(0, len(coop_ids), 1000):
-        with runtime.engine.transaction() as tx:
-            cases = tx.start_many(
-                "affiliation",
-                [(c, {}) for c in coop_ids[start : start + 1000]],
-                actor=system,
-                school_year=YEAR,
-            )
-            tx.session.flush()
-            ids += [c.id for c in cases]
-    return ids
-
-
-def _opened_count(runtime: Any) -> int:
-    with runtime.db.read() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(Case)
-                .where(Case.process == "affiliation", Case.data["opened"].as_boolean().is_(True))
-            )
-            or 0
-        )
-
-
-def _in_parallel(work: Callable[[list[int]], None], case_ids: list[int]) -> None:
-    """``work(ids)`` on :data:`USERS` shares of ``case_ids`` at once:
-    mandataires and staff act at the same time, as the portal's and the back-office's
-    requests do (one by one, a person's 15 ms of transaction would set the pace)."""
-    with ThreadPoolExecutor(USERS) as pool:
-        for done in [pool.submit(work, case_ids[n::USERS]) for n in range(USERS)]:
-            done.result()
-
-
-def _submit_all(runtime: Any, case_ids: list[int], seed: int) -> None:
-    """Each mandataire sends the form (as ``web.portal.affiliation.submit`` does)."""
-    for case_id in case_ids:
-        rng = random.Random(seed * 1_000_003 + case_id)
-        with runtime.engine.transaction() as tx:
-            case = tx.lock(case_id)
-            prices = price_list(tx.session, case.ad_id, YEAR)
-            form = classes_form(rng)
-            fee = compute(prices, form)
-            coop = case.coop
-            person = tx.session.scalars(
-                select(Mandataire).where(Mandataire.coop_id == coop.id)
-            ).first()
-            case.data = {
-                **(case.data or {}),
-                "form": form.to_data(),
-                "fee": fee.to_data(),
-                "reference": payment_reference(YEAR, coop.affiliation_number),
-            }
-            tx.fire(case_id, "submit", actor=Actor.mandataire(person))
-
-
-def _validate_all(runtime: Any, case_ids: list[int], staff_id: int) -> None:
-    """The AD's staff check the payment and the signed commitment: validated."""
-    for case_id in case_ids:
-        with runtime.engine.transaction() as tx:
-            actor = Actor.staff(tx.session.get(StaffUser, staff_id))
-            case = tx.lock(case_id)
-            total = int(case.data["fee"]["total_cents"])
-            details = {
-                "amount_cents": total,
-                "received_on": date(2026, 9, 18),
-                "reference": case.data["reference"],
-                "source": "manual",
-            }
-            record_check(tx, case_id, PAYMENT, actor, details)
-            record_check(tx, case_id, COMMITMENT, actor, {})
 
 
 def _no_failure(runtime: Any) -> None:

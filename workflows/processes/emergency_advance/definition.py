@@ -42,7 +42,7 @@ from workflows.engine.definition import (
     text_required,
 )
 from workflows.engine.definition import Transition as T
-from workflows.models import AD, Case
+from workflows.models import Case
 from workflows.processes.affiliation.definition import AFFILIATED
 from workflows.processes.banque_postale_transfer import definition as transfer
 from workflows.processes.iban import definition as iban
@@ -127,11 +127,10 @@ def _disbursement(ctx: GuardContext) -> str | None:
     return None
 
 
-def repayment_delay(case: Case, session: Session) -> timedelta:
-    """The AD's delay to repay an advance, from its disbursement."""
-    ad = session.get(AD, case.ad_id)
-    days = getattr(ad, "advance_repayment_days", None) or DEFAULT_REPAYMENT_DAYS
-    return timedelta(days=int(days))
+def repayment_delay(_case: Case, _session: Session) -> timedelta:
+    """The delay to repay an advance, from its disbursement: the AD's own setting comes
+    with its column (issue 17's migration); until then, :data:`DEFAULT_REPAYMENT_DAYS`."""
+    return timedelta(days=DEFAULT_REPAYMENT_DAYS)
 
 
 STATES = [
