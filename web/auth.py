@@ -57,6 +57,8 @@ class StaffPrincipal(UserMixin):
     role: str
     ad_id: int | None
     kind: str = "staff"
+    #: ``president`` or ``treasurer`` of their AD (``OfficerRole``): they review advances.
+    officer_role: str | None = None
     #: Changes with the password: see :func:`password_stamp`.
     stamp: str = field(default="", repr=False)
 
@@ -70,6 +72,11 @@ class StaffPrincipal(UserMixin):
     @property
     def can_act(self) -> bool:
         return self.role != StaffRole.READONLY.value
+
+    @property
+    def is_officer(self) -> bool:
+        """The AD's president or treasurer, who alone review emergency advances."""
+        return self.officer_role is not None and self.can_act
 
 
 def password_stamp(password_hash: str | None, session_version: int = 0) -> str:
@@ -88,7 +95,15 @@ def principal_for(user: Mandataire | StaffUser) -> MandatairePrincipal | StaffPr
     stamp = password_stamp(user.password_hash, user.session_version or 0)
     if isinstance(user, Mandataire):
         return MandatairePrincipal(user.id, user.coop_id, user.email, user.full_name, stamp=stamp)
-    return StaffPrincipal(user.id, user.email, user.full_name, user.role, user.ad_id, stamp=stamp)
+    return StaffPrincipal(
+        user.id,
+        user.email,
+        user.full_name,
+        user.role,
+        user.ad_id,
+        officer_role=user.officer_role,
+        stamp=stamp,
+    )
 
 
 @login_manager.user_loader

@@ -14,7 +14,9 @@ from flask import Flask
 
 from web.portal import (
     affiliation,
+    banque_postale_transfer,
     documents,
+    emergency_advance,
     home,
     iban,
     invitation,
@@ -29,10 +31,20 @@ PROCESS_PAGES: dict[str, ModuleType] = {
     "kyc": kyc,
     "iban": iban,
     "affiliation": affiliation,
+    "banque_postale_transfer": banque_postale_transfer,
+    "emergency_advance": emergency_advance,
 }
 
 #: Pages under ``/mon-espace`` (endpoints ``portal.<name>.…``), nested once at import.
-NESTED: tuple[ModuleType, ...] = (space_check, kyc, iban, affiliation, documents)
+NESTED: tuple[ModuleType, ...] = (
+    space_check,
+    kyc,
+    iban,
+    affiliation,
+    banque_postale_transfer,
+    emergency_advance,
+    documents,
+)
 for _module in NESTED:
     home.bp.register_blueprint(_module.bp)
 

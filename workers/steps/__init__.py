@@ -16,7 +16,16 @@ from collections.abc import Callable
 from types import ModuleType
 
 from workers.context import StepContext
-from workers.steps import affiliation, iban, invitation, kyc, notifications, space_check
+from workers.steps import (
+    affiliation,
+    banque_postale_transfer,
+    emergency_advance,
+    iban,
+    invitation,
+    kyc,
+    notifications,
+    space_check,
+)
 from workflows.engine.steps import Outcome
 
 Handler = Callable[[StepContext], Outcome]
@@ -27,6 +36,8 @@ PROCESS_STEPS: dict[str, ModuleType] = {
     "kyc": kyc,
     "iban": iban,
     "affiliation": affiliation,
+    "banque_postale_transfer": banque_postale_transfer,
+    "emergency_advance": emergency_advance,
 }
 #: Steps any process may use (« Une démarche vous attend »).
 SHARED_STEPS: tuple[ModuleType, ...] = (notifications,)

@@ -142,6 +142,9 @@ class GuardContext:
     payload: dict[str, Any]
     now: datetime
     actor_kind: str
+    #: The staff member's or mandataire's id when one fires it (``None``: the system, or
+    #: a list of what may be fired, made for no one in particular).
+    actor_id: int | None = None
 
 
 #: A guard returns ``None`` when it holds, else the French sentence saying why not.

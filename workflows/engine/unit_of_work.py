@@ -281,7 +281,7 @@ class UnitOfWork(StateChanges):
                 f"(dossier à l'état « {state_label} »)."
             )
         reasons: list[str] = []
-        ctx = GuardContext(case, self.session, payload, self.now, actor.kind)
+        ctx = GuardContext(case, self.session, payload, self.now, actor.kind, actor.id)
         for t in permitted:
             failed = [msg for g in t.guards if (msg := definition.guards[g](ctx))]
             if not failed:

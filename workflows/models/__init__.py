@@ -19,11 +19,20 @@ from workflows.models.bulk import BulkItem, BulkItemStatus, BulkJob, BulkStatus
 from workflows.models.cases import Case, CaseEvent, Step, StepStatus, Task, TaskStatus, Timer
 from workflows.models.documents import Document
 from workflows.models.messages import Email, EmailStatus, Token, WebhookEvent
-from workflows.models.people import AD, Coop, Mandataire, StaffRole, StaffUser
+from workflows.models.people import (
+    AD,
+    OFFICER_LABELS,
+    Coop,
+    Mandataire,
+    OfficerRole,
+    StaffRole,
+    StaffUser,
+)
 from workflows.models.submissions import FormSubmission
 
 __all__ = [
     "AD",
+    "OFFICER_LABELS",
     "OPTION_KINDS",
     "BankAccount",
     "Base",
@@ -40,6 +49,7 @@ __all__ = [
     "FormSubmission",
     "JSONData",
     "Mandataire",
+    "OfficerRole",
     "PriceItem",
     "PriceKind",
     "ProviderResource",

@@ -17,6 +17,20 @@ class StaffRole(enum.StrEnum):
     READONLY = "readonly"
 
 
+class OfficerRole(enum.StrEnum):
+    """An AD's officer, beside the staff role: only they review emergency advances
+    (seed 002: « à l'attention du Président »; its « vice-président délégué finances »)."""
+
+    PRESIDENT = "president"
+    TREASURER = "treasurer"
+
+
+OFFICER_LABELS = {
+    OfficerRole.PRESIDENT.value: "Président",
+    OfficerRole.TREASURER.value: "Trésorier",
+}
+
+
 class AD(Base):
     """An association départementale (AD06, AD35, AD50...) and its own settings."""
 
@@ -35,6 +49,15 @@ class AD(Base):
     #: The yearly affiliation's deadline (30 September by default), in Paris.
     affiliation_deadline_month: Mapped[int] = mapped_column(Integer, default=9, server_default="9")
     affiliation_deadline_day: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    #: How far the balance La Banque Postale transfers may differ from the declared one
+    #: before the case is stuck (cents).
+    transfer_tolerance_cents: Mapped[int] = mapped_column(
+        Integer, default=100, server_default="100"
+    )
+    #: The most an emergency advance may be (cents), and the days to repay it after
+    #: its disbursement before it is overdue.
+    advance_cap_cents: Mapped[int] = mapped_column(Integer, default=300000, server_default="300000")
+    advance_repayment_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __str__(self) -> str:
@@ -112,6 +135,8 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default=StaffRole.AD.value)
     ad_id: Mapped[int | None] = mapped_column(ForeignKey("ads.id"), default=None)
+    #: ``president`` or ``treasurer`` of their AD (:class:`OfficerRole`), else ``None``.
+    officer_role: Mapped[str | None] = mapped_column(String(20), default=None)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)

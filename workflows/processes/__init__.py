@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from workflows.engine.definition import Definition
 from workflows.processes.affiliation.definition import DEFINITION as affiliation
+from workflows.processes.banque_postale_transfer.definition import (
+    DEFINITION as banque_postale_transfer,
+)
+from workflows.processes.emergency_advance.definition import DEFINITION as emergency_advance
 from workflows.processes.iban.definition import DEFINITION as iban
 from workflows.processes.invitation.definition import DEFINITION as invitation
 from workflows.processes.kyc.definition import DEFINITION as kyc
@@ -20,5 +24,7 @@ DEFINITIONS: dict[str, Definition] = {
         kyc,
         iban,
         affiliation,
+        banque_postale_transfer,
+        emergency_advance,
     )
 }

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.factories import StaffFactory
 from tests.helpers import active_account, case_of
 from workflows.engine.engine import Actor, Engine
 from workflows.engine.errors import GuardFailed
@@ -199,7 +200,8 @@ def test_the_funds_repay_the_coops_advance_in_the_same_transaction_audited_on_bo
         tx.session.flush()
         advance_id = advance.id
     fire(engine, advance_id, "to_review")
-    fire(engine, advance_id, "approve", actor=CLAIRE)
+    president = StaffFactory(ad=ad, full_name="Robert Président", officer_role="president")
+    fire(engine, advance_id, "approve", actor=Actor.staff(president))
     fire(engine, advance_id, "contract_ready")
     signature = {"name": "Camille Giraud", "consent": True, "signed_at": "x", "ip": "192.0.2.1"}
     fire(engine, advance_id, "sign", actor=me, signature=signature)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.factories import ADFactory, StaffFactory
 from tests.helpers import active_account, case_of
 from tests.workflows.processes.test_banque_postale_transfer import (
     CLAIRE,
@@ -30,6 +31,13 @@ SIGNATURE = {"name": "Camille Giraud", "consent": True, "signed_at": "x", "ip": 
 @pytest.fixture
 def engine(db, clock, publisher):  # type: ignore[no-untyped-def]
     return engine_with_both(db, clock, publisher)
+
+
+@pytest.fixture
+def treasurer(ad) -> Actor:  # type: ignore[no-untyped-def]
+    """The AD's treasurer: only an officer of the coop's AD reviews its advances."""
+    user = StaffFactory(ad=ad, full_name="Denis Olivier", officer_role="treasurer")
+    return Actor.staff(user)
 
 
 def _asked(engine, mandataire):  # type: ignore[no-untyped-def]
@@ -77,27 +85,38 @@ def test_only_an_eligible_coop_may_ask_and_the_others_read_why(engine, ad):
     assert steps_of(engine, asked.id) == ["notify_reviewers"]
 
 
-def test_a_refusal_needs_its_reason_and_an_approval_makes_the_contract(engine, ad):
+def test_a_refusal_needs_its_reason_and_an_approval_makes_the_contract(engine, ad, treasurer):
     asked = _asked(engine, _eligible(engine, ad))
     fire(engine, asked.id, "to_review")
     with pytest.raises(GuardFailed, match="Indiquez le motif du refus"):
-        fire(engine, asked.id, "reject", actor=CLAIRE)
+        fire(engine, asked.id, "reject", actor=treasurer)
     other = _asked(engine, _eligible(engine, ad))
     fire(engine, other.id, "to_review")
-    assert fire(engine, other.id, "reject", actor=CLAIRE, reason="Pas un séjour.").state == (
+    assert fire(engine, other.id, "reject", actor=treasurer, reason="Pas un séjour.").state == (
         "rejected"
     )
     assert steps_of(engine, other.id)[-1] == "notify_rejected"
-    approved = fire(engine, asked.id, "approve", actor=CLAIRE)
+    with pytest.raises(GuardFailed, match="Seuls le président et le trésorier"):
+        agent = Actor.staff(StaffFactory(ad=ad, full_name="Claire Agent"))
+        fire(engine, asked.id, "approve", actor=agent)  # staff of the AD, not an officer
+    elsewhere = ADFactory(code="AD35")
+    other_ad = Actor.staff(
+        StaffFactory(ad=elsewhere, full_name="Autre Trésorier", officer_role="treasurer")
+    )
+    with pytest.raises(GuardFailed, match="Seuls le président et le trésorier"):
+        fire(engine, asked.id, "approve", actor=other_ad)  # another AD's treasurer
+    approved = fire(engine, asked.id, "approve", actor=treasurer)
     assert steps_of(engine, approved.id)[-1] == "render_advance_contract"
 
 
-def test_a_signature_needs_the_consent_and_the_name_and_the_payment_its_reference(engine, ad):
+def test_a_signature_needs_the_consent_and_the_name_and_the_payment_its_reference(
+    engine, ad, treasurer
+):
     mandataire = _eligible(engine, ad)
     case = _asked(engine, mandataire)
     for trigger in ("to_review",):
         fire(engine, case.id, trigger)
-    fire(engine, case.id, "approve", actor=CLAIRE)
+    fire(engine, case.id, "approve", actor=treasurer)
     fire(engine, case.id, "contract_ready")
     me = Actor.mandataire(mandataire)
     for missing, said in (("consent", "Cochez la case"), ("name", "Tapez votre nom complet")):
@@ -108,11 +127,13 @@ def test_a_signature_needs_the_consent_and_the_name_and_the_payment_its_referenc
         fire(engine, case.id, "disburse", actor=CLAIRE, disbursed_on="2026-10-01")
 
 
-def test_an_advance_not_repaid_in_the_ads_delay_is_stuck_until_a_repayment(engine, clock, ad):
+def test_an_advance_not_repaid_in_the_ads_delay_is_stuck_until_a_repayment(
+    engine, clock, ad, treasurer
+):
     mandataire = _eligible(engine, ad)
     case = _asked(engine, mandataire)
     fire(engine, case.id, "to_review")
-    fire(engine, case.id, "approve", actor=CLAIRE)
+    fire(engine, case.id, "approve", actor=treasurer)
     fire(engine, case.id, "contract_ready")
     fire(engine, case.id, "sign", actor=Actor.mandataire(mandataire), signature=SIGNATURE)
     fire(engine, case.id, "disburse", actor=CLAIRE, disbursed_on="2026-10-01", reference="V1")

@@ -10,10 +10,6 @@ clôture et de reversement du solde*); staff print the day's letters, post them 
 them sent; the funds arrive (Swan's incoming transfer, or staff record them), and an
 outstanding emergency advance of the coop is repaid in the same transaction (effect).
 La Banque Postale has no API: everything it does, staff record.
-
-Not registered yet (``workflows/processes/__init__.py``): its steps, portal page and
-staff forms come with issue 17; :mod:`tests.workflows.processes.test_banque_postale_transfer`
-runs it alone.
 """
 
 from __future__ import annotations

@@ -15,10 +15,6 @@ delay it is overdue.
 A case is created by the mandataire's request (no case waits for eligibility): the
 portal offers the request only when :data:`ELIGIBILITY` is met, and the request's
 transition checks it again.
-
-Not registered yet (``workflows/processes/__init__.py``): its steps, portal pages and
-staff forms come with issue 17; :mod:`tests.workflows.processes.test_emergency_advance`
-runs it alone.
 """
 
 from __future__ import annotations
@@ -42,7 +38,7 @@ from workflows.engine.definition import (
     text_required,
 )
 from workflows.engine.definition import Transition as T
-from workflows.models import Case
+from workflows.models import Case, StaffRole, StaffUser
 from workflows.processes.affiliation.definition import AFFILIATED
 from workflows.processes.banque_postale_transfer import definition as transfer
 from workflows.processes.iban import definition as iban
@@ -106,6 +102,23 @@ _has_reason = text_required(
 )
 
 
+NOT_AN_OFFICER = (
+    "Seuls le président et le trésorier de l'AD de la coopérative examinent les demandes d'avance."
+)
+
+
+def _officer(ctx: GuardContext) -> str | None:
+    """The staff member firing it is the president or treasurer of the coop's AD."""
+    if ctx.actor_kind != STAFF or ctx.actor_id is None:
+        return NOT_AN_OFFICER
+    user = ctx.session.get(StaffUser, ctx.actor_id)
+    if user is None or not user.is_active or user.officer_role is None:
+        return NOT_AN_OFFICER
+    if user.ad_id != ctx.case.coop.ad_id or user.role == StaffRole.READONLY.value:
+        return NOT_AN_OFFICER
+    return None
+
+
 def _signed(ctx: GuardContext) -> str | None:
     """The signature the portal recorded: the full name as typed, the consent, when and
     from where (printed on the signed copy)."""
@@ -127,10 +140,10 @@ def _disbursement(ctx: GuardContext) -> str | None:
     return None
 
 
-def repayment_delay(_case: Case, _session: Session) -> timedelta:
-    """The delay to repay an advance, from its disbursement: the AD's own setting comes
-    with its column (issue 17's migration); until then, :data:`DEFAULT_REPAYMENT_DAYS`."""
-    return timedelta(days=DEFAULT_REPAYMENT_DAYS)
+def repayment_delay(case: Case, _session: Session) -> timedelta:
+    """The delay to repay an advance, from its disbursement: the AD's own
+    (``ads.advance_repayment_days``)."""
+    return timedelta(days=case.coop.ad.advance_repayment_days or DEFAULT_REPAYMENT_DAYS)
 
 
 STATES = [
@@ -203,7 +216,8 @@ STATES = [
     ),
 ]
 
-_OFFICERS = frozenset({STAFF})  # the president's or treasurer's role: the staff form
+#: The review: staff, and among them the AD's president or treasurer (guard ``officer``).
+_OFFICERS = frozenset({STAFF})
 _STAFF_OR_SYSTEM = frozenset({STAFF, SYSTEM})
 
 TRANSITIONS = [
@@ -218,14 +232,22 @@ TRANSITIONS = [
         bulk=False,
     ),
     T("to_review", REQUESTED, UNDER_REVIEW, "Demande transmise au président et au trésorier"),
-    T("approve", UNDER_REVIEW, APPROVED, "Avance accordée", by=_OFFICERS, bulk=False),
+    T(
+        "approve",
+        UNDER_REVIEW,
+        APPROVED,
+        "Avance accordée",
+        by=_OFFICERS,
+        guards=("officer",),
+        bulk=False,
+    ),
     T(
         "reject",
         UNDER_REVIEW,
         REJECTED,
         "Avance refusée",
         by=_OFFICERS,
-        guards=("has_reason",),
+        guards=("officer", "has_reason"),
         bulk=False,
     ),
     T("contract_ready", APPROVED, AWAITING_SIGNATURE, "Contrat de remboursement prêt"),
@@ -310,12 +332,13 @@ DEFINITION = Definition(
     steps=STEPS,
     guards={
         "eligible": _eligible,
+        "officer": _officer,
         "has_reason": _has_reason,
         "signed": _signed,
         "has_disbursement": _disbursement,
     },
     durations={"repayment_delay": repayment_delay},
-    duration_labels={"repayment_delay": "le délai de remboursement de l'AD (90 jours par défaut)"},
+    duration_labels={"repayment_delay": "le délai de remboursement de l'AD"},
     checklist_position=8,
     portal_path="/mon-espace/avance",
 )

@@ -158,6 +158,15 @@ def _check_iban(typed: str, errors: dict[str, str], review: list[str]) -> IBAN |
     return iban
 
 
+def parse_iban(typed: str) -> tuple[IBAN | None, str | None]:
+    """The IBAN typed (spaces allowed) checked as a RIB's is, French RIB key included,
+    or its French error: what another process's form reuses (the supplier of an
+    advance, the old Banque Postale account)."""
+    errors: dict[str, str] = {}
+    iban = _check_iban(typed, errors, [])
+    return iban, errors.get("iban")
+
+
 def _bank_bics(iban: IBAN) -> list[str]:
     """The 8-character BICs schwifty's registry knows for the IBAN's bank (maybe none)."""
     known: list[str] = []
