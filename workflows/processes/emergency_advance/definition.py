@@ -15,6 +15,24 @@ delay it is overdue.
 A case is created by the mandataire's request (no case waits for eligibility): the
 portal offers the request only when :data:`ELIGIBILITY` is met, and the request's
 transition checks it again.
+
+What the case keeps (``case.data``), written by whoever fires the transition, in its
+transaction::
+
+    "request":      {"project": str, "project_on": "2027-03-15", "pays_for": str,
+                     "supplier": str, "supplier_iban": "<compact IBAN>",
+                     "amount_cents": 80000, "declared_cents": 180000,
+                     "quote_document_id": 7, "requested_by": "<name>",
+                     "requested_at": "<UTC ISO>"}      (the portal, with ``request``)
+    "review":       {"decision": "approved"|"rejected", "reason": str, "by": "<name>",
+                     "officer_role": "president"|"treasurer", "at": "<UTC ISO>"}
+    "contract":     {"document_id": 8}                  (step render_advance_contract)
+    "signature":    {"name": str, "consent": true, "signed_at": "<UTC ISO>",
+                     "ip": "<address>"}                  (the portal, with ``sign``)
+    "signed_contract": {"document_id": 9}               (step render_signed_contract)
+    "disbursement": {"disbursed_on": "2026-10-01", "reference": str, "by": "<name>"}
+    "repayment":    {"repaid_on": "2026-11-02", "source": "transfer"|"staff",
+                     "by": "<name>", "reference": str}
 """
 
 from __future__ import annotations
