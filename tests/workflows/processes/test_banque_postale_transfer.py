@@ -1,5 +1,5 @@
 """``banque_postale_transfer`` and ``emergency_advance`` alone (no worker runs their
-steps; not registered yet): the transfer starts once the identity is verified and the
+steps): the transfer starts once the identity is verified and the
 account certified, takes the attestation, waits for its letter to be sent and for the
 funds, and is stuck for the reasons PROCESSES.md gives; the funds repay the coop's
 advance in the same transaction, audited on both cases."""
