@@ -229,7 +229,11 @@ def test_the_picture_names_each_process_with_where_the_coop_stands(client, rt, a
     assert "in_progress" in _classes(nodes["space_check"])
     # The space check needs the invitation: an arrow from it, saying which state, met.
     arrows = _arrows(root, "prerequisite")
-    assert set(arrows) == {("invitation", p) for p in ("space_check", "kyc", "iban", "affiliation")}
+    assert set(arrows) == {
+        *(("invitation", p) for p in ("space_check", "kyc", "iban", "affiliation")),
+        ("kyc", "banque_postale_transfer"),
+        ("iban", "banque_postale_transfer"),
+    }
     assert _words(arrows[("invitation", "space_check")]) == "« Compte actif »"
     assert "met" in _classes(arrows[("invitation", "space_check")])
     # « la Coopérative de l'école … »: its name already says it; French typography.
@@ -238,7 +242,8 @@ def test_the_picture_names_each_process_with_where_the_coop_stands(client, rt, a
         "Compte actif ; Vérification de l'espace : À vérifier par le mandataire ; "
         "Vérification d'identité : Instructions envoyées, vérification non commencée ; "
         "Compte bancaire certifié : En attente du RIB ; "
-        "Affiliation de l'année : Adhésion à compléter par le mandataire"
+        "Affiliation de l'année : Adhésion à compléter par le mandataire ; "
+        "Reversement du solde Banque Postale : pas commencé ; Avance d'urgence : pas commencé"
     )
     assert "\u00a0: Invitation" in root.get("aria-label")
 
@@ -406,6 +411,8 @@ def test_a_waiting_case_and_the_effects_of_a_process(letter_app: Flask, ad, staf
         "kyc",
         "iban",
         "affiliation",
+        "banque_postale_transfer",
+        "emergency_advance",
         "letter",
         "follow_up",
     }
@@ -423,11 +430,17 @@ def test_a_waiting_case_and_the_effects_of_a_process(letter_app: Flask, ad, staf
         ("invitation", "affiliation"),
         ("invitation", "letter"),
         ("space_check", "letter"),
+        ("kyc", "banque_postale_transfer"),
+        ("iban", "banque_postale_transfer"),
     }
     assert _words(prerequisites[("space_check", "letter")]) == "« Espace vérifié »"
     effects = _arrows(root, "effect")
     # A validated change of mandataire invites the new person: the affiliation's effect.
-    assert set(effects) == {("letter", "follow_up"), ("affiliation", "invitation")}
+    assert set(effects) == {
+        ("letter", "follow_up"),
+        ("affiliation", "invitation"),
+        ("banque_postale_transfer", "emergency_advance"),
+    }
     assert _words(effects[("letter", "follow_up")]) == "à « Lettre envoyée » : Clore le suivi"
     assert any(
         "stroke-dasharray" in p.attrib for p in effects[("letter", "follow_up")].iter("path")
@@ -449,5 +462,9 @@ def test_a_waiting_case_and_the_effects_of_a_process(letter_app: Flask, ad, staf
     assert "in_progress" in _classes(nodes["letter"])
     assert _words(nodes["letter"]) == "Courrier à la banque Lettre en préparation"
     assert {"done"} <= _classes(nodes["space_check"])
-    assert all("met" in _classes(a) for a in _arrows(root, "prerequisite").values())
+    assert all(
+        "met" in _classes(a)
+        for (_, process), a in _arrows(root, "prerequisite").items()
+        if process != "banque_postale_transfer"  # kyc and iban are still on their way
+    )
     assert 'id="prerequis"' not in client.get(f"/admin/dossiers/{letter_id}").get_data(as_text=True)

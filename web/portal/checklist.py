@@ -18,6 +18,7 @@ from workflows.models import Case, Coop, Task, TaskStatus
 
 NOT_STARTED = "Cette démarche n'a pas encore commencé."
 NOTHING_TO_DO = "En cours : rien à faire de votre côté pour le moment."
+ON_REQUEST = "Facultatif : seulement si vous en avez besoin."
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def build(
             continue
         latest[case.process] = case
     ordered = sorted(definitions.values(), key=lambda d: (d.checklist_position, d.name))
-    return [_line(session, coop, d, latest.get(d.name), now) for d in ordered]
+    lines = (_line(session, coop, d, latest.get(d.name), now) for d in ordered)
+    return [line for line in lines if line is not None]
 
 
 def next_step(lines: Iterable[Line]) -> Line | None:
@@ -72,8 +74,22 @@ def waiting_reasons(
 
 def _line(
     session: Session, coop: Coop, definition: Definition, case: Case | None, now: datetime
-) -> Line:
+) -> Line | None:
     title = definition.checklist_title or definition.title
+    if definition.request_action is not None:
+        requested = case is not None and not definition.state_by_name[case.state].final
+        if not requested:
+            # Asked for when needed: offered while the coop may ask, else not shown.
+            if unmet(session, coop.id, definition.offered_when, now):
+                return None if case is None else _line_of(definition, title, case, coop, session)
+            return Line(
+                definition.name,
+                title,
+                None if case is None else definition.portal_label(case.state),
+                action=definition.request_action,
+                action_url=definition.portal_path,
+                note=ON_REQUEST,
+            )
     waiting = case is None or (
         definition.start_trigger is not None and case.state == definition.initial
     )
@@ -87,6 +103,11 @@ def _line(
             waiting=tuple(reasons),
         )
     assert case is not None
+    return _line_of(definition, title, case, coop, session)
+
+
+def _line_of(definition: Definition, title: str, case: Case, coop: Coop, session: Session) -> Line:
+    """The line of a case past its waiting state."""
     state = definition.state_by_name[case.state]
     line = Line(definition.name, title, definition.portal_label(state.name))
     if state.final:

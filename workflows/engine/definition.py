@@ -205,6 +205,11 @@ class Definition:
     checklist_title: str = ""
     #: The portal page where the mandataire acts on this process.
     portal_path: str | None = None
+    #: A process the mandataire asks for, when they need it (an emergency advance):
+    #: the button that asks (« Demander une avance »), offered on the checklist only
+    #: while every one of ``offered_when`` is met; the line is not shown otherwise.
+    request_action: str | None = None
+    offered_when: tuple[Prerequisite, ...] = ()
     #: How a step that exhausted its retries reads in the stuck list.
     step_failed: StuckRule = field(
         default_factory=lambda: StuckRule(

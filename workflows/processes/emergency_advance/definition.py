@@ -359,4 +359,6 @@ DEFINITION = Definition(
     duration_labels={"repayment_delay": "le délai de remboursement de l'AD"},
     checklist_position=8,
     portal_path="/mon-espace/avance",
+    request_action="Demander une avance",
+    offered_when=ELIGIBILITY,
 )
