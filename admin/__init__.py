@@ -21,7 +21,7 @@ from admin.emails import EmailView
 from admin.home import HomeView
 from admin.imports import ImportView
 from admin.process_page import ProcessView
-from admin.processes import affiliation_statement
+from admin.processes import affiliation_statement, transfer_letters
 from admin.processes.affiliation_prices import PriceListView
 from admin.tasks import TaskView
 from web.runtime import Runtime
@@ -83,4 +83,5 @@ def init_admin(app: Flask) -> None:
     dashboard.register(admin, session)
     bulk.register(admin, session)
     affiliation_statement.register(admin, session)
+    transfer_letters.register(admin, session)
     verification.register(admin, session)

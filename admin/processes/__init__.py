@@ -14,7 +14,14 @@ from types import ModuleType
 from typing import Any
 
 from admin.case_actions import StaffAction
-from admin.processes import affiliation, iban, invitation, kyc
+from admin.processes import (
+    affiliation,
+    banque_postale_transfer,
+    emergency_advance,
+    iban,
+    invitation,
+    kyc,
+)
 from admin.processes.task_pages import TaskPage
 
 PROCESS_ACTIONS: dict[str, ModuleType] = {
@@ -22,6 +29,8 @@ PROCESS_ACTIONS: dict[str, ModuleType] = {
     "kyc": kyc,
     "iban": iban,
     "affiliation": affiliation,
+    "banque_postale_transfer": banque_postale_transfer,
+    "emergency_advance": emergency_advance,
 }
 
 
