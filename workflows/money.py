@@ -31,16 +31,17 @@ def parse_euros(raw: object, *, maximum_cents: int) -> int:
     return cents
 
 
-def parse_amount(raw: object, *, maximum_cents: int) -> int:
+def parse_amount(raw: object, *, maximum_cents: int, zero_allowed: bool = False) -> int:
     """A required amount above zero, in cents: what a form asks (a balance, an advance,
-    funds received). ValueError with the French sentence shown next to the field."""
+    funds received). ValueError with the French sentence shown next to the field.
+    ``zero_allowed``: « 0,00 » is an answer (a balance declared of an empty account)."""
     text = str(raw if raw is not None else "").strip()
     if not _SPACES.sub("", text.replace("€", "")):
         raise ValueError("Indiquez le montant en euros, par exemple 1 800,00.")
     if text.lstrip().startswith(("-", "−")):
         raise ValueError("Le montant ne peut pas être négatif.")
     cents = parse_euros(text, maximum_cents=maximum_cents)
-    if cents == 0:
+    if cents == 0 and not zero_allowed:
         raise ValueError("Le montant doit être supérieur à 0,00 €.")
     return cents
 

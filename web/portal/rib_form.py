@@ -76,9 +76,12 @@ class DateGiven:
 
     field_flags = {"required": True}
 
+    def __init__(self, message: str = DATE_REQUIRED) -> None:
+        self.message = message
+
     def __call__(self, form: FlaskForm, field: Field) -> None:
         if field.data is None and not field.process_errors:
-            raise StopValidation(DATE_REQUIRED)
+            raise StopValidation(self.message)
 
 
 class RibForm(FlaskForm):

@@ -37,9 +37,10 @@ class RibFile:
     extension: str
 
 
-def check_rib_file(content: bytes) -> RibFile:
+def check_rib_file(content: bytes, *, not_accepted: str = RIB_NOT_A_RIB) -> RibFile:
     """The RIB if ``content`` is a PDF, PNG or JPEG of at most 5 Mo; else
-    ``ValueError`` with the French reason (its name is never trusted)."""
+    ``ValueError`` with the French reason (its name is never trusted). ``not_accepted``:
+    what is said of another content (another upload checked alike: a quote)."""
     if not content:
         raise ValueError(RIB_EMPTY)
     if len(content) > RIB_MAX_BYTES:
@@ -48,7 +49,7 @@ def check_rib_file(content: bytes) -> RibFile:
     for signature, content_type, extension in _SIGNATURES:
         if content.startswith(signature):
             return RibFile(content, content_type, extension)
-    raise ValueError(RIB_NOT_A_RIB)
+    raise ValueError(not_accepted)
 
 
 def submit_rib(
