@@ -29,6 +29,7 @@ from workflows.processes.emergency_advance.definition import REASON_MAX
 MAX_FUNDS_CENTS = 100_000_000
 #: A bank transfer's reference (SEPA: 140 characters).
 REFERENCE_MAX = 140
+AMOUNT_MISSING = "Indiquez le montant en euros, par exemple 1 800,00."
 REFERENCE_TOO_LONG = f"Référence trop longue ({REFERENCE_MAX} caractères au plus)."
 
 
@@ -120,7 +121,8 @@ class FundsForm(CaseActionForm):
         StringField,
         "Montant reçu (€)",
         max_length=30,
-        too_long="Indiquez un montant en euros, par exemple 1 800,00.",
+        too_long=AMOUNT_MISSING,
+        missing=AMOUNT_MISSING,
     )
     received_on = past_day(
         "Reçu le",

@@ -206,9 +206,12 @@ class LettersView(StaffView, BaseView):
         if not ids:
             flash(NOTHING_TO_PRINT, "info")
             return redirect(url_for(".index", jour=day.isoformat() if day else None))
-        contents = dict(
-            self.session.execute(select(Document.id, Document.content).where(Document.id.in_(ids)))
-        )
+        contents = {
+            document_id: content
+            for document_id, content in self.session.execute(
+                select(Document.id, Document.content).where(Document.id.in_(ids))
+            )
+        }
         try:
             joined = join_pdfs(
                 [contents[i] for i in ids], two_sided=request.args.get("recto_verso") == "1"
