@@ -10,6 +10,7 @@ from flask import current_app
 from workflows.engine.db import Database
 from workflows.engine.engine import Engine
 from workflows.links import Links
+from workflows.swan_transactions import TransactionSource
 
 
 class Runtime(Protocol):
@@ -19,6 +20,8 @@ class Runtime(Protocol):
     db: Database
     engine: Engine
     links: Links
+    #: What the Swan webhook reads of Swan (a transaction event: read, then kept).
+    swan: TransactionSource
 
     def ping_broker(self) -> None:
         """Raise when the broker does not answer (Redis ``PING``; in-process: nothing)."""

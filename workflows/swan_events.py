@@ -6,6 +6,8 @@ Swan posts ``{eventType, eventId, eventDate, projectId, resourceId}`` and nothin
 step, never read from the event. Deliveries are at least once, in no order and up to
 ten minutes late; since the step re-queries the resource and only ever moves a case
 forward, an event may come twice, late or out of order and change nothing more.
+A transaction's event is the exception (:data:`READ_FIRST`): it names no case until
+Swan is asked, so ``workflows/swan_transactions.py`` reads it first and then keeps it.
 
 Used by ``web/webhooks/swan.py`` (authenticated there) and by the sandbox's simulator,
 which delivers its events in-process.
@@ -14,6 +16,7 @@ which delivers its events in-process.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,7 +49,6 @@ NOT_FOLLOWED = frozenset(
     {
         "Card.Created",
         "Card.Updated",
-        "Transaction.Booked",
         "Transaction.Pending",
         "Transaction.Rejected",
         "Transaction.Canceled",
@@ -58,6 +60,10 @@ NOT_FOLLOWED = frozenset(
         "Account.Closed",
     }
 )
+
+#: The events whose resource is read from Swan before they are kept, in the webhook's
+#: request (``workflows/swan_transactions.py``: a transaction names no case until read).
+READ_FIRST = frozenset({"Transaction.Booked"})
 
 #: The longest event type kept (``webhook_events.event_type``).
 TYPE_MAX = 40
@@ -118,13 +124,21 @@ def already_received(tx: UnitOfWork, event: SwanEvent) -> bool:
     return found is not None
 
 
-def record(tx: UnitOfWork, event: SwanEvent) -> Applied:
+#: What becomes of a kept event, in the caller's transaction: the outcome and its case.
+Apply = Callable[[UnitOfWork, SwanEvent], tuple[Applied, int | None]]
+
+
+def record(tx: UnitOfWork, event: SwanEvent, *, apply: Apply | None = None) -> Applied:
     """Keep the event and fire ``sync`` on its case, in the caller's transaction; the
-    re-query itself is the sync step's work (the webhook answers at once).
+    re-query itself is the sync step's work (the webhook answers at once). ``apply``
+    does instead what an event of :data:`READ_FIRST` asks, its resource read already
+    (``swan_transactions.receive``, the only way such an event comes in).
 
     The row is inserted first: a second delivery of the same event racing this one
     waits on the unique ``(source, event_id)`` and then fails, so it fires nothing (the
     caller answers « déjà reçu »)."""
+    if apply is None and event.event_type in READ_FIRST:
+        raise ValueError(f"{event.event_type} : à lire chez Swan d'abord (swan_transactions).")
     if already_received(tx, event):
         return Applied("duplicate", "Événement déjà reçu.")
     row = WebhookEvent(
@@ -138,7 +152,7 @@ def record(tx: UnitOfWork, event: SwanEvent) -> Applied:
     )
     tx.session.add(row)
     tx.session.flush()
-    result, case_id = _sync(tx, event)
+    result, case_id = (apply or _sync)(tx, event)
     row.case_id = case_id
     row.outcome, row.outcome_message = result.outcome, result.message or None
     log.info(

@@ -5,24 +5,31 @@ is unset.
 
 The secret is compared, in constant time, before a byte of the body is read: a caller
 without it learns nothing and costs nothing. Swan wants its answer within 10 seconds:
-this only keeps the event and queues the case's sync step, which asks Swan itself.
+a membership's event is only kept, its case's sync step asks Swan itself; a
+transaction's event is read from Swan here first, with a short timeout
+(``workflows/swan_transactions.py``: no case knows a transaction before it is read).
+If Swan does not answer, nothing is kept and the answer is 503: Swan delivers the event
+again (every 30 seconds, 7 times).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
 
 from flask import Response, abort, jsonify, request
-from sqlalchemy.exc import IntegrityError
 
 from web.runtime import runtime
 from web.webhooks.common import MAX_BODY, refused
-from workflows import swan_events
-from workflows.engine.errors import ValidationError
+from workflows import swan_events, swan_transactions
+from workflows.engine.errors import TransientStepError, ValidationError
+
+log = logging.getLogger(__name__)
 
 SECRET_HEADER = "x-swan-secret"
 TOO_LARGE = "Événement trop volumineux (64 Ko au plus)."
+SWAN_SILENT = "Swan n'a pas répondu à temps : événement non enregistré, à renvoyer."
 
 
 def receive() -> tuple[Response, int]:
@@ -43,10 +50,13 @@ def receive() -> tuple[Response, int]:
         return refused(400, "Événement refusé : le corps n'est pas du JSON valide.")
     except ValidationError as exc:
         return refused(400, "Événement refusé.", exc.errors)
+    rt = runtime()
     try:
-        with runtime().engine.transaction() as tx:
-            applied = swan_events.record(tx, event)
-    except IntegrityError:
-        # The same event, delivered twice at once: the other delivery kept it.
-        applied = swan_events.Applied("duplicate", "Événement déjà reçu.")
+        applied = swan_transactions.receive(rt.engine, event, rt.swan)
+    except TransientStepError as silent:
+        log.warning(
+            "swan event not read",
+            extra={"event_id": event.event_id, "type": event.event_type, "error": str(silent)},
+        )
+        return refused(503, SWAN_SILENT)
     return jsonify(resultat=applied.outcome, message=applied.message), 200

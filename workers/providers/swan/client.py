@@ -40,7 +40,7 @@ import urllib3
 
 from workers.providers.swan import graphql
 from workers.providers.swan.errors import SwanRejected, SwanUnavailable
-from workers.providers.swan.interface import Beneficiary, Membership, NewMember
+from workers.providers.swan.interface import Beneficiary, Membership, NewMember, Transaction
 from workers.providers.swan.limiter import Budget, wait_seconds
 from workers.providers.swan.oauth_token import TokenCache
 from workflows.engine.errors import StepPostponed
@@ -60,6 +60,9 @@ MEMBER_PERMISSIONS = {
 }
 #: Swan's choice of the best flow for the user (docs: recommended for invited members).
 IDENTIFICATION_LEVEL = "Auto"
+#: A read made inside a webhook's request (a transaction): Swan waits 10 s for the
+#: answer, so Swan's own answer gets at most this, and a slow one is redelivered.
+IN_REQUEST_TIMEOUT = urllib3.Timeout(connect=2.0, read=4.0)
 
 
 class GraphQLSwan:
@@ -201,6 +204,16 @@ class GraphQLSwan:
         log.info("swan beneficiary added", extra={"iban": mask_iban(wanted)})
         return added
 
+    def transaction(self, transaction_id: str) -> Transaction:
+        data = self._data(
+            "Transaction",
+            graphql.TRANSACTION,
+            {"id": transaction_id},
+            timeout=IN_REQUEST_TIMEOUT,
+        )
+        node = _found(data.get("transaction"), "virement Swan introuvable", transaction_id)
+        return _read(graphql.transaction_from, node)
+
     # -- the wire --------------------------------------------------------------------
 
     def _mutation(
@@ -210,15 +223,21 @@ class GraphQLSwan:
         return graphql.payload_of(data, field, operation)
 
     def _data(
-        self, operation: str, document: str, variables: dict[str, Any], *, mutation: bool = False
+        self,
+        operation: str,
+        document: str,
+        variables: dict[str, Any],
+        *,
+        mutation: bool = False,
+        timeout: urllib3.Timeout | None = None,
     ) -> dict[str, Any]:
         token = self._tokens.get()
         try:
-            return self._graphql(operation, document, variables, token, mutation)
+            return self._graphql(operation, document, variables, token, mutation, timeout)
         except graphql.Unauthenticated:
             token = self._tokens.renew(token)
         try:
-            return self._graphql(operation, document, variables, token, mutation)
+            return self._graphql(operation, document, variables, token, mutation, timeout)
         except graphql.Unauthenticated:
             raise SwanRejected(
                 "identifiants Swan refusés (jeton d'accès rejeté deux fois)", code="Unauthorized"
@@ -231,6 +250,7 @@ class GraphQLSwan:
         variables: dict[str, Any],
         token: str,
         mutation: bool,
+        timeout: urllib3.Timeout | None = None,
     ) -> dict[str, Any]:
         self._take_unit()
         body = json.dumps(
@@ -242,6 +262,7 @@ class GraphQLSwan:
             body,
             {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
             uncertain=mutation,
+            timeout=timeout,
         )
         log.info(
             "swan request",
@@ -302,10 +323,18 @@ class GraphQLSwan:
             raise SwanUnavailable("réponse de Swan illisible (jeton d'accès)") from None
 
     def _send(
-        self, url: str, body: bytes, headers: dict[str, str], *, uncertain: bool
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        uncertain: bool,
+        timeout: urllib3.Timeout | None = None,
     ) -> urllib3.BaseHTTPResponse:
         try:
-            return self._http.request("POST", url, body=body, headers=headers)
+            return self._http.request(
+                "POST", url, body=body, headers=headers, timeout=timeout or self._timeout
+            )
         except urllib3.exceptions.ConnectTimeoutError as exc:  # includes NewConnectionError
             raise SwanUnavailable(f"Swan injoignable : {type(exc).__name__}") from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:

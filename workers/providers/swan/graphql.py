@@ -38,6 +38,19 @@ Names confirmed in Swan's partner schema (swan-io/swan-partner-frontend,
   ``ForbiddenRejection``, ``AccountNotFoundRejection``, ``ValidationRejection``,
   ``InternalErrorRejection``.
 
+- ``Query.transaction(id: ID!): Transaction!`` (« restricted to a Project access
+  token »), the interface ``Transaction`` with ``id``, ``type: TransactionTypeEnum!``
+  (``SepaCreditTransferIn``, ``SepaInstantCreditTransferIn``…), ``side: TransactionSide!``
+  (``Credit``|``Debit``), ``amount: Amount! { value: AmountValue! currency }`` (a decimal
+  string: « 1056 », « 5768.2 », « -1.50 »), ``reference: String!``, ``label: String!``,
+  ``counterparty: String!``, ``executionDate: DateTime!``, ``statusInfo:
+  TransactionStatusInfo! { status: TransactionStatus! }`` (``Booked``, ``Pending``,
+  ``Rejected``, ``Canceled``, ``Upcoming``, ``Released``, ``Deferred``…) and ``account:
+  Account { id }``; ``... on SEPACreditTransferTransaction { debtor:
+  SEPACreditTransferDebtor! { name maskedIBAN IBAN BIC } }`` (``IBAN`` nullable). An
+  unknown id: ``TransactionNotFoundRejection`` exists in the schema, but the query is
+  not a union, so it comes back in ``errors`` (« unconfirmed »: its code).
+
 Swan has no « certify »: the coop's certified account becomes a trusted SEPA beneficiary
 of its Swan account (``ConsentPending`` until a member consents). Considered and left:
 ``addExternalAccount`` (an account holder's external account, project token allowed,
@@ -59,6 +72,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from workers.providers.swan.errors import SwanRejected, SwanUnavailable
@@ -70,7 +84,9 @@ from workers.providers.swan.interface import (
     Membership,
     MembershipStatus,
 )
-from workflows.processes.iban.rib_checks import mask_iban
+from workflows.formatting import paris
+from workflows.processes.iban.rib_checks import compact, mask_iban
+from workflows.swan_transactions import Transaction
 
 #: How many identifications a membership read brings back (newest first).
 IDENTIFICATIONS_READ = 20
@@ -201,6 +217,25 @@ mutation AddTrustedSepaBeneficiary($input: AddTrustedSepaBeneficiaryInput!) {
 """
 )
 
+TRANSACTION = """
+query Transaction($id: ID!) {
+  transaction(id: $id) {
+    __typename
+    id
+    type
+    side
+    reference
+    label
+    counterparty
+    executionDate
+    amount { value currency }
+    statusInfo { status }
+    account { id }
+    ... on SEPACreditTransferTransaction { debtor { name IBAN } }
+  }
+}
+"""
+
 #: Memberships a retried ``add_member`` takes up again; a ``Disabled`` one is final.
 LIVE_MEMBERSHIP_STATUSES = [s.value for s in MembershipStatus if s is not MembershipStatus.DISABLED]
 
@@ -318,3 +353,42 @@ def beneficiary_from(node: dict[str, Any]) -> Beneficiary:
         )
     except (KeyError, TypeError) as exc:
         raise UnexpectedAnswer(f"bénéficiaire illisible : {exc!r}") from exc
+
+
+def transaction_from(node: dict[str, Any]) -> Transaction:
+    """A transaction as Swan answers it (the sandbox keeps its own in the same shape)."""
+    try:
+        amount = node["amount"]
+        debtor = node.get("debtor") or {}
+        iban = debtor.get("IBAN")
+        return Transaction(
+            id=node["id"],
+            account_id=(node.get("account") or {}).get("id"),
+            type=node["type"],
+            side=node["side"],
+            status=node["statusInfo"]["status"],
+            amount_cents=cents_of(amount["value"]),
+            currency=amount["currency"],
+            reference=node.get("reference") or "",
+            label=node.get("label") or "",
+            debtor_name=debtor.get("name") or node.get("counterparty") or "",
+            debtor_iban=compact(iban) if iban else None,
+            execution_date=paris(datetime.fromisoformat(node["executionDate"])).date(),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UnexpectedAnswer(f"virement illisible : {exc!r}") from exc
+
+
+def cents_of(value: Any) -> int:
+    """Integer cents of Swan's ``AmountValue`` (« 1800 », « 1799.5 », « -1.50 »): read as
+    a decimal, never a float; more than two decimals is not an amount in euros."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ValueError(f"montant inattendu : {value!r}")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"montant illisible : {value!r}") from None
+    exponent = amount.as_tuple().exponent
+    if not amount.is_finite() or not isinstance(exponent, int) or exponent < -2:
+        raise ValueError(f"montant illisible : {value!r}")
+    return int(amount * 100)

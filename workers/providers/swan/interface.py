@@ -14,6 +14,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from workflows.swan_transactions import Transaction
+
 
 class IdentificationStatus(StrEnum):
     """Swan's ``SwanIdentificationStatus``."""
@@ -130,4 +132,11 @@ class Swan(Protocol):
     def certify_account(self, account_id: str | None, iban: str, holder: str) -> Beneficiary:
         """Tell Swan the coop's certified account; asked again it answers the same
         beneficiary (looked up by IBAN before adding)."""
+        ...
+
+    def transaction(self, transaction_id: str) -> Transaction:
+        """A transaction now (the re-query of a ``Transaction.Booked`` webhook, made in
+        the webhook's request: answered quickly or failed quickly, well inside the 10 s
+        Swan waits). Its dataclass is the domain's (``workflows.swan_transactions``),
+        which matches it to the coop's Banque Postale transfer."""
         ...

@@ -5,7 +5,8 @@ Some statuses reach OCCE only through AssoConnect or by phone (PROVIDERS.md). He
 membership is a record kept in ``swan_sandbox_objects`` (kind ``manual_membership``) so
 that the kyc steps run unchanged; its status stays ``InvitationSent`` and it has no
 identification: staff's decision is the kyc case's (its ``validate`` and ``refuse``
-triggers), never this class's. A certified account is recorded, status ``recorded``.
+triggers), never this class's. A certified account is recorded, status ``recorded``. No
+transaction is read: staff record the Banque Postale balance they see arrive.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from workers.providers.swan.errors import SwanRejected
-from workers.providers.swan.interface import Beneficiary, Membership, MembershipStatus, NewMember
+from workers.providers.swan.interface import (
+    Beneficiary,
+    Membership,
+    MembershipStatus,
+    NewMember,
+    Transaction,
+)
 from workers.providers.swan.sandbox_world import digest, insert_new
 from workflows.engine.clock import Clock
 from workflows.engine.db import Database
@@ -80,6 +87,15 @@ class ManualSwan:
             )
             row = _row(session, beneficiary_id, BENEFICIARY)
             return Beneficiary(row.id, row.data["iban"], row.data["name"], row.status)
+
+    def transaction(self, transaction_id: str) -> Transaction:
+        """Refused for good: on the manual path an event is kept with this reason, and
+        staff record the funds received in the back-office."""
+        raise SwanRejected(
+            "Suivi manuel : coopflow ne lit pas les virements chez Swan ; l'AD enregistre "
+            "le solde reçu dans le dossier.",
+            code="ManualPath",
+        )
 
 
 def _row(session: Session, object_id: str, kind: str) -> SandboxObject:

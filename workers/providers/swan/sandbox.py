@@ -4,10 +4,11 @@
 Its world is kept in ``swan_sandbox_objects`` (:mod:`.sandbox_world`), so the web
 process (the identification page of ``coopflow/swan_simulator.py``), workers in other
 processes and the scheduler all see the same bank: an account per coop, the account
-memberships, their identifications, the trusted beneficiaries, and the outage switch of
-the fault suite. Like a real provider it fails: every API call can be slowed, answered
-HTTP 500 or 429, or time out after Swan did the work, at the rates of the settings; an
-outage makes every call fail until a given time.
+memberships, their identifications, the trusted beneficiaries, the transactions (La
+Banque Postale's transfer of a coop's old balance: ``SandboxSwan.receive_transfer``), and
+the outage switch of the fault suite. Like a real provider it fails: every API call can
+be slowed, answered HTTP 500 or 429, or time out after Swan did the work, at the rates of
+the settings; an outage makes every call fail until a given time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import urlencode
 
@@ -29,7 +31,14 @@ from sqlalchemy.orm import Session
 
 import workers.providers.swan.sandbox_world as world
 from workers.providers.swan.errors import SwanRejected, SwanUnavailable
-from workers.providers.swan.interface import Beneficiary, Membership, MembershipStatus, NewMember
+from workers.providers.swan.graphql import transaction_from
+from workers.providers.swan.interface import (
+    Beneficiary,
+    Membership,
+    MembershipStatus,
+    NewMember,
+    Transaction,
+)
 from workers.providers.swan.sandbox_world import (
     NAME,
     OUTCOMES,
@@ -52,6 +61,8 @@ T = TypeVar("T")
 PROJECT_ID = "sandbox"
 #: What a simulated 429 asks to wait, in seconds.
 RETRY_AFTER_SECONDS = 1.0
+#: Who sends a coop its old balance, as Swan names the debtor of the transfer.
+BANQUE_POSTALE = "LA BANQUE POSTALE"
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,14 @@ class SandboxSwan:
     def certify_account(self, account_id: str | None, iban: str, holder: str) -> Beneficiary:
         return self._call(lambda: self._certify(account_id, iban, holder))
 
+    def transaction(self, transaction_id: str) -> Transaction:
+        def read() -> Transaction:
+            with self.db.read() as session:
+                row = row_of(session, transaction_id, world.TRANSACTION)
+                return transaction_from(world.transaction_node(row))
+
+        return self._call(read)
+
     # What the person does on Swan's page ----------------------------------------------
 
     def person(self, membership_id: str) -> Person | None:
@@ -159,6 +178,77 @@ class SandboxSwan:
             if changes:
                 row.updated_at = now
         return [self._event(kind, membership_id, now) for kind in changes]
+
+    # What the bank's other customers do ------------------------------------------------
+
+    def receive_transfer(
+        self,
+        account_id: str,
+        amount_cents: int,
+        *,
+        debtor: str = BANQUE_POSTALE,
+        debtor_iban: str | None = None,
+        reference: str = "",
+        label: str | None = None,
+    ) -> list[dict[str, str]]:
+        """A SEPA credit transfer arriving on the account, booked at once (Swan's Event
+        Simulator, « receive an incoming transfer »). Returns the ``Transaction.Booked``
+        event Swan sends, to deliver as the webhook would; no API call, never fails (an
+        account Swan does not know is refused, nothing kept)."""
+        return self.simulate_transaction(
+            account_id,
+            amount_cents,
+            debtor=debtor,
+            debtor_iban=debtor_iban,
+            reference=reference,
+            label=label,
+        )
+
+    def simulate_transaction(
+        self,
+        account_id: str,
+        amount_cents: int,
+        *,
+        side: str = "Credit",
+        kind: str = "SepaCreditTransferIn",
+        status: str = "Booked",
+        currency: str = "EUR",
+        debtor: str = BANQUE_POSTALE,
+        debtor_iban: str | None = None,
+        reference: str = "",
+        label: str | None = None,
+    ) -> list[dict[str, str]]:
+        """Any transaction of the account, kept as Swan answers ``transaction(id)``
+        (``kind`` is its ``type``: ``SepaCreditTransferIn``, ``CardOutDebit``…; the
+        amount written as Swan's decimal string); the event of its ``status``."""
+        now = self.clock.now()
+        if label is None:
+            label = f"VIR SEPA {debtor} {reference}".strip()
+        with self.db.write() as session:
+            row_of(session, account_id, world.ACCOUNT)
+            row = SandboxObject(
+                id=f"sbx_txn_{secrets.token_hex(8)}",
+                kind=world.TRANSACTION,
+                parent_id=account_id,
+                status=status,
+                data={
+                    "type": kind,
+                    "side": side,
+                    "amount": {"value": f"{Decimal(amount_cents) / 100:.2f}", "currency": currency},
+                    "reference": reference,
+                    "label": label,
+                    "counterparty": debtor,
+                    "executionDate": _swan_time(now),
+                    "debtor": {"name": debtor, "IBAN": debtor_iban},
+                },
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            transaction_id = row.id
+        event = world.TRANSACTION_EVENTS.get(status)
+        return [self._event(event, transaction_id, now)] if event else []
 
     # Inside ---------------------------------------------------------------------------
 
@@ -302,12 +392,16 @@ class SandboxSwan:
             row = row_of(session, beneficiary_id, world.BENEFICIARY)
             return Beneficiary(row.id, row.data["iban"], row.data["name"], row.status)
 
-    def _event(self, kind: str, membership_id: str, now: datetime) -> dict[str, str]:
-        moment = now.astimezone(UTC)  # as Swan writes it: 2026-09-07T07:30:00.000Z
+    def _event(self, kind: str, resource_id: str, now: datetime) -> dict[str, str]:
         return {
             "eventType": kind,
             "eventId": f"sbx_evt_{uuid.uuid4().hex}",
-            "eventDate": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "eventDate": _swan_time(now),
             "projectId": PROJECT_ID,
-            "resourceId": membership_id,
+            "resourceId": resource_id,
         }
+
+
+def _swan_time(moment: datetime) -> str:
+    """As Swan writes a moment: ``2026-09-07T07:30:00.000Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

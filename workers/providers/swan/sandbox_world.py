@@ -26,11 +26,12 @@ from workflows.engine.db import Database
 from workflows.models.banking import SandboxObject
 from workflows.processes.kyc.reasons import REASONS
 
-ACCOUNT, MEMBERSHIP, IDENTIFICATION, BENEFICIARY = (
+ACCOUNT, MEMBERSHIP, IDENTIFICATION, BENEFICIARY, TRANSACTION = (
     "account",
     "membership",
     "identification",
     "beneficiary",
+    "transaction",
 )
 #: The control row of the outage switch (kind ``control``).
 OUTAGE_ID = "sbx_control_outage"
@@ -38,6 +39,13 @@ OUTAGE_ID = "sbx_control_outage"
 OUTCOMES = ("started", "pending", "valid", "invalid", "expired", "canceled", "binding_error")
 #: The webhook event of each change.
 UPDATED, BOUND = "AccountMembership.Updated", "AccountMembership.Bound"
+#: The webhook event of a transaction, by its status (Swan's ``Transaction.*``).
+TRANSACTION_EVENTS = {
+    "Booked": "Transaction.Booked",
+    "Pending": "Transaction.Pending",
+    "Rejected": "Transaction.Rejected",
+    "Canceled": "Transaction.Canceled",
+}
 
 NAME = "Swan (bac à sable)"
 _OPEN = (IdentificationStatus.STARTED, IdentificationStatus.PENDING)
@@ -45,6 +53,7 @@ _UNKNOWN = {
     ACCOUNT: "compte inconnu",
     MEMBERSHIP: "adhésion inconnue",
     BENEFICIARY: "bénéficiaire inconnu",
+    TRANSACTION: "virement inconnu",
 }
 
 
@@ -128,6 +137,17 @@ def membership_of(session: Session, row: SandboxObject) -> Membership:
             for i in identifications(session, row.id)
         ),
     )
+
+
+def transaction_node(row: SandboxObject) -> dict[str, Any]:
+    """A transaction row as Swan's ``transaction(id)`` answers it (read by the same
+    :func:`~workers.providers.swan.graphql.transaction_from` as the real answer)."""
+    return {
+        **row.data,
+        "id": row.id,
+        "statusInfo": {"status": row.status},
+        "account": {"id": row.parent_id},
+    }
 
 
 # A person's moves ----------------------------------------------------------------------
