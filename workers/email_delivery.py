@@ -71,11 +71,20 @@ def deliver_for_steps(
     ctxs: list[StepContext], build: BuildMany, deadline: float | None = None
 ) -> list[Delivery | Exception | None]:
     """:func:`deliver_many` the emails of steps run together, in their order."""
-    services = ctxs[0].services
+    return deliver_keys(ctxs[0], [ctx.step.idempotency_key for ctx in ctxs], build, deadline)
+
+
+def deliver_keys(
+    ctx: StepContext, keys: list[str], build: BuildMany, deadline: float | None = None
+) -> list[Delivery | Exception | None]:
+    """:func:`deliver_many` with the services of a running step, for keys of its own: a
+    step that writes to several people sends one email each, under keys it derives from
+    its idempotency key."""
+    services = ctx.services
     return deliver_many(
         services.engine,
         services.mailer,
-        keys=[ctx.step.idempotency_key for ctx in ctxs],
+        keys=keys,
         sender=services.settings.mail_from,
         build=build,
         report_wait=timedelta(seconds=services.settings.mail_report_wait_seconds),
