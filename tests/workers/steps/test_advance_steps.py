@@ -34,7 +34,7 @@ from tests.workers.steps.test_transfer_steps import (
     text_of,
     with_password,
 )
-from workers.steps.emergency_advance import NO_REASON, NO_REQUEST
+from workers.steps.emergency_advance import NO_REASON, NO_REQUEST, NO_SIGNATURE
 from workflows.engine.engine import Actor
 from workflows.models import CaseEvent, StaffRole
 from workflows.processes.banque_postale_transfer.attestation import funds_payload
@@ -227,6 +227,21 @@ def test_the_signed_copy_prints_the_name_paris_time_and_ip(services, engine, ad,
         "à 09:30 (heure de Paris) depuis l'adresse IP 192.0.2.10.",
     )
     assert "À signer électroniquement" not in text
+
+
+def test_a_signed_copy_without_the_signature_fails_for_good(services, engine, ad):
+    case = advance_at(engine, ad, "signed")  # the signature in the history only
+    with engine.transaction() as tx:  # and lost from it
+        tx.session.execute(
+            update(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.trigger == "sign")
+            .values(payload={})
+        )
+    step_id = run(services, case.id, "render_signed_contract")
+
+    step = step_row(engine, step_id)
+    assert step.status == "failed" and step.last_error == NO_SIGNATURE
+    assert documents(engine, case.id) == []
 
 
 def test_both_contracts_are_kept_apart(services, engine, ad):

@@ -25,9 +25,9 @@ from tests.transfer_helpers import (
 )
 from tests.workers.steps.test_invitation import Services
 from tests.workers.steps.test_kyc_steps import case_row, emails, run
-from workers.steps.banque_postale_transfer import NO_ACCOUNT, NO_ATTESTATION
+from workers.steps.banque_postale_transfer import NO_ACCOUNT, NO_ATTESTATION, NO_FUNDS
 from workflows.engine.engine import Actor
-from workflows.models import BankAccount, Case, Document, Mandataire, Step
+from workflows.models import BankAccount, Case, CaseEvent, Document, Mandataire, Step
 from workflows.processes.banque_postale_transfer.attestation import BANK_ADDRESS, funds_payload
 from workflows.processes.banque_postale_transfer.definition import STATEMENTS
 
@@ -274,3 +274,20 @@ def test_the_funds_email_does_not_mention_a_balance_paid_as_declared(services, e
     [email] = [e for e in emails(engine, case.id) if e.kind == "funds_received"]
     body = " ".join(email.text_body.split())
     assert "1 800,00 € reçus le 12/10/2026" in body and "déclaré" not in body
+
+
+def test_a_funds_email_without_the_funds_fails_for_good(services, engine, ad):
+    mandataire, case = attested(engine, ad)
+    with_password(engine, mandataire)
+    run(services, case.id, "render_transfer_request")
+    _funds_received(engine, ad, case.id, 180000, keep=False)
+    with engine.transaction() as tx:  # what the history had, lost
+        tx.session.execute(
+            update(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.trigger == "funds_received")
+            .values(payload={})
+        )
+    step_id = run(services, case.id, "notify_funds_received")
+
+    assert step_row(engine, step_id).last_error == NO_FUNDS
+    assert [e for e in emails(engine, case.id) if e.kind == "funds_received"] == []
