@@ -305,7 +305,7 @@ def _page(
             "form": form,
             "form_fields": [form[name] for name in FIELDS],
             "signature_form": signature_form or SignatureForm(formdata=None),
-            "request": data.get("request") or {},
+            "asked": data.get("request") or {},
             "review": data.get("review") or {},
             "signature": data.get("signature") or {},
             "disbursement": data.get("disbursement") or {},
