@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from workers.context import StepContext
 from workers.documents import Draft
 from workers.steps.case_emails import load_case
+from workers.steps.notifications import notify_mandataire
 from workers.steps.paper import (
     Amount,
     Paper,
@@ -140,6 +141,7 @@ def notify_funds_received(ctx: StepContext) -> Outcome:
 
 #: The handler of each step of the definition, by step name.
 STEPS = {
+    "notify_mandataire": notify_mandataire,
     "render_transfer_request": render_transfer_request,
     "send_reminder": send_reminder,
     "notify_funds_received": notify_funds_received,

@@ -19,6 +19,7 @@ from workers.documents import Draft
 from workers.email_delivery import Delivery, deliver_keys
 from workers.email_messages import Composed, compose
 from workers.steps.case_emails import load_case
+from workers.steps.notifications import notify_mandataire
 from workers.steps.paper import (
     Amount,
     Paper,
@@ -267,6 +268,7 @@ def send_reminder(ctx: StepContext) -> Outcome:
 
 #: The handler of each step of the definition, by step name.
 STEPS = {
+    "notify_mandataire": notify_mandataire,
     "notify_reviewers": notify_reviewers,
     "render_advance_contract": render_advance_contract,
     "render_signed_contract": render_signed_contract,

@@ -89,6 +89,7 @@ def test_the_transfer_waits_for_the_identity_and_the_account_then_asks_the_attes
     case = case_of(engine, banking_done(engine, ad).coop_id, TRANSFER.name)  # both met
     assert case.state == "awaiting_attestation"
     assert TRANSFER.state_by_name[case.state].mandataire_action == "Remplir l'attestation"
+    assert steps_of(engine, case.id) == ["notify_mandataire"]  # told at once
 
 
 def test_an_incomplete_attestation_is_refused_and_a_complete_one_makes_the_letter(engine, ad):

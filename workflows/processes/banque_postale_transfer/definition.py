@@ -112,6 +112,8 @@ STATES = [
     State(
         AWAITING_ATTESTATION,
         "Attestation à remplir par le mandataire",
+        # Told at once (« Une démarche vous attend »), not only by the reminder at 7 days.
+        steps=("notify_mandataire",),
         mandataire_action="Remplir l'attestation",
         portal_label="À faire : remplissez l'attestation pour recevoir le solde",
     ),
@@ -279,6 +281,7 @@ TIMERS = [
 ]
 
 STEPS = [
+    StepRule("notify_mandataire", "Email au mandataire : l'attestation l'attend"),
     StepRule(
         "render_transfer_request",
         "Lettre à La Banque Postale : clôture et reversement du solde (PDF)",

@@ -198,6 +198,7 @@ STATES = [
     State(
         AWAITING_SIGNATURE,
         "Contrat de remboursement à signer par le mandataire",
+        steps=("notify_mandataire",),
         mandataire_action="Signer le contrat",
         portal_label="À faire : signez le contrat de remboursement de l'avance",
     ),
@@ -327,6 +328,7 @@ TIMERS = [
 ]
 
 STEPS = [
+    StepRule("notify_mandataire", "Email au mandataire : le contrat est à signer"),
     StepRule("notify_reviewers", "Email au président et au trésorier de l'AD", on_done="to_review"),
     StepRule(
         "render_advance_contract",
