@@ -50,9 +50,14 @@ MISMATCH = (
 
 
 def letter_ready(engine: Any, ad: Any, declared_cents: int = 180000) -> Case:
-    """A transfer whose letter is made (a real PDF naming the coop, stored as the step
-    ``render_transfer_request`` stores it) and waits to be posted."""
-    case = _case(engine, attested(engine, ad, declared_cents)[1].id)
+    """A transfer whose letter is made and waits to be posted."""
+    return with_letter(engine, attested(engine, ad, declared_cents)[1].id)
+
+
+def with_letter(engine: Any, case_id: int) -> Case:
+    """The attested transfer's letter made (a real PDF naming the coop, stored as the
+    step ``render_transfer_request`` stores it): it waits to be posted."""
+    case = _case(engine, case_id)
     name = case.coop.name
     pdf = HTML(
         string=f"<h1>Demande de clôture et de reversement du solde</h1><p>Coopérative {name}</p>"
