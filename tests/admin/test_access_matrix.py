@@ -38,6 +38,13 @@ ACTING_PAGES = {
     # The affiliation's task pages: the three items, a new deadline.
     "cases.affiliation_items",
     "cases.affiliation_extend",
+    # The transfer's and the advance's task pages: the old account, a quote, a decision.
+    "cases.transfer_letter",
+    "cases.transfer_funds",
+    "cases.advance_review",
+    "cases.advance_quote",
+    "cases.advance_disbursement",
+    "cases.advance_repayment",
 }
 #: Reachable without a staff session (the login form and its static files).
 PUBLIC = {"admin.login", "admin.logout", "admin.static", "bulk.static", "coopflow_admin.static"}
@@ -89,6 +96,11 @@ GLOBAL = {
     # « Vérifier une attestation »: a code searched within the staff member's scope (a
     # code of another AD's coop reads « inconnu »: tests/admin/test_verification.py).
     "code_check.index",
+    # « Lettres à envoyer »: the letters of the scope's cases; each ticked case is
+    # checked against the scope when marked (tests/admin/test_transfer_forms.py).
+    "transfer_letters.index",
+    "transfer_letters.letters_pdf",
+    "transfer_letters.mark",
 }
 
 
