@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from web.auth import mandataire_required
 from web.portal.advance_form import FIELDS, QUOTE_TOO_LARGE, AdvanceForm, Limits, SignatureForm
+from web.portal.affiliation import the_ad
 from web.portal.banque_postale_transfer import (
     case_document,
     grouped,
@@ -297,6 +298,7 @@ def _page(
         context: dict[str, Any] = {
             "coop": coop,
             "ad": coop.ad,
+            "the_ad": the_ad(coop.ad.name),
             "case": case,
             "state_label": DEFINITION.portal_label(case.state) if case is not None else None,
             "reasons": reasons,

@@ -426,7 +426,9 @@ def test_the_contract_is_read_then_signed_once(runtime, client, clock, ad, manda
             select(Document.id).where(Document.kind == "advance_contract")
         ).one()
     assert f'href="/mon-espace/documents/{contract_id}"' in html and CONTRACT_TITLE in words
-    assert "J'ai lu le contrat et je m'engage à rembourser l'avance de 800,00 € à OCCE 06" in words
+    assert (
+        "J'ai lu le contrat et je m'engage à rembourser l'avance de 800,00 € à l'OCCE 06" in words
+    )
     assert '<label for="full_name">Votre prénom et votre nom</label>' in html
     assert '<meta http-equiv="refresh"' not in html
 

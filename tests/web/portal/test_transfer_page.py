@@ -321,6 +321,7 @@ def test_the_attestation_is_kept_once_and_attest_fired(runtime, client, clock, m
     assert "La lettre à La Banque Postale est en préparation" in words
     assert f'<meta http-equiv="refresh" content="3; url={PAGE}">' in html
     assert "Solde déclaré 1 800,00 €" in words and "FR51 2004 1010 0501 2345 6A02 084" in words
+    assert "Attestée le 07/09/2026 par Éloïse Martin" in words
     assert "Envoyer l'attestation" not in words
 
 
