@@ -13,7 +13,6 @@ page reloads itself.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -49,6 +48,7 @@ from workflows.processes.emergency_advance.definition import (
     eligibility_unmet,
 )
 from workflows.processes.iban.rib_checks import mask_iban
+from workflows.processes.iban.submission import stored_upload
 
 bp = Blueprint("emergency_advance", __name__)
 
@@ -193,21 +193,16 @@ def _stored_quote(tx: UnitOfWork, form: AdvanceForm) -> Document:
     assert upload is not None
     coop = tx.session.get(Coop, current_user.coop_id)
     assert coop is not None
-    document = Document(
-        idempotency_key=f"advance_quote:{uuid.uuid4().hex}",
+    return stored_upload(
+        tx,
+        upload,
+        key=f"advance_quote:{uuid.uuid4().hex}",
         coop_id=coop.id,
+        case_id=None,
         kind=QUOTE,
         title=f"Devis ou facture joint à la demande d'avance le {date_fr(tx.now)}",
-        filename=f"devis-avance-{coop.affiliation_number}.{upload.extension}",
-        content_type=upload.content_type,
-        content=upload.content,
-        sha256=hashlib.sha256(upload.content).hexdigest(),
-        size=len(upload.content),
-        created_at=tx.now,
+        stem=f"devis-avance-{coop.affiliation_number}",
     )
-    tx.session.add(document)
-    tx.session.flush()
-    return document
 
 
 def _request_data(form: AdvanceForm, quote: Document, by: str, now: datetime) -> dict[str, Any]:

@@ -52,21 +52,27 @@ def check_rib_file(content: bytes, *, not_accepted: str = RIB_NOT_A_RIB) -> RibF
     raise ValueError(not_accepted)
 
 
-def submit_rib(
-    tx: UnitOfWork, case: Case, typed: RibInput, file: RibFile, *, by: Actor, key: str
-) -> BankAccount:
-    """Keep the file and what was typed, and fire ``submit_rib``: in ``tx``, so that a
-    refused transition keeps nothing. ``key`` makes the stored file unique (the form's
-    one-time token: a second click stores nothing more)."""
-    assert case.process == PROCESS
-    coop = case.coop
+def stored_upload(
+    tx: UnitOfWork,
+    file: RibFile,
+    *,
+    key: str,
+    coop_id: int,
+    case_id: int | None,
+    kind: str,
+    title: str,
+    stem: str,
+) -> Document:
+    """An uploaded file checked by :func:`check_rib_file`, kept as a document of the coop
+    in ``tx`` (flushed: its id known), named ``<stem>.<its extension>``; ``key`` makes it
+    unique."""
     document = Document(
-        idempotency_key=f"rib:{key}",
-        coop_id=case.coop_id,
-        case_id=case.id,
-        kind=KIND,
-        title=f"RIB déposé le {date_fr(tx.now)}",
-        filename=f"rib-{coop.affiliation_number}.{file.extension}",
+        idempotency_key=key,
+        coop_id=coop_id,
+        case_id=case_id,
+        kind=kind,
+        title=title,
+        filename=f"{stem}.{file.extension}",
         content_type=file.content_type,
         content=file.content,
         sha256=hashlib.sha256(file.content).hexdigest(),
@@ -75,6 +81,26 @@ def submit_rib(
     )
     tx.session.add(document)
     tx.session.flush()
+    return document
+
+
+def submit_rib(
+    tx: UnitOfWork, case: Case, typed: RibInput, file: RibFile, *, by: Actor, key: str
+) -> BankAccount:
+    """Keep the file and what was typed, and fire ``submit_rib``: in ``tx``, so that a
+    refused transition keeps nothing. ``key`` makes the stored file unique (the form's
+    one-time token: a second click stores nothing more)."""
+    assert case.process == PROCESS
+    document = stored_upload(
+        tx,
+        file,
+        key=f"rib:{key}",
+        coop_id=case.coop_id,
+        case_id=case.id,
+        kind=KIND,
+        title=f"RIB déposé le {date_fr(tx.now)}",
+        stem=f"rib-{case.coop.affiliation_number}",
+    )
     account = BankAccount(
         coop_id=case.coop_id,
         case_id=case.id,
