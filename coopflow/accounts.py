@@ -8,7 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
 from workflows.engine.engine import Engine
-from workflows.models import AD, StaffRole, StaffUser
+from workflows.models import AD, OfficerRole, StaffRole, StaffUser
 from workflows.password_hashing import hash_password
 from workflows.processes.invitation.password_rules import Person, check_password
 
@@ -70,14 +70,27 @@ def save_ad(
 
 
 def create_staff(
-    engine: Engine, *, email: str, full_name: str, role: str, ad_code: str | None, password: str
+    engine: Engine,
+    *,
+    email: str,
+    full_name: str,
+    role: str,
+    ad_code: str | None,
+    password: str,
+    officer_role: str | None = None,
 ) -> StaffUser:
+    """A back-office account; ``officer_role`` (``president``, ``treasurer``) for an
+    officer of its AD, who alone reviews emergency advances."""
     try:
         email = validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise ValueError(f"Adresse email invalide : {exc}") from exc
     if role not in {r.value for r in StaffRole}:
         raise ValueError(f"Rôle inconnu : {role}")
+    if officer_role is not None and (
+        officer_role not in {r.value for r in OfficerRole} or role != StaffRole.AD.value
+    ):
+        raise ValueError(f"Rôle d'élu inconnu ou hors d'une AD : {officer_role}")
     errors = check_password(password, Person("", full_name, email), minimum=STAFF_PASSWORD_MINIMUM)
     if errors:
         raise ValueError(" ".join(errors))
@@ -97,6 +110,7 @@ def create_staff(
             role=role,
             ad_id=ad.id if ad else None,
             password_hash=hash_password(password),
+            officer_role=officer_role,
             created_at=tx.now,
         )
         tx.session.add(user)

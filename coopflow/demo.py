@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from coopflow import demo_affiliation, demo_banking
+from coopflow import demo_affiliation, demo_banking, demo_transfer
 from coopflow.accounts import create_staff
 from coopflow.runtime import Runtime
 from workers.providers.mail import Mailer, SandboxMailer
@@ -30,7 +30,16 @@ DEMO_STAFF = [
     ("ad06@occe.coop", "Nice*Cote2026", "ad", "AD06", "AD06 (Alpes-Maritimes)"),
     ("ad50@occe.coop", "Manche*StLo2026", "ad", "AD50", "AD50 (Manche)"),
     ("lecture@occe.coop", "Lire*Seul2026", "readonly", "AD06", "lecture seule, AD06"),
+    (
+        "tresorier06@occe.coop",
+        "Tresor*Nice2026",
+        "ad",
+        "AD06",
+        "AD06, trésorier : examine les demandes d'avance",
+    ),
 ]
+#: The AD officers among them: (officer role, full name); only they review advances.
+DEMO_OFFICERS = {"tresorier06@occe.coop": ("treasurer", "Denis Olivier (trésorier, démo)")}
 DEMO_LOGINS = [(email, password, label) for email, password, _, _, label in DEMO_STAFF]
 #: A mandataire whose account is active: the portal's checklist at /connexion.
 DEMO_MANDATAIRE = ("eloise.martin@ac-nice.fr", "Ecole*Nice2026")
@@ -48,6 +57,7 @@ DEMO_MANDATAIRES = [
         ("loic.menard@ac-nice.fr", "Ecole*Nice2026", "problème signalé, en attente de l'AD"),
         ("julien.roux@ac-nice.fr", "Ecole*Nice2026", "mot de passe choisi, jamais connecté"),
         *demo_banking.LOGINS,
+        *demo_transfer.LOGINS,
     ]
 ]
 
@@ -140,9 +150,16 @@ def load_demo(rt: Runtime) -> bool:
                 )
             )
     for email, password, role, ad_code, _ in DEMO_STAFF:
-        name = f"Agent {ad_code or 'national'} (démo)"
+        agent = f"Agent {ad_code or 'national'} (démo)"
+        officer_role, name = DEMO_OFFICERS.get(email, (None, agent))
         create_staff(
-            rt.engine, email=email, full_name=name, role=role, ad_code=ad_code, password=password
+            rt.engine,
+            email=email,
+            full_name=name,
+            role=role,
+            ad_code=ad_code,
+            password=password,
+            officer_role=officer_role,
         )
 
     now = rt.engine.clock.now()
@@ -163,6 +180,7 @@ def load_demo(rt: Runtime) -> bool:
     _demo_stages(rt)
     demo_banking.load(rt, _run_pending)
     demo_affiliation.this_year(rt, _run_pending)
+    demo_transfer.load(rt, _run_pending)
     tick(rt.engine)
     _run_pending(rt, rt.engine)
     with rt.db.read() as session:

@@ -165,29 +165,44 @@ def load(rt: Runtime, run_pending: Callable[[Runtime, Engine], None]) -> None:
                 rt.engine.definitions,
                 clock=MovableClock(start=now - timedelta(days=stage.days_ago)),
             )
-        coop_id = _invited_coop(engine, stage)
-        run_pending(rt, engine)  # the invitation email
-        with engine.transaction() as tx:
-            me = Actor.mandataire(_mandataire(tx.session, coop_id))
-            case_id = _case(tx.session, coop_id, "invitation").id
-            for trigger in ("set_password", "first_login"):
-                tx.fire(case_id, trigger, actor=me)
-        run_pending(rt, engine)  # kyc asks Swan for a membership
-        _through_swan(rt, coop_id, stage, run_pending)
-        run_pending(rt, rt.engine)
-        for rib in stage.rib:
-            _hand_in(rt, coop_id, rib)
-            run_pending(rt, rt.engine)
-        for trigger, payload in stage.then:
-            with rt.engine.transaction() as tx:
-                person = _mandataire(tx.session, coop_id)
-                tx.fire(
-                    _case(tx.session, coop_id, "iban").id,
-                    trigger,
-                    actor=Actor.mandataire(person),
-                    payload=payload,
-                )
-        run_pending(rt, rt.engine)
+        bank(rt, stage, run_pending, invited_by=engine, then=rt.engine)
+
+
+def bank(
+    rt: Runtime,
+    stage: Stage,
+    run_pending: Callable[[Runtime, Engine], None],
+    *,
+    invited_by: Engine,
+    then: Engine,
+) -> int:
+    """The stage's coop imported and its account activated at ``invited_by``'s time,
+    then its kyc and iban cases brought where the stage says at ``then``'s; its id."""
+    engine = invited_by
+    coop_id = _invited_coop(engine, stage)
+    run_pending(rt, engine)  # the invitation email
+    with engine.transaction() as tx:
+        me = Actor.mandataire(_mandataire(tx.session, coop_id))
+        case_id = _case(tx.session, coop_id, "invitation").id
+        for trigger in ("set_password", "first_login"):
+            tx.fire(case_id, trigger, actor=me)
+    run_pending(rt, engine)  # kyc asks Swan for a membership
+    _through_swan(rt, then, coop_id, stage, run_pending)
+    run_pending(rt, then)
+    for rib in stage.rib:
+        _hand_in(then, coop_id, rib)
+        run_pending(rt, then)
+    for trigger, payload in stage.then:
+        with then.transaction() as tx:
+            person = _mandataire(tx.session, coop_id)
+            tx.fire(
+                _case(tx.session, coop_id, "iban").id,
+                trigger,
+                actor=Actor.mandataire(person),
+                payload=payload,
+            )
+    run_pending(rt, then)
+    return coop_id
 
 
 def _email(stage: Stage) -> str:
@@ -236,18 +251,22 @@ def _invited_coop(engine: Engine, stage: Stage) -> int:
 
 
 def _through_swan(
-    rt: Runtime, coop_id: int, stage: Stage, run_pending: Callable[[Runtime, Engine], None]
+    rt: Runtime,
+    engine: Engine,
+    coop_id: int,
+    stage: Stage,
+    run_pending: Callable[[Runtime, Engine], None],
 ) -> None:
     """The mandataire on Swan's page, step by step; each event delivered as the webhook
     delivers it, and the ``sync`` it queues run before the next."""
     for outcome, *detail in stage.swan:
         if outcome == "retry":
-            with rt.engine.transaction() as tx:
+            with engine.transaction() as tx:
                 person = _mandataire(tx.session, coop_id)
                 tx.fire(
                     _case(tx.session, coop_id, "kyc").id, "retry", actor=Actor.mandataire(person)
                 )
-            run_pending(rt, rt.engine)
+            run_pending(rt, engine)
             continue
         with rt.db.read() as session:
             membership = _case(session, coop_id, "kyc").data["membership_id"]
@@ -257,20 +276,20 @@ def _through_swan(
         elif outcome == "binding_error":
             kwargs["fields"] = tuple(detail)
         for event in rt.swan.simulate(membership, outcome, **kwargs):  # type: ignore[attr-defined]
-            with rt.engine.transaction() as tx:
+            with engine.transaction() as tx:
                 swan_events.record(tx, swan_events.parse(event))
-        run_pending(rt, rt.engine)
+        run_pending(rt, engine)
 
 
-def _hand_in(rt: Runtime, coop_id: int, rib: dict[str, object]) -> None:
-    today = rt.engine.clock.now().date()
+def _hand_in(engine: Engine, coop_id: int, rib: dict[str, object]) -> None:
+    today = engine.clock.now().date()
     typed = RibInput(
         iban=str(rib["iban"]),
         bic=str(rib["bic"]),
         holder=str(rib["holder"]),
         rib_date=today - timedelta(days=int(str(rib["age_days"]))),
     )
-    with rt.engine.transaction() as tx:
+    with engine.transaction() as tx:
         person = _mandataire(tx.session, coop_id)
         case = tx.lock(_case(tx.session, coop_id, "iban").id)
         submit_rib(

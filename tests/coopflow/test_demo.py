@@ -4,27 +4,34 @@ login the README and the start banner list opens its account."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
+from admin.processes.banque_postale_transfer import record_funds
+from admin.processes.transfer_letters import mark_many, waiting
 from coopflow import db_migrations
 from coopflow.config import Settings
 from coopflow.demo import DEMO_MANDATAIRES, _run_pending, load_demo
 from coopflow.demo_affiliation import write_demo_statement
 from coopflow.runtime import build_runtime
+from web.auth import StaffPrincipal
 from workflows.engine.engine import Actor
 from workflows.models import Case, Document, Mandataire, StaffUser
 from workflows.password_hashing import verify_password
 from workflows.processes.affiliation.statement import load_statement
 from workflows.processes.affiliation.validation import record_check
 
-#: States no case stays in: left at the worker's next turn.
+#: States no case stays in: left at the worker's next turn (or, for ``waiting``, never
+#: entered: a case starts, in its next state, when its prerequisites are met).
 PASSING = {
     "invitation": {"sending"},
     "space_check": {"cancelled"},
     "kyc": {"waiting"},
     "iban": {"checking", "verified"},
     "affiliation": {"submitted"},
+    "banque_postale_transfer": {"waiting", "attested"},
+    "emergency_advance": {"requested", "approved"},
 }
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -48,6 +55,7 @@ def test_every_lasting_state_has_a_case_and_every_login_opens(tmp_path):
             missing = {state for state in lasting if (definition.name, state) not in seen}
             assert not missing, (definition.name, sorted(missing))
         _the_statement_tour(rt, tmp_path)
+        _the_transfer_tour(rt)
     finally:
         rt.stop()
     readme = README.read_text(encoding="utf-8")
@@ -77,3 +85,42 @@ def _the_statement_tour(rt, tmp_path: Path) -> None:  # type: ignore[no-untyped-
         assert case is not None and case.state == "validated"
         kinds = session.scalars(select(Document.kind).where(Document.case_id == case.id)).all()
     assert sorted(kinds) == ["attestation_adhesion", "attestation_assurance", "commitment"]
+
+
+def _the_transfer_tour(rt) -> None:  # type: ignore[no-untyped-def]
+    """The README's tour of the transfer: AD06's letters wait to be posted, Coop Les
+    Genêts' among them (its advance paid); all marked sent, then its funds recorded as
+    « Enregistrer les fonds reçus » records them: its advance is repaid."""
+    with rt.db.read() as session:
+        user = session.scalars(select(StaffUser).where(StaffUser.email == "ad06@occe.coop")).one()
+        agent = StaffPrincipal(user.id, user.email, user.full_name, user.role, user.ad_id)
+        lines, total = waiting(session, agent)
+        letters = {line.case.coop.name: line.case.id for line in lines if line.letter}
+        advance = session.scalars(
+            select(Case).where(
+                Case.process == "emergency_advance",
+                Case.coop_id == session.get(Case, letters["Coop Les Genêts"]).coop_id,
+            )
+        ).one()
+    assert advance.state == "disbursed"
+    assert total == len(letters) >= 3
+    today = rt.engine.clock.now().date()
+    assert mark_many(rt, agent, list(letters.values()), today, None) == (total, [])
+    with rt.db.read() as session:
+        case = session.get(Case, letters["Coop Les Genêts"])
+        assert case is not None and case.state == "sent_to_bank"
+        version = case.version
+    form = SimpleNamespace(
+        received_on=SimpleNamespace(data=today),
+        amount_cents=180000,
+        version=SimpleNamespace(data=version),
+        comment=SimpleNamespace(data=None),
+    )
+    record_funds(rt, agent, case.id, form)
+    _run_pending(rt, rt.engine)
+    with rt.db.read() as session:
+        transfer = session.get(Case, case.id)
+        repaid = session.get(Case, advance.id)
+        assert transfer is not None and repaid is not None
+        assert (transfer.state, transfer.stuck_reason) == ("funds_received", None)
+        assert repaid.state == "repaid"
