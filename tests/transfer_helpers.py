@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.factories import StaffFactory
+from tests.factories import StaffFactory, staff_password_hash
 from tests.helpers import active_account, case_of
 from workflows.engine.engine import Actor, Engine
 from workflows.models import AD, BankAccount, Case, Mandataire, Step
@@ -60,10 +60,15 @@ def officer(ad: AD, role: str = "treasurer", name: str = "Denis Olivier") -> Act
 
 
 def banking_done(engine: Engine, ad: AD, iban: str = NEW_IBAN) -> Mandataire:
-    """A mandataire whose identity is verified and whose coop's account is certified
-    (a real certified RIB): the transfer starts by itself, awaiting the attestation."""
+    """A mandataire with a password (:data:`tests.factories.STAFF_PASSWORD`) whose
+    identity is verified and whose coop's account is certified (a real certified RIB):
+    the transfer starts by itself, awaiting the attestation."""
     mandataire = active_account(engine, ad)
     coop_id = mandataire.coop_id
+    with engine.transaction() as tx:  # a password chosen: the coop's emails go to them
+        person = tx.session.get(Mandataire, mandataire.id)
+        assert person is not None
+        person.password_hash, person.password_set_at = staff_password_hash(), tx.now
     fire(engine, case_of(engine, coop_id, "kyc").id, "validate")
     iban_case = case_of(engine, coop_id, "iban")
     with engine.transaction() as tx:
@@ -82,9 +87,11 @@ def banking_done(engine: Engine, ad: AD, iban: str = NEW_IBAN) -> Mandataire:
         tx.session.flush()
         account_id = account.id
     me = Actor.mandataire(mandataire)
-    fire(engine, iban_case.id, "submit_rib", actor=me, bank_account_id=account_id)
-    fire(engine, iban_case.id, "accept")
-    fire(engine, iban_case.id, "certified")
+    # In one transaction: a worker running beside (a runtime's) takes no step between.
+    with engine.transaction() as tx:
+        tx.fire(iban_case.id, "submit_rib", actor=me, payload={"bank_account_id": account_id})
+        tx.fire(iban_case.id, "accept", actor=SYSTEM)
+        tx.fire(iban_case.id, "certified", actor=SYSTEM)
     return mandataire
 
 
@@ -169,25 +176,39 @@ ADVANCE_PATH = (
 
 def advance_at(engine: Engine, ad: AD, state: str, mandataire: Mandataire | None = None) -> Case:
     """An advance of an eligible coop brought to ``state`` (one of :data:`ADVANCE_PATH`,
-    ``rejected`` or ``repaid``), each transition fired by whom it belongs to; the steps
-    are not run (their documents are not made)."""
+    ``rejected`` or ``repaid``), each transition fired by whom it belongs to, all in one
+    transaction: the steps of the states passed are not run (their documents are not
+    made), and a worker running beside (a runtime's) takes none of them meanwhile; those
+    of ``state`` run once it commits."""
     mandataire = mandataire or eligible(engine, ad)
-    case = requested(engine, mandataire)
-    reviewer = officer(ad, name=f"Trésorier {case.id}")
-    plan: list[tuple[str, Actor, dict[str, Any]]] = [
-        ("to_review", SYSTEM, {}),
-        ("approve", reviewer, {}),
-        ("contract_ready", SYSTEM, {}),
-        ("sign", Actor.mandataire(mandataire), {"signature": signature(mandataire)}),
-        ("disburse", reviewer, {"disbursed_on": "2026-10-02", "reference": f"AV-{case.id}"}),
-    ]
-    if state == "rejected":
-        fire(engine, case.id, "to_review")
-        return fire(engine, case.id, "reject", actor=reviewer, reason="Pas un séjour autorisé.")
-    target = ADVANCE_PATH.index("disbursed" if state == "repaid" else state)
-    for trigger, actor, payload in plan[:target]:
-        case = fire(engine, case.id, trigger, actor=actor, **payload)
-    if state == "repaid":
-        case = fire(engine, case.id, "record_repayment", actor=reviewer)
-    assert case.state == state, (case.state, state)
-    return case
+    me = Actor.mandataire(mandataire)
+    reviewer = officer(ad, name=f"Trésorier {mandataire.coop_id}")
+    with engine.transaction() as tx:
+        case = tx.start(
+            ADVANCE.name,
+            mandataire.coop_id,
+            actor=me,
+            data={"request": {**REQUEST, "requested_by": mandataire.full_name}},
+            trigger="request",
+        )
+        tx.session.flush()
+        plan: list[tuple[str, Actor, dict[str, Any]]] = [
+            ("to_review", SYSTEM, {}),
+            ("approve", reviewer, {}),
+            ("contract_ready", SYSTEM, {}),
+            ("sign", me, {"signature": signature(mandataire)}),
+            ("disburse", reviewer, {"disbursed_on": "2026-10-02", "reference": f"AV-{case.id}"}),
+        ]
+        if state == "rejected":
+            plan = [plan[0], ("reject", reviewer, {"reason": "Pas un séjour autorisé."})]
+        else:
+            plan = plan[: ADVANCE_PATH.index("disbursed" if state == "repaid" else state)]
+            if state == "repaid":
+                plan.append(("record_repayment", reviewer, {}))
+        for trigger, actor, payload in plan:
+            tx.fire(case.id, trigger, actor=actor, payload=payload)
+        case_id = case.id
+    with engine.db.read() as s:
+        found = s.get(Case, case_id)
+        assert found is not None and found.state == state, (found and found.state, state)
+        return found
