@@ -24,7 +24,7 @@ from typing import Any
 from flask_admin import expose
 from sqlalchemy.orm import Session
 
-from admin.case_actions import lock_visible
+from admin.case_actions import STALE, lock_visible
 from admin.processes import task_pages
 from admin.processes.iban_shown import grouped
 from admin.processes.task_pages import TaskPage
@@ -40,7 +40,7 @@ from admin.processes.transfer_letters import letters_of, mark_sent
 from web.auth import StaffPrincipal
 from web.runtime import Runtime
 from workflows.engine.engine import Actor
-from workflows.engine.errors import CaseNotFound, TransitionNotAllowed
+from workflows.engine.errors import CaseNotFound, TransitionNotAllowed, VersionConflict
 from workflows.formatting import euros
 from workflows.mandataires import latest_with_account
 from workflows.models import Case
@@ -76,9 +76,13 @@ NOT_AWAITING = "Ce dossier n'attend plus les fonds de La Banque Postale : rechar
 
 
 def _transfer(tx: Any, principal: StaffPrincipal, case_id: int, version: int) -> Case:
-    case = lock_visible(tx, principal, case_id, version)
+    """The transfer case, locked: another process's case is not found (whatever the
+    version its form carried), then the version is the page's."""
+    case = lock_visible(tx, principal, case_id)
     if case.process != PROCESS:
         raise CaseNotFound(f"Dossier {case_id} introuvable.")
+    if case.version != version:
+        raise VersionConflict(STALE)
     return case
 
 

@@ -945,3 +945,6 @@ FORMS.update(AFFILIATION_STAFF_FORMS)
 from tests.security.form_defects_prices import PRICE_FORMS  # noqa: E402
 
 FORMS.update(PRICE_FORMS)
+from tests.security.form_defects_transfer_staff import TRANSFER_STAFF_FORMS  # noqa: E402
+
+FORMS.update(TRANSFER_STAFF_FORMS)

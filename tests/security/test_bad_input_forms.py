@@ -58,6 +58,7 @@ from tests.security.form_defects_affiliation_staff import (
 )
 from tests.security.form_defects_bank import CERTIFIED_MANDATAIRE, PDF, TASK_STAFF
 from tests.security.form_defects_prices import PRICES_STAFF, prices_context
+from tests.security.form_defects_transfer_staff import TRANSFER_STAFF, transfer_staff_context
 from tests.web.conftest import PortalCoop, log_in_mandataire, settle, text
 from web.extensions import limiter
 from web.guards import MAX_ID, NUL_REFUSED
@@ -456,6 +457,27 @@ def test_the_price_lists_forms_refuse_bad_input(app, runtime, world, price_lists
     """« Ajouter un tarif », « Modifier le tarif », « Supprimer ce tarif », the CSV file
     of price lists."""
     check_bad_input(runtime, family(PRICES_STAFF, world.clients["staff"], price_lists), data)
+
+
+@pytest.fixture
+def transfer_staff(app: Any, runtime: Any, world: World, ad: Any) -> Family:
+    """The transfer's and the advance's staff forms, posted by the AD's treasurer."""
+    client, context = transfer_staff_context(app, runtime, ad, world.values["case_id"])
+    settle(runtime)
+    return family(TRANSFER_STAFF, client, context)
+
+
+@sqlite_only
+@bad_input(max_examples=250)
+@given(data=st.data())
+def test_the_transfer_and_advance_staff_forms_refuse_bad_input(
+    app, runtime, world, transfer_staff, data
+):
+    """« Lettres à envoyer », « Envoyer la lettre à La Banque Postale », « Enregistrer
+    les fonds reçus », « Relancer La Banque Postale », « Vérifier le montant reçu »;
+    « Examiner la demande d'avance » (accorder, refuser), « Faire le virement de
+    l'avance », « Enregistrer le remboursement »."""
+    check_bad_input(runtime, transfer_staff, data)
 
 
 @sqlite_only
