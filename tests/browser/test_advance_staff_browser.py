@@ -15,6 +15,7 @@ from sqlalchemy import select
 from tests import factories
 from tests.admin.conftest import app  # noqa: F401  (the app without workers)
 from tests.admin.test_advance_forms import OFFICERS_ONLY, under_review
+from tests.browser.test_accessibility_browser import _check
 from tests.browser.test_case_page_browser import _log_in
 from tests.transfer_helpers import fire, signature
 from workflows.engine.engine import Actor
@@ -83,6 +84,7 @@ def test_the_treasurer_grants_an_advance_and_an_agent_records_its_transfer(
     assert "1 800,00 €" in _text(page, ".advance-declared")
     assert "3 000,00 €" in _text(page, ".advance-cap")
     assert _fits(page)
+    _check(page, page.url)  # one h1, main, skip link, every field named
     with page.expect_popup() as quote:
         page.get_by_role("link", name="Ouvrir devis-pep06.pdf").click()
     assert quote.value.url.endswith(
@@ -117,6 +119,7 @@ def test_the_treasurer_grants_an_advance_and_an_agent_records_its_transfer(
     page.get_by_role("link", name="Faire le virement de l'avance").click()
     assert "FR76 3000 6000 0112 3456 7890 189" in _text(page, ".advance-account")
     assert _fits(page)
+    _check(page, page.url)
     page.get_by_label("Virement fait le").fill("2026-09-07")
     page.get_by_label("Référence du virement").fill("AV-2026-0042")
     page.get_by_role("button", name="Enregistrer le virement").click()

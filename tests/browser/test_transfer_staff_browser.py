@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from tests import factories
 from tests.admin.conftest import app  # noqa: F401  (the app without workers)
 from tests.admin.test_transfer_forms import letter_ready, with_letter
+from tests.browser.test_accessibility_browser import _check
 from tests.browser.test_case_page_browser import _log_in
 from tests.helpers import case_of
 from tests.transfer_helpers import advance_at, eligible
@@ -68,6 +69,12 @@ def test_an_agent_prints_the_letters_marks_them_sent_and_records_the_funds(
     assert "2 lettres à envoyer" in listed
     assert funded.coop.name in listed and other.coop.name in listed
     assert _fits(page)
+    for path in (
+        "/admin/lettres-banque-postale/",
+        f"/admin/dossiers/{funded.id}/banque-postale/lettre",
+    ):
+        _check(page, f"{live_server}{path}")  # one h1, main, skip link, every field named
+    page.goto(f"{live_server}/admin/lettres-banque-postale/")
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Télécharger les lettres du jour (un seul PDF)").click()
@@ -91,6 +98,7 @@ def test_an_agent_prints_the_letters_marks_them_sent_and_records_the_funds(
     page.get_by_role("link", name="Enregistrer les fonds reçus").click()
     assert "1 800,00 €" in _text(page, ".transfer-declared")
     assert _fits(page)
+    _check(page, page.url)
     page.get_by_label("Montant reçu (€)").fill("1 800,00")
     page.get_by_label("Reçu le").fill("2026-09-07")
     page.get_by_role("button", name="Enregistrer les fonds reçus").click()
