@@ -133,22 +133,37 @@ def reject(rt: Runtime, principal: StaffPrincipal, case_id: int, form: Any) -> s
     return "Avance refusée : le mandataire reçoit le motif par email et le lit sur le portail."
 
 
+def _record(
+    tx: Any,
+    principal: StaffPrincipal,
+    case: Case,
+    form: Any,
+    trigger: str,
+    key: str,
+    payload: dict[str, Any],
+    note: str,
+    **kept: Any,
+) -> None:
+    """What staff saw paid kept in ``case.data[key]`` (with who recorded it) and
+    ``trigger`` fired with it, in ``tx``."""
+    case.data = {**(case.data or {}), key: {**payload, **kept, "by": principal.full_name}}
+    tx.fire(
+        case.id,
+        trigger,
+        actor=Actor.staff(principal),
+        expected_version=form.version.data,
+        payload=payload,
+        comment=_noted(note, form.comment.data),
+    )
+
+
 def disburse(rt: Runtime, principal: StaffPrincipal, case_id: int, form: Any) -> str:
     day, reference = form.disbursed_on.data, " ".join((form.reference.data or "").split())
     payload = {"disbursed_on": day.isoformat(), "reference": reference}
+    note = f"Avance versée le {_day_fr(day)}, référence {reference}."
     with rt.engine.transaction() as tx:
         case = _advance(tx, principal, case_id, form.version.data)
-        case.data = {**(case.data or {}), "disbursement": {**payload, "by": principal.full_name}}
-        tx.fire(
-            case_id,
-            DISBURSE,
-            actor=Actor.staff(principal),
-            expected_version=form.version.data,
-            payload=payload,
-            comment=_noted(
-                f"Avance versée le {_day_fr(day)}, référence {reference}.", form.comment.data
-            ),
-        )
+        _record(tx, principal, case, form, DISBURSE, "disbursement", payload, note)
     return f"Virement de l'avance enregistré (le {_day_fr(day)}, référence {reference})."
 
 
@@ -159,6 +174,8 @@ def _disbursed_on(case: Case) -> date | None:
 
 def record_repayment(rt: Runtime, principal: StaffPrincipal, case_id: int, form: Any) -> str:
     day, reference = form.repaid_on.data, " ".join((form.reference.data or "").split())
+    payload = {"repaid_on": day.isoformat(), "reference": reference}
+    note = f"Avance remboursée le {_day_fr(day)}, référence {reference}."
     with rt.engine.transaction() as tx:
         case = _advance(tx, principal, case_id, form.version.data)
         paid = _disbursed_on(case)
@@ -167,20 +184,8 @@ def record_repayment(rt: Runtime, principal: StaffPrincipal, case_id: int, form:
                 f"Le remboursement ne peut pas précéder le versement de l'avance (le "
                 f"{_day_fr(paid)})."
             )
-        repayment = {"repaid_on": day.isoformat(), "reference": reference}
-        case.data = {
-            **(case.data or {}),
-            "repayment": {**repayment, "source": "staff", "by": principal.full_name},
-        }
-        tx.fire(
-            case_id,
-            RECORD_REPAYMENT,
-            actor=Actor.staff(principal),
-            expected_version=form.version.data,
-            payload=repayment,
-            comment=_noted(
-                f"Avance remboursée le {_day_fr(day)}, référence {reference}.", form.comment.data
-            ),
+        _record(
+            tx, principal, case, form, RECORD_REPAYMENT, "repayment", payload, note, source="staff"
         )
     return "Remboursement enregistré : l'avance est remboursée."
 

@@ -17,6 +17,7 @@ from tests.admin.conftest import app  # noqa: F401  (the app without workers)
 from tests.admin.test_advance_forms import OFFICERS_ONLY, under_review
 from tests.browser.test_accessibility_browser import _check
 from tests.browser.test_case_page_browser import _log_in
+from tests.browser.test_transfer_staff_browser import _fits, _text
 from tests.transfer_helpers import fire, signature
 from workflows.engine.engine import Actor
 from workflows.models import Case, Mandataire
@@ -32,15 +33,6 @@ def _case(app_, case_id: int) -> Case:
         found = session.get(Case, case_id)
         assert found is not None
         return found
-
-
-def _text(page, selector: str) -> str:
-    return page.inner_text(selector).replace("\u00a0", " ").replace("\u202f", " ")
-
-
-def _fits(page) -> bool:
-    """No horizontal scrolling: the page is as wide as the screen."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def _log_out(page) -> None:

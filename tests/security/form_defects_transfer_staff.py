@@ -9,7 +9,6 @@ all of it) on the cases :func:`transfer_staff_context` brings where the forms ac
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -39,11 +38,11 @@ from tests.security.form_defects import (
     Context,
     Defect,
     Form,
-    Values,
     one,
     says,
 )
 from tests.security.form_defects_affiliation_staff import DATE_INVALID, UNREADABLE_DAY, _days
+from tests.security.form_defects_bank import _posted_elsewhere
 from tests.transfer_helpers import advance_at, fire
 from workflows.engine.engine import Actor, Engine
 from workflows.models import Step, StepStatus
@@ -189,11 +188,6 @@ MARK_DEFECTS = (
 )
 
 
-def _elsewhere(*keys: str) -> Callable[[Context], st.SearchStrategy[Values]]:
-    """The form posted for another case of the context (another process or state)."""
-    return lambda c: st.sampled_from([c[k] for k in keys]).map(lambda i: {"@url": i})
-
-
 def _task_form(
     url: str,
     valid: dict[str, Any],
@@ -218,7 +212,7 @@ def _task_form(
                 NOT_FOUND,
                 Defect(
                     "dossier où cette tâche n'est pas à faire",
-                    _elsewhere(*elsewhere),
+                    _posted_elsewhere(*elsewhere),
                     says(TASK_DONE),
                     status=200,
                     follow=True,
@@ -248,7 +242,7 @@ def _case_form(
                 NOT_FOUND,
                 Defect(
                     "dossier d'un autre processus",
-                    _elsewhere("case"),
+                    _posted_elsewhere("case"),
                     says("Cette page n'existe pas."),
                     status=404,
                 ),
