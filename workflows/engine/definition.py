@@ -93,6 +93,9 @@ class Transition:
     steps: tuple[str, ...] = ()
     #: Offered as a bulk action: not when it needs details of one case (an address...).
     bulk: bool = True
+    #: An internal transition that lifts the case's stuck mark (the reason explained,
+    #: nothing else to do again: the state's steps, tasks and effects are not redone).
+    unsticks: bool = False
 
     @property
     def sources(self) -> tuple[str, ...]:

@@ -90,6 +90,8 @@ class StateChanges(CoopRules):
         if t.dest is not None:
             self._enter(case, definition, tuple(steps), payload)
         else:
+            if t.unsticks:
+                self.clear_stuck(case)
             self._queue(case, definition, steps)
         log.info(
             "case transition",

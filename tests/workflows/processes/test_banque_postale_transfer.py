@@ -182,8 +182,16 @@ def test_funds_within_the_tolerance_are_received_and_beyond_it_the_case_is_stuck
         "Le montant reçu (1500.00 €) diffère du solde déclaré (1800.00 €) de 300.00 €, "
         "plus que la tolérance de l'AD (1.00 €)."
     )
+    with pytest.raises(GuardFailed, match="vérifiez-le"):  # not closed while unexplained
+        fire(engine, other.id, "close_account", actor=CLAIRE)
+    queued = steps_of(engine, other.id)
     explained = fire(engine, other.id, "accept_amount", actor=CLAIRE, comment="Frais de clôture.")
-    assert explained.stuck_reason is None
+    assert (explained.state, explained.stuck_reason) == ("funds_received", None)
+    # Explained, not received again: no second email, the closing task still the one.
+    assert steps_of(engine, other.id) == queued
+    with engine.db.read() as s:
+        tasks = s.scalars(select(Task.kind).where(Task.case_id == other.id)).all()
+    assert tasks.count("transfer_closing") == 1
     assert fire(engine, other.id, "close_account", actor=CLAIRE).state == "closed"
 
 

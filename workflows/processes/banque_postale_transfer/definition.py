@@ -61,6 +61,8 @@ FOLLOW_UP = "follow_up_bank"
 CHECK_AMOUNT = "accept_amount"
 
 COMMENT_MAX = 2000
+#: The stuck reason of funds that differ from the declared balance.
+AMOUNT_MISMATCH = "transfer_amount_mismatch"
 
 #: The advance's trigger the funds fire (``emergency_advance``'s ``repay``).
 ADVANCE = "emergency_advance"
@@ -94,6 +96,15 @@ _has_comment = text_required(
     maximum=COMMENT_MAX,
     too_long="Commentaire trop long ({maximum} caractères au plus).",
 )
+
+
+def _amount_explained(ctx: GuardContext) -> str | None:
+    if ctx.case.stuck_reason == AMOUNT_MISMATCH:
+        return (
+            "Le montant reçu diffère du solde déclaré : vérifiez-le (« Vérifier le montant "
+            "reçu ») avant de confirmer la clôture."
+        )
+    return None
 
 
 def _beyond_tolerance(payload: dict[str, Any]) -> bool:
@@ -144,7 +155,7 @@ STATES = [
         steps=("notify_funds_received",),
         portal_label="Solde reçu sur le compte de la coopérative",
         stuck=StuckRule(
-            "transfer_amount_mismatch",
+            AMOUNT_MISMATCH,
             "Le montant reçu ({received}) diffère du solde déclaré ({declared}) de "
             "{difference}, plus que la tolérance de l'AD ({tolerance}).",
             CHECK_AMOUNT,
@@ -189,22 +200,26 @@ TRANSITIONS = [
         guards=("has_funds",),
         bulk=False,
     ),
-    # « Vérifier le montant reçu »: the difference explained (re-entered unstuck).
+    # « Vérifier le montant reçu »: the difference explained, the stuck mark lifted;
+    # the funds were received once (their email, the closing task, the advance repaid).
     T(
         CHECK_AMOUNT,
         FUNDS_RECEIVED,
-        FUNDS_RECEIVED,
+        None,
         "Écart de montant expliqué",
         by=frozenset({STAFF}),
         guards=("has_comment",),
         bulk=False,
+        unsticks=True,
     ),
+    # Not while the amount received is unexplained.
     T(
         "close_account",
         FUNDS_RECEIVED,
         CLOSED,
         "Clôture du compte confirmée",
         by=frozenset({STAFF}),
+        guards=("amount_explained",),
     ),
     T(
         "remind",
@@ -301,7 +316,12 @@ DEFINITION = Definition(
     transitions=TRANSITIONS,
     timers=TIMERS,
     steps=STEPS,
-    guards={"attested": _attested, "has_funds": _has_funds, "has_comment": _has_comment},
+    guards={
+        "attested": _attested,
+        "has_funds": _has_funds,
+        "has_comment": _has_comment,
+        "amount_explained": _amount_explained,
+    },
     prerequisites=(
         Prerequisite(
             kyc.PROCESS, (kyc.VERIFIED,), "Disponible quand votre identité sera vérifiée."
