@@ -948,3 +948,6 @@ FORMS.update(PRICE_FORMS)
 from tests.security.form_defects_transfer_staff import TRANSFER_STAFF_FORMS  # noqa: E402
 
 FORMS.update(TRANSFER_STAFF_FORMS)
+from tests.security.form_defects_transfer_portal import TRANSFER_PORTAL_FORMS  # noqa: E402
+
+FORMS.update(TRANSFER_PORTAL_FORMS)

@@ -58,6 +58,7 @@ from tests.security.form_defects_affiliation_staff import (
 )
 from tests.security.form_defects_bank import CERTIFIED_MANDATAIRE, PDF, TASK_STAFF
 from tests.security.form_defects_prices import PRICES_STAFF, prices_context
+from tests.security.form_defects_transfer_portal import transfer_portal_context
 from tests.security.form_defects_transfer_staff import TRANSFER_STAFF, transfer_staff_context
 from tests.web.conftest import PortalCoop, log_in_mandataire, settle, text
 from web.extensions import limiter
@@ -478,6 +479,27 @@ def test_the_transfer_and_advance_staff_forms_refuse_bad_input(
     « Examiner la demande d'avance » (accorder, refuser), « Faire le virement de
     l'avance », « Enregistrer le remboursement »."""
     check_bad_input(runtime, transfer_staff, data)
+
+
+@pytest.fixture
+def transfer_portal(app: Any, runtime: Any, ad: Any, foreign_submission: str) -> list[Family]:
+    """The attestation, the advance's request and its signature, each posted by a
+    mandataire whose coop is where the form acts."""
+    people = transfer_portal_context(app, runtime, ad, foreign_submission)
+    settle(runtime)
+    return [family(who, client, context) for who, (client, context) in people.items()]
+
+
+@sqlite_only
+@bad_input(max_examples=200)
+@given(data=st.data())
+def test_the_transfer_and_advance_portal_forms_refuse_bad_input(
+    app, runtime, transfer_portal, data
+):
+    """« Solde Banque Postale » (the attestation), « Avance d'urgence » (the request with
+    its quote, the contract's signature)."""
+    people = data.draw(st.sampled_from(transfer_portal), label="mandataire")
+    check_bad_input(runtime, people, data)
 
 
 @sqlite_only

@@ -141,12 +141,16 @@ class AdvanceForm(FlaskForm):
             raise ValidationError(DATE_TOO_FAR)
 
     def validate_supplier_iban(self, field: Field) -> None:
+        if field.errors:  # too long: said once
+            return
         iban, error = rib_checks.parse_iban(field.data or "")
         if iban is None:
             raise ValidationError(error or rib_checks.IBAN_INVALID)
         self.supplier_iban_compact = iban.compact
 
     def validate_amount(self, field: Field) -> None:
+        if field.errors:  # too long: said once
+            return
         try:
             cents = parse_amount(field.data, maximum_cents=AMOUNT_MAX_CENTS)
         except ValueError as exc:
@@ -207,6 +211,8 @@ class SignatureForm(FlaskForm):
     signed_name: str | None = None
 
     def validate_full_name(self, field: Field) -> None:
+        if field.errors:  # too long: said once
+            return
         typed = words_of(field.data or "")
         first, last = words_of(self.first_name), words_of(self.last_name)
         if typed not in (first + last, last + first):

@@ -77,12 +77,16 @@ class AttestationForm(FlaskForm):
     declared_cents: int | None = None
 
     def validate_old_account(self, field: Field) -> None:
+        if field.errors:  # too long: said once
+            return
         iban, error = parse_old_account(field.data or "")
         if error is not None:
             raise ValidationError(error)
         self.old_account_iban = iban
 
     def validate_balance(self, field: Field) -> None:
+        if field.errors:  # too long: said once
+            return
         # An empty old account is a balance too (0,00 €): the account is closed all the
         # same; a negative one is not La Banque Postale's to pay.
         try:
