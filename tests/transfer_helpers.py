@@ -163,6 +163,36 @@ def signature(mandataire: Mandataire) -> dict[str, Any]:
     }
 
 
+#: What each trigger's form keeps in the advance's data (the definition's docstring).
+_KEPT: dict[str, Any] = {
+    "approve": lambda actor, _payload, at: (
+        "review",
+        {
+            "decision": "approved",
+            "reason": "",
+            "by": actor.name,
+            "officer_role": "treasurer",
+            "at": at,
+        },
+    ),
+    "reject": lambda actor, payload, at: (
+        "review",
+        {
+            "decision": "rejected",
+            "reason": payload["reason"],
+            "by": actor.name,
+            "officer_role": "treasurer",
+            "at": at,
+        },
+    ),
+    "sign": lambda _actor, payload, _at: ("signature", payload["signature"]),
+    "disburse": lambda actor, payload, _at: ("disbursement", {**payload, "by": actor.name}),
+    "record_repayment": lambda actor, _payload, _at: (
+        "repayment",
+        {"repaid_on": "2026-11-02", "reference": "RB-1", "source": "staff", "by": actor.name},
+    ),
+}
+
 #: The advance's states in the order :func:`advance_at` reaches them.
 ADVANCE_PATH = (
     "requested",
@@ -207,6 +237,10 @@ def advance_at(engine: Engine, ad: AD, state: str, mandataire: Mandataire | None
                 plan.append(("record_repayment", reviewer, {}))
         for trigger, actor, payload in plan:
             tx.fire(case.id, trigger, actor=actor, payload=payload)
+            kept = _KEPT.get(trigger)
+            if kept is not None:  # what the portal or the staff form keeps with it
+                key, value = kept(actor, payload, tx.now.isoformat())
+                case.data = {**(case.data or {}), key: value}
         case_id = case.id
     with engine.db.read() as s:
         found = s.get(Case, case_id)

@@ -230,8 +230,10 @@ def test_the_signed_copy_prints_the_name_paris_time_and_ip(services, engine, ad,
 
 
 def test_a_signed_copy_without_the_signature_fails_for_good(services, engine, ad):
-    case = advance_at(engine, ad, "signed")  # the signature in the history only
-    with engine.transaction() as tx:  # and lost from it
+    case = advance_at(engine, ad, "signed")
+    with engine.transaction() as tx:  # the signature lost, in the data and the history
+        locked = tx.lock(case.id)
+        locked.data = {k: v for k, v in locked.data.items() if k != "signature"}
         tx.session.execute(
             update(CaseEvent)
             .where(CaseEvent.case_id == case.id, CaseEvent.trigger == "sign")
@@ -291,7 +293,9 @@ def test_the_refusal_tells_the_officers_reason(services, engine, ad, smtp_server
 def test_a_refusal_without_its_reason_fails_for_good(services, engine, ad):
     mandataire = with_password(engine, eligible(engine, ad))
     case = advance_at(engine, ad, "rejected", mandataire)
-    with engine.transaction() as tx:  # the reason lost (the history's only)
+    with engine.transaction() as tx:  # the reason lost, in the data and the history
+        locked = tx.lock(case.id)
+        locked.data = {k: v for k, v in locked.data.items() if k != "review"}
         tx.session.execute(
             update(CaseEvent)
             .where(CaseEvent.case_id == case.id, CaseEvent.trigger == "reject")
