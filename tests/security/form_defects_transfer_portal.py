@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from io import BytesIO
 from typing import Any
 
@@ -31,7 +31,9 @@ from tests.security.form_defects_bank import (
     SITE_LIMIT,
     Upload,
     _nul_in,
+    _reads_as_date,
 )
+from tests.security.form_defects_transfer_staff import _unreadable_amount
 from tests.transfer_helpers import OLD_ACCOUNT, SUPPLIER_IBAN, advance_at, banking_done, eligible
 from tests.web.conftest import log_in_mandataire
 from tests.workflows.processes.test_iban_rib_checks import wrong_rib_key
@@ -115,18 +117,6 @@ def _supplier_iban_says(values: Values) -> list[str]:
     iban, error = rib_checks.parse_iban(values["supplier_iban"])
     assert iban is None and error is not None, values
     return [DETAILS_REFUSED, error]
-
-
-def _unreadable_amount(typed: str) -> bool:
-    """What ``parse_euros`` refuses as unreadable (not blank, not negative, not too
-    long for its field)."""
-    text = re.sub(r"[\s\u00a0\u202f\u2009]", "", typed.replace("€", ""))
-    return (
-        bool(text)
-        and len(typed) <= 30
-        and not typed.strip().startswith(("-", "−"))
-        and re.fullmatch(r"[0-9]{1,7}([,.][0-9]{1,2})?", text) is None
-    )
 
 
 def _amount_defects(field: str, missing: str, too_long_says: str) -> tuple[Defect, ...]:
@@ -358,18 +348,6 @@ REQUEST_DEFECTS = (
     FOREIGN_TOKEN,
     _nul_in("project", "project_on", "pays_for", "supplier", "supplier_iban", "amount"),
 )
-
-
-def _reads_as_date(typed: str) -> bool:
-    """What the form takes for a date: ASCII, ``2027-03-15`` or ``15/03/2027``."""
-    typed = typed.strip()
-    for format in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            datetime.strptime(typed, format)
-        except ValueError:
-            continue
-        return typed.isascii()
-    return False
 
 
 # « Avance d'urgence »: the signature -------------------------------------------------
