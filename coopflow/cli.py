@@ -231,10 +231,24 @@ def create_ad(
 @click.option("--name", "full_name", required=True)
 @click.option("--role", type=click.Choice(["national", "ad", "readonly"]), default="ad")
 @click.option("--ad", "ad_code", default=None, help="Code de l'AD (rôles ad et readonly).")
+@click.option(
+    "--officer",
+    "officer_role",
+    type=click.Choice(["president", "treasurer"]),
+    default=None,
+    help="Président ou trésorier de l'AD : lui seul examine les demandes d'avance.",
+)
 @click.password_option("--password", confirmation_prompt=True)
 @with_appcontext
-def create_staff(email: str, full_name: str, role: str, ad_code: str | None, password: str) -> None:
-    """Create a back-office account."""
+def create_staff(
+    email: str,
+    full_name: str,
+    role: str,
+    ad_code: str | None,
+    officer_role: str | None,
+    password: str,
+) -> None:
+    """Create a back-office account (``--officer``: the AD's president or treasurer)."""
     from coopflow.accounts import create_staff as create
 
     try:
@@ -245,6 +259,7 @@ def create_staff(email: str, full_name: str, role: str, ad_code: str | None, pas
             role=role,
             ad_code=ad_code,
             password=password,
+            officer_role=officer_role,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

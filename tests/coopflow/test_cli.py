@@ -89,6 +89,36 @@ def test_upgrade_demo_import_and_staff(env: dict[str, str], tmp_path: Path) -> N
         "Bureau*Nice2026",
     )
     assert made.returncode == 0 and "Compte créé : marc@occe.coop" in made.stdout
+    treasurer = run(
+        env,
+        "create-staff",
+        "--email",
+        "denis@occe.coop",
+        "--name",
+        "Denis Olivier",
+        "--ad",
+        "AD06",
+        "--officer",
+        "treasurer",
+        "--password",
+        "Tresor*Nice2026",
+    )
+    assert treasurer.returncode == 0 and "Compte créé : denis@occe.coop" in treasurer.stdout
+    national = run(
+        env,
+        "create-staff",
+        "--email",
+        "nadia@occe.coop",
+        "--name",
+        "Nadia Nationale",
+        "--role",
+        "national",
+        "--officer",
+        "president",
+        "--password",
+        "Federation*2026",
+    )
+    assert national.returncode != 0 and "hors d'une AD" in national.stderr
 
 
 def test_serve_starts_everything_and_prints_the_urls(env: dict[str, str]) -> None:
