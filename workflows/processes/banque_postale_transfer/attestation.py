@@ -37,8 +37,8 @@ BANK_ADDRESS = (
 
 OLD_ACCOUNT_REQUIRED = "Indiquez le numéro du compte La Banque Postale (son IBAN)."
 NOT_THE_BANK = (
-    "Ce compte n'est pas à La Banque Postale : son IBAN doit commencer par FR76 20041 "
-    "(recopiez-le depuis un relevé de La Banque Postale)."
+    "Ce compte n'est pas à La Banque Postale : son IBAN commence par FR, deux chiffres, "
+    "puis 20041 (recopiez-le depuis un relevé de La Banque Postale)."
 )
 
 
