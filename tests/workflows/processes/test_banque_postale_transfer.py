@@ -6,77 +6,23 @@ advance in the same transaction, audited on both cases."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from tests.factories import StaffFactory
 from tests.helpers import active_account, case_of
-from workflows.engine.engine import Actor, Engine
+from tests.transfer_helpers import ATTESTATION, SYSTEM, attested, banking_done, fire, steps_of
+from workflows.engine.engine import Actor
 from workflows.engine.errors import GuardFailed
 from workflows.engine.scheduling import tick
-from workflows.models import Case, CaseEvent, Step, Task
-from workflows.processes import DEFINITIONS
+from workflows.models import AD, Case, CaseEvent, Task
+from workflows.processes.banque_postale_transfer.attestation import funds_payload
 from workflows.processes.banque_postale_transfer.definition import DEFINITION as TRANSFER
 from workflows.processes.emergency_advance.definition import DEFINITION as ADVANCE
 
-SYSTEM = Actor.system("test")
 CLAIRE = Actor("staff", 1, "Claire Agent")
-ATTESTATION = {
-    "cheques_issued": True,
-    "cheques_deposited": True,
-    "no_operation": True,
-    "old_account": "FR2820041010050500013M02606",
-    "declared_cents": 180000,
-}
-
-
-def engine_with_both(db, clock, publisher) -> Engine:  # type: ignore[no-untyped-def]
-    """The registered processes and these two (not registered yet)."""
-    definitions = {**DEFINITIONS, TRANSFER.name: TRANSFER, ADVANCE.name: ADVANCE}
-    return Engine(db, definitions, clock=clock, publisher=publisher)
-
-
-@pytest.fixture
-def engine(db, clock, publisher) -> Engine:  # type: ignore[no-untyped-def]
-    return engine_with_both(db, clock, publisher)
-
-
-def fire(engine, case_id: int, trigger: str, actor: Actor = SYSTEM, **payload) -> Case:  # type: ignore[no-untyped-def]
-    with engine.transaction() as tx:
-        tx.fire(case_id, trigger, actor=actor, payload=payload)
-    with engine.db.read() as s:
-        case = s.get(Case, case_id)
-        assert case is not None
-        return case
-
-
-def steps_of(engine, case_id: int) -> list[str]:  # type: ignore[no-untyped-def]
-    with engine.db.read() as s:
-        return list(s.scalars(select(Step.name).where(Step.case_id == case_id).order_by(Step.id)))
-
-
-def banking_done(engine, ad):  # type: ignore[no-untyped-def]
-    """A mandataire whose identity is verified and account certified: the transfer
-    starts by itself in the transaction that meets the last of the two."""
-    mandataire = active_account(engine, ad)
-    coop_id = mandataire.coop_id
-    fire(engine, case_of(engine, coop_id, "kyc").id, "validate")
-    iban = case_of(engine, coop_id, "iban")
-    fire(engine, iban.id, "submit_rib", actor=Actor.mandataire(mandataire), bank_account_id=1)
-    fire(engine, iban.id, "accept")
-    fire(engine, iban.id, "certified")
-    return mandataire
-
-
-def attested(engine, ad):  # type: ignore[no-untyped-def]
-    mandataire = banking_done(engine, ad)
-    case = case_of(engine, mandataire.coop_id, TRANSFER.name)
-    with engine.transaction() as tx:
-        tx.lock(case.id).data = {"attestation": ATTESTATION}
-        tx.fire(case.id, "attest", actor=Actor.mandataire(mandataire))
-    return mandataire, case
 
 
 def test_the_transfer_waits_for_the_identity_and_the_account_then_asks_the_attestation(engine, ad):
@@ -157,16 +103,15 @@ def test_no_funds_30_days_after_the_letter_is_stuck_until_staff_follow_up(engine
 
 
 def _funds(received: int, declared: int = 180000, tolerance: int = 100) -> dict[str, object]:
-    return {
-        "received_cents": received,
-        "declared_cents": declared,
-        "tolerance_cents": tolerance,
-        "received_on": "2026-10-02",
-        "received": f"{received / 100:.2f} €",
-        "declared": f"{declared / 100:.2f} €",
-        "difference": f"{abs(received - declared) / 100:.2f} €",
-        "tolerance": f"{tolerance / 100:.2f} €",
-    }
+    """The payload staff's form and Swan's match give ``funds_received``."""
+    case = Case(data={"attestation": {**ATTESTATION, "declared_cents": declared}})
+    return funds_payload(
+        case,
+        AD(transfer_tolerance_cents=tolerance),
+        received_cents=received,
+        received_on=date(2026, 10, 2),
+        source="staff",
+    )
 
 
 def test_funds_within_the_tolerance_are_received_and_beyond_it_the_case_is_stuck(engine, ad):
@@ -178,9 +123,9 @@ def test_funds_within_the_tolerance_are_received_and_beyond_it_the_case_is_stuck
     other = _sent(engine, ad)
     off = fire(engine, other.id, "funds_received", actor=SYSTEM, **_funds(150000))
     assert off.stuck_reason == "transfer_amount_mismatch"
-    assert off.stuck_message == (
-        "Le montant reçu (1500.00 €) diffère du solde déclaré (1800.00 €) de 300.00 €, "
-        "plus que la tolérance de l'AD (1.00 €)."
+    assert " ".join(off.stuck_message.replace("\u202f", " ").replace("\xa0", " ").split()) == (
+        "Le montant reçu (1 500,00 €) diffère du solde déclaré (1 800,00 €) de 300,00 €, "
+        "plus que la tolérance de l'AD (1,00 €)."
     )
     with pytest.raises(GuardFailed, match="vérifiez-le"):  # not closed while unexplained
         fire(engine, other.id, "close_account", actor=CLAIRE)

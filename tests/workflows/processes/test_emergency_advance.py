@@ -11,13 +11,8 @@ from sqlalchemy import select
 
 from tests.factories import ADFactory, StaffFactory
 from tests.helpers import active_account, case_of
-from tests.workflows.processes.test_banque_postale_transfer import (
-    CLAIRE,
-    attested,
-    engine_with_both,
-    fire,
-    steps_of,
-)
+from tests.transfer_helpers import attested, fire, steps_of
+from tests.workflows.processes.test_banque_postale_transfer import CLAIRE
 from workflows.engine.engine import Actor
 from workflows.engine.errors import GuardFailed
 from workflows.engine.scheduling import tick
@@ -26,11 +21,6 @@ from workflows.processes.emergency_advance.definition import DEFINITION as ADVAN
 from workflows.processes.emergency_advance.definition import eligibility_unmet
 
 SIGNATURE = {"name": "Camille Giraud", "consent": True, "signed_at": "x", "ip": "192.0.2.1"}
-
-
-@pytest.fixture
-def engine(db, clock, publisher):  # type: ignore[no-untyped-def]
-    return engine_with_both(db, clock, publisher)
 
 
 @pytest.fixture
