@@ -22,10 +22,13 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.helpers import csrf_token
-from tests.web.conftest import log_in_mandataire, log_in_staff, make_coop  # noqa: F401
+from tests.transfer_helpers import advance_at, banking_done, eligible
+from tests.web.conftest import log_in_mandataire, log_in_staff, make_coop, settle  # noqa: F401
 from workers.email_messages import compose, template_names
+from workers.steps.paper import Amount
 from workers.templating import TEMPLATES
 from workflows.engine.engine import Actor
+from workflows.mandataires import latest_with_account
 from workflows.models import Document, Email
 from workflows.typography import FrenchTypography, de, la_cooperative
 
@@ -150,6 +153,38 @@ def _email_kinds() -> list[tuple[str, str | None]]:
     return kinds
 
 
+#: What the emails of a process read besides the coop and the mandataire, as their step
+#: gives it (workers/steps/<process>.py).
+_REQUEST = {
+    "project": "Classe de découverte à Saint-Martin-Vésubie",
+    "project_day": "15/03/2027",
+    "pays_for": "Acompte du séjour",
+    "supplier": "PEP 06 Séjours",
+    "amount": Amount(80000),
+    "declared": Amount(180000),
+    "requested_by": "Éloïse Martin",
+}
+EXAMPLES: dict[str | None, dict[str, Any]] = {
+    "banque_postale_transfer": {
+        "received": Amount(179950),
+        "declared": Amount(180000),
+        "received_on": "02/11/2026",
+        "statements": ["Tous les chèques émis ont été débités."],
+    },
+    "emergency_advance": {
+        "request": _REQUEST,
+        "reason": "Ce n'est pas un séjour : demandez un délai au prestataire.",
+        "reviewer_name": "Denis Olivier",
+        "supplier_iban": "FR76 **** **** **** **** ***0 129",
+        "requested_at": datetime(2026, 10, 1, 8, 30, tzinfo=UTC),
+        "by_transfer": True,
+        "repaid_on": "02/11/2026",
+        "disbursed_on": "02/10/2026",
+        "reference": "AV-12",
+    },
+}
+
+
 @sqlite_only
 @pytest.mark.parametrize("kind,process", _email_kinds())
 def test_every_email_is_in_french_typography(factory_session, kind, process):
@@ -170,6 +205,7 @@ def test_every_email_is_in_french_typography(factory_session, kind, process):
         expires_at=datetime(2026, 9, 14, 7, 30, tzinfo=UTC),
         title="Vérification de l'espace",
         action="Vérifier mon espace",
+        **EXAMPLES.get(process, {}),
     )
     assert_french(f"{kind}: subject", email.subject)
     assert_french(f"{kind}: text", re.sub(r"[ \t]+", " ", email.text))
@@ -226,6 +262,28 @@ def test_the_portals_pages_are_in_french_typography(app, runtime, make_coop):  #
     assert_french("coordonnées refusées", read(refused.get_data(as_text=True)))
     home = "/mon-espace"
     assert "À vérifier par vous" in read(client.get(home).get_data(as_text=True))
+
+
+@sqlite_only
+def test_the_transfer_and_advance_pages_are_in_french_typography(app, runtime, ad):
+    """« Solde Banque Postale » and « Avance d'urgence » at each stage a mandataire meets."""
+    engine = runtime.engine
+    paths = ["/mon-espace", "/mon-espace/solde-banque-postale", "/mon-espace/avance"]
+    waiting = banking_done(engine, ad)  # the attestation to fill, no advance possible
+    refused = advance_at(engine, ad, "rejected")
+    signing = advance_at(engine, ad, "approved")  # the contract rendered by the worker
+    settle(runtime)
+    for person_id in (waiting.id, eligible(engine, ad).id):
+        client = app.test_client()
+        log_in_mandataire(app, client, person_id)
+        _scan(client, paths)
+    for case in (refused, signing):
+        with runtime.db.read() as session:
+            person = latest_with_account(session, case.coop_id)
+            assert person is not None
+        client = app.test_client()
+        log_in_mandataire(app, client, person.id)
+        _scan(client, [*paths, "/mon-espace/documents"])
 
 
 @sqlite_only
