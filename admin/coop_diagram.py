@@ -115,10 +115,9 @@ def _node(s: ProcessStatus) -> _Node:
 
 @lru_cache(maxsize=512)
 def _render(nodes: tuple[_Node, ...], arrows: tuple[_Arrow, ...], label: str) -> str:
-    # Narrow (top to bottom) and shrunk to fit a phone rather than scrolled.
-    return render_svg(
-        _graph(nodes, arrows), label, css_class="process-diagram coop-diagram", shrink=True
-    )
+    # Seven processes make three columns: shrunk to a phone's width their text would be
+    # unreadable, so a narrow screen scrolls the picture within its frame instead.
+    return render_svg(_graph(nodes, arrows), label, css_class="process-diagram coop-diagram")
 
 
 def _lines(text: str) -> str:
@@ -170,7 +169,8 @@ def _graph(nodes: tuple[_Node, ...], arrows: tuple[_Arrow, ...]) -> graphviz.Dig
     for n, arrow in enumerate(arrows):
         attrs = {"label": _lines(arrow.label), "id": f"coop-arrow-{n}"}
         if arrow.effect:
-            attrs.update(style="dashed", color=BLUE, fontcolor=BLUE)
+            # An effect orders nothing: it does not push its process a column further.
+            attrs.update(style="dashed", color=BLUE, fontcolor=BLUE, constraint="false")
             attrs["class"] = f"effect from-{arrow.source} to-{arrow.dest}"
         else:
             attrs.update(color=GREEN if arrow.met else GREY, penwidth="1.5")

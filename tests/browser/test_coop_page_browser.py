@@ -55,7 +55,21 @@ def test_the_coop_page_shows_its_picture_on_any_screen(runtime, live_server, pag
     box = picture.bounding_box()
     assert box is not None
     assert box["width"] > 150 and box["height"] > 100
-    assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    # Its frame stays within the page; on a phone the picture scrolls inside it, its
+    # smallest text readable (12 px at least: the picture is never shrunk).
+    frame = page.locator("figure.coop-picture")
+    frame_box = frame.bounding_box()
+    assert (
+        frame_box is not None
+        and 0 <= frame_box["x"] <= frame_box["x"] + frame_box["width"] <= width
+    )
+    smallest = page.evaluate(
+        """() => Math.min(...[...document.querySelectorAll('svg.coop-diagram text')]
+            .map(t => t.getBoundingClientRect().height).filter(h => h > 0))"""
+    )
+    assert smallest >= 11, smallest
+    if width < 600:
+        assert frame.evaluate("f => f.scrollWidth > f.clientWidth")
     for process, words in (
         ("invitation", "Compte actif"),
         ("space_check", "À vérifier par le mandataire"),
@@ -63,13 +77,14 @@ def test_the_coop_page_shows_its_picture_on_any_screen(runtime, live_server, pag
         ("iban", "En attente du RIB"),
     ):
         node = page.locator(f"svg.coop-diagram g#coop-process-{process}")
+        node.scroll_into_view_if_needed()
         assert node.is_visible(), process
         assert words in " ".join((node.text_content() or "").split()), process
         node_box = node.bounding_box()
         assert (
             node_box is not None
             and 0 <= node_box["x"] <= node_box["x"] + node_box["width"] <= width
-        )
+        ), process
     # The account opens the four processes that wait on it: an arrow to each, met.
     arrows = page.locator("svg.coop-diagram g.prerequisite.met")
     assert arrows.count() == 4 and all(a.is_visible() for a in arrows.all())
