@@ -73,6 +73,13 @@ ADS = [
     ),
 ]
 
+#: The ADs' postal addresses (their letterhead).
+ADDRESSES = {
+    "AD06": "Le Nouvel Horizon, 8 avenue des Arènes de Cimiez, 06000 Nice",
+    "AD35": "14 rue des Veyettes, 35000 Rennes",
+    "AD50": "Maison des associations, 8 rue de la Halle aux Grains, 50000 Saint-Lô",
+}
+
 HEADER = (
     "numero_affiliation;nom_cooperative;ecole;adresse;code_postal;commune;email_ecole;"
     "prenom_mandataire;nom_mandataire;email_mandataire\n"
@@ -145,6 +152,8 @@ def load_demo(rt: Runtime) -> bool:
                     name=name,
                     email=email,
                     phone=phone,
+                    # The letterhead of its letters and contracts.
+                    address=ADDRESSES[code],
                     academic_domains=domains,
                     created_at=tx.now,
                 )
