@@ -233,6 +233,7 @@ def test_the_picture_names_each_process_with_where_the_coop_stands(client, rt, a
         *(("invitation", p) for p in ("space_check", "kyc", "iban", "affiliation")),
         ("kyc", "banque_postale_transfer"),
         ("iban", "banque_postale_transfer"),
+        *((p, "card_order") for p in ("kyc", "iban", "affiliation")),
     }
     assert _words(arrows[("invitation", "space_check")]) == "« Compte actif »"
     assert "met" in _classes(arrows[("invitation", "space_check")])
@@ -243,7 +244,8 @@ def test_the_picture_names_each_process_with_where_the_coop_stands(client, rt, a
         "Vérification d'identité : Instructions envoyées, vérification non commencée ; "
         "Compte bancaire certifié : En attente du RIB ; "
         "Affiliation de l'année : Adhésion à compléter par le mandataire ; "
-        "Reversement du solde Banque Postale : pas commencé ; Avance d'urgence : pas commencé"
+        "Reversement du solde Banque Postale : pas commencé ; Carte bancaire de la coopérative : "
+        "pas commencé ; Avance d'urgence : pas commencé"
     )
     assert "\u00a0: Invitation" in root.get("aria-label")
 
@@ -413,6 +415,7 @@ def test_a_waiting_case_and_the_effects_of_a_process(letter_app: Flask, ad, staf
         "affiliation",
         "banque_postale_transfer",
         "emergency_advance",
+        "card_order",
         "letter",
         "follow_up",
     }
@@ -432,6 +435,7 @@ def test_a_waiting_case_and_the_effects_of_a_process(letter_app: Flask, ad, staf
         ("space_check", "letter"),
         ("kyc", "banque_postale_transfer"),
         ("iban", "banque_postale_transfer"),
+        *((p, "card_order") for p in ("kyc", "iban", "affiliation")),
     }
     assert _words(prerequisites[("space_check", "letter")]) == "« Espace vérifié »"
     effects = _arrows(root, "effect")
@@ -465,6 +469,7 @@ def test_a_waiting_case_and_the_effects_of_a_process(letter_app: Flask, ad, staf
     assert all(
         "met" in _classes(a)
         for (_, process), a in _arrows(root, "prerequisite").items()
-        if process != "banque_postale_transfer"  # kyc and iban are still on their way
+        # kyc, iban and affiliation are still on their way
+        if process not in ("banque_postale_transfer", "card_order")
     )
     assert 'id="prerequis"' not in client.get(f"/admin/dossiers/{letter_id}").get_data(as_text=True)

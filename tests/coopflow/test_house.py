@@ -84,9 +84,9 @@ def test_every_email_and_document_needs_its_templates(tmp_path: Path):
 
 
 def test_a_registry_naming_no_process_is_refused(monkeypatch):
-    monkeypatch.setitem(PROCESS_PAGES, "card_order", example_portal)
+    monkeypatch.setitem(PROCESS_PAGES, "no_such_process", example_portal)
     assert house.problems(House.of()) == [
-        "web/portal enregistre « card_order », qui n'est pas un processus."
+        "web/portal enregistre « no_such_process », qui n'est pas un processus."
     ]
 
 

@@ -15,6 +15,7 @@ from flask import Flask
 from web.portal import (
     affiliation,
     banque_postale_transfer,
+    card_order,
     documents,
     emergency_advance,
     home,
@@ -33,6 +34,7 @@ PROCESS_PAGES: dict[str, ModuleType] = {
     "affiliation": affiliation,
     "banque_postale_transfer": banque_postale_transfer,
     "emergency_advance": emergency_advance,
+    "card_order": card_order,
 }
 
 #: Pages under ``/mon-espace`` (endpoints ``portal.<name>.…``), nested once at import.
@@ -43,6 +45,7 @@ NESTED: tuple[ModuleType, ...] = (
     affiliation,
     banque_postale_transfer,
     emergency_advance,
+    card_order,
     documents,
 )
 for _module in NESTED:

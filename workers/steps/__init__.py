@@ -19,6 +19,7 @@ from workers.context import StepContext
 from workers.steps import (
     affiliation,
     banque_postale_transfer,
+    card_order,
     emergency_advance,
     iban,
     invitation,
@@ -38,6 +39,7 @@ PROCESS_STEPS: dict[str, ModuleType] = {
     "affiliation": affiliation,
     "banque_postale_transfer": banque_postale_transfer,
     "emergency_advance": emergency_advance,
+    "card_order": card_order,
 }
 #: Steps any process may use (« Une démarche vous attend »).
 SHARED_STEPS: tuple[ModuleType, ...] = (notifications,)

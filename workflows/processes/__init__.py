@@ -10,6 +10,7 @@ from workflows.processes.affiliation.definition import DEFINITION as affiliation
 from workflows.processes.banque_postale_transfer.definition import (
     DEFINITION as banque_postale_transfer,
 )
+from workflows.processes.card_order.definition import DEFINITION as card_order
 from workflows.processes.emergency_advance.definition import DEFINITION as emergency_advance
 from workflows.processes.iban.definition import DEFINITION as iban
 from workflows.processes.invitation.definition import DEFINITION as invitation
@@ -26,5 +27,6 @@ DEFINITIONS: dict[str, Definition] = {
         affiliation,
         banque_postale_transfer,
         emergency_advance,
+        card_order,
     )
 }

@@ -1,4 +1,4 @@
-"""``card_order`` alone (not registered yet; no worker runs its steps): the card is
+"""``card_order`` alone (no worker runs its steps): the card is
 offered once the identity is verified, the account certified and this year's
 affiliation validated; ordered to the school, or elsewhere once staff approve; Swan's
 statuses move it forward only; consent, printing and activation late are stuck with
@@ -18,18 +18,11 @@ from workflows.engine.engine import Actor, Engine
 from workflows.engine.errors import GuardFailed, TransitionNotAllowed
 from workflows.engine.scheduling import tick
 from workflows.models import Case, Task
-from workflows.processes import DEFINITIONS
 from workflows.processes.card_order.definition import DEFINITION as CARD
 from workflows.processes.card_order.definition import SWAN_STATUSES
 
 CLAIRE = Actor("staff", 1, "Claire Agent")
 SCHOOL = {"line1": "4 avenue Thiers", "postal_code": "06000", "city": "Nice", "country": "FRA"}
-
-
-@pytest.fixture
-def engine(db, clock, publisher) -> Engine:  # type: ignore[no-untyped-def]
-    """The registered processes and this one (not registered yet)."""
-    return Engine(db, {**DEFINITIONS, CARD.name: CARD}, clock=clock, publisher=publisher)
 
 
 def _offered(engine: Engine, ad: Any) -> tuple[Any, Case]:

@@ -22,10 +22,6 @@ What the case keeps (``case.data``), written by whoever fires the transition::
     "card":     {"status": "<PhysicalCardStatus>", "consent_url": str,
                  "tracking_number": str, "estimated_delivery": "2026-11-12"}
     "return":   {"received_on": "2026-11-20", "by": "<name>", "outcome": "resent"|"handed_over"}
-
-Not registered yet (``workflows/processes/__init__.py``): its steps, portal page and
-staff forms come with issue 18; :mod:`tests.workflows.processes.test_card_order` runs it
-alone.
 """
 
 from __future__ import annotations
