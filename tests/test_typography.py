@@ -182,6 +182,18 @@ EXAMPLES: dict[str | None, dict[str, Any]] = {
         "disbursed_on": "02/10/2026",
         "reference": "AV-12",
     },
+    "card_order": {
+        "card": {
+            "tracking_number": "6A12345678901",
+            "delivery_day": "12/11/2026",
+            "consent_url": "https://sandbox.swan.io/consent/abc",
+        },
+        "address": {"lines": ["4 avenue Thiers", "06000 Nice"], "at_school": True},
+        "again": None,
+        "received_on": "20/11/2026",
+        "reason": "Livrez-la à l'école : la mairie y reçoit le courrier l'été.",
+        "consent": True,
+    },
 }
 
 
