@@ -29,6 +29,7 @@ from workflows import event_fields
 from workflows.engine.engine import Actor, UnitOfWork
 from workflows.engine.errors import ValidationError
 from workflows.models import Case, ProviderResource, Step, StepStatus, WebhookEvent
+from workflows.processes.card_order import definition as card_order
 from workflows.processes.kyc import definition as kyc
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,19 @@ SWAN = Actor.system("Swan")
 #: The events that make a case ask Swan again: the kind of resource their
 #: ``resourceId`` is, and the process, trigger and step of the case it belongs to.
 SYNCS: dict[str, tuple[str, str, str, str]] = {
-    f"AccountMembership.{change}": ("membership", kyc.PROCESS, "sync", "sync_identification")
-    for change in ("Created", "Updated", "Bound", "Disabled", "Suspended", "Resumed")
+    **{
+        f"AccountMembership.{change}": ("membership", kyc.PROCESS, "sync", "sync_identification")
+        for change in ("Created", "Updated", "Bound", "Disabled", "Suspended", "Resumed")
+    },
+    # A physical card's changes come as Card.Updated (there is no PhysicalCard.* event).
+    **{
+        f"Card.{change}": ("card", card_order.PROCESS, "sync", "sync_card")
+        for change in ("Created", "Updated")
+    },
 }
 #: Events Swan sends that no process of coopflow follows yet: kept, ignored.
 NOT_FOLLOWED = frozenset(
     {
-        "Card.Created",
-        "Card.Updated",
         "Transaction.Pending",
         "Transaction.Rejected",
         "Transaction.Canceled",

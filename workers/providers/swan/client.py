@@ -38,9 +38,16 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
-from workers.providers.swan import graphql
+from workers.providers.swan import graphql, graphql_cards
 from workers.providers.swan.errors import SwanRejected, SwanUnavailable
-from workers.providers.swan.interface import Beneficiary, Membership, NewMember, Transaction
+from workers.providers.swan.interface import (
+    Beneficiary,
+    Card,
+    CardOrder,
+    Membership,
+    NewMember,
+    Transaction,
+)
 from workers.providers.swan.limiter import Budget, wait_seconds
 from workers.providers.swan.oauth_token import TokenCache
 from workflows.engine.errors import StepPostponed
@@ -214,6 +221,45 @@ class GraphQLSwan:
         node = _found(data.get("transaction"), "virement Swan introuvable", transaction_id)
         return _read(graphql.transaction_from, node)
 
+    def cards(self, membership_id: str) -> list[Card]:
+        found: list[Card] = []
+        after: str | None = None
+        while True:
+            data = self._data(
+                "MembershipCards",
+                graphql_cards.MEMBERSHIP_CARDS,
+                {"id": membership_id, "after": after},
+            )
+            node = _found(data.get("accountMembership"), "adhésion Swan introuvable", membership_id)
+            page = node["cards"]
+            found += [_read(_card, edge["node"]) for edge in page["edges"]]
+            if not page["pageInfo"].get("hasNextPage"):
+                return found
+            after = page["pageInfo"]["endCursor"]
+
+    def card(self, card_id: str) -> Card:
+        data = self._data("Card", graphql_cards.CARD, {"cardId": card_id})
+        return _read(_card, _found(data.get("card"), "carte Swan introuvable", card_id))
+
+    def order_card(self, order: CardOrder) -> Card:
+        cards = self.cards(order.membership_id)
+        if cards:  # printed on the membership's card (its rejection if it has one)
+            card_id = next((c.id for c in cards if c.has_physical), cards[0].id)
+            self._mutation(
+                "PrintPhysicalCard",
+                graphql_cards.PRINT_PHYSICAL_CARD,
+                graphql_cards.print_input(card_id, order),
+                "printPhysicalCard",
+            )
+            log.info("swan physical card printed", extra={"card_id": card_id})
+            return self.card(card_id)
+        payload = self._mutation(
+            "AddCards", graphql_cards.ADD_CARDS, graphql_cards.add_cards_input(order), "addCards"
+        )
+        added = _read(_card, _found((payload.get("cards") or [None])[0], "carte absente", ""))
+        log.info("swan card added", extra={"card_id": added.id})
+        return added
+
     # -- the wire --------------------------------------------------------------------
 
     def _mutation(
@@ -382,6 +428,13 @@ def _read(parse: Callable[[dict[str, Any]], Any], node: dict[str, Any]) -> Any:
         return parse(node)
     except graphql.UnexpectedAnswer as exc:
         raise SwanRejected(f"réponse de Swan inattendue : {exc}", code="UnexpectedAnswer") from exc
+
+
+def _card(node: dict[str, Any]) -> Card:
+    try:
+        return graphql_cards.card_from(node)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise graphql.UnexpectedAnswer(f"carte illisible : {exc!r}") from exc
 
 
 def _found(node: Any, message: str, ident: str) -> dict[str, Any]:

@@ -97,6 +97,50 @@ class NewMember:
 
 
 @dataclass(frozen=True)
+class CardAddress:
+    """Where Swan sends the physical card (``CompleteAddressInput``; lines ≤ 38
+    characters, city ≤ 30, postal code ≤ 10: checked by the portal)."""
+
+    line1: str
+    city: str
+    postal_code: str
+    line2: str = ""
+    country: str = "FRA"
+
+
+@dataclass(frozen=True)
+class CardOrder:
+    """A physical card for the membership: printed on its card if it has one (Swan's
+    ``printPhysicalCard``), else a new card with its physical card (``addCards``)."""
+
+    membership_id: str
+    address: CardAddress
+    #: ``physicalCardCustomOptions.additionalPrintedLine`` (≤ 26 characters), if any.
+    printed_line: str
+    #: Where Swan sends the mandataire back after consenting (the portal's card page).
+    consent_redirect_url: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """A card of the membership and its physical card (``None``: no physical card
+    ordered). ``physical_status`` is Swan's ``PhysicalCardStatus``."""
+
+    id: str
+    membership_id: str
+    physical_status: str | None = None
+    consent_url: str | None = None
+    tracking_number: str | None = None
+    estimated_delivery: date | None = None
+    pin_ready: bool = False
+
+    @property
+    def has_physical(self) -> bool:
+        """A physical card Swan still makes or keeps (any status but ``Canceled``)."""
+        return self.physical_status is not None and self.physical_status != "Canceled"
+
+
+@dataclass(frozen=True)
 class Beneficiary:
     """The coop's certified external account, as Swan keeps it (a trusted SEPA
     beneficiary of the coop's account)."""
@@ -132,6 +176,21 @@ class Swan(Protocol):
     def certify_account(self, account_id: str | None, iban: str, holder: str) -> Beneficiary:
         """Tell Swan the coop's certified account; asked again it answers the same
         beneficiary (looked up by IBAN before adding)."""
+        ...
+
+    def cards(self, membership_id: str) -> list[Card]:
+        """The membership's cards, each with its physical card (the read made before
+        ordering: a card already printed is adopted, never ordered twice)."""
+        ...
+
+    def card(self, card_id: str) -> Card:
+        """One card now (the re-query of ``Card.Updated`` and of the polls)."""
+        ...
+
+    def order_card(self, order: CardOrder) -> Card:
+        """Order the physical card: Swan has no idempotency key, so the caller asks
+        :meth:`cards` first; a card that already has one answers
+        ``AlreadyValidPhysicalCardRejection`` (a :class:`SwanRejected` of that code)."""
         ...
 
     def transaction(self, transaction_id: str) -> Transaction:

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from workers.providers.swan.errors import SwanRejected
 from workers.providers.swan.interface import (
     Beneficiary,
+    Card,
+    CardOrder,
     Membership,
     MembershipStatus,
     NewMember,
@@ -96,6 +98,24 @@ class ManualSwan:
             "le solde reçu dans le dossier.",
             code="ManualPath",
         )
+
+    def cards(self, membership_id: str) -> list[Card]:
+        raise _cards_refused()
+
+    def card(self, card_id: str) -> Card:
+        raise _cards_refused()
+
+    def order_card(self, order: CardOrder) -> Card:
+        raise _cards_refused()
+
+
+#: The card on the manual path: staff order it at the bank and record its progress.
+def _cards_refused() -> SwanRejected:
+    return SwanRejected(
+        "Suivi manuel : coopflow ne commande pas la carte chez Swan ; l'AD la commande et "
+        "enregistre son suivi dans le dossier.",
+        code="ManualPath",
+    )
 
 
 def _row(session: Session, object_id: str, kind: str) -> SandboxObject:

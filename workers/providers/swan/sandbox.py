@@ -29,11 +29,14 @@ from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from sqlalchemy.orm import Session
 
+import workers.providers.swan.sandbox_cards as cards
 import workers.providers.swan.sandbox_world as world
 from workers.providers.swan.errors import SwanRejected, SwanUnavailable
 from workers.providers.swan.graphql import transaction_from
 from workers.providers.swan.interface import (
     Beneficiary,
+    Card,
+    CardOrder,
     Membership,
     MembershipStatus,
     NewMember,
@@ -125,6 +128,44 @@ class SandboxSwan:
 
     def certify_account(self, account_id: str | None, iban: str, holder: str) -> Beneficiary:
         return self._call(lambda: self._certify(account_id, iban, holder))
+
+    def cards(self, membership_id: str) -> list[Card]:
+        def read() -> list[Card]:
+            with self.db.read() as session:
+                return cards.cards(session, membership_id, self.base_url)
+
+        return self._call(read)
+
+    def card(self, card_id: str) -> Card:
+        def read() -> Card:
+            with self.db.read() as session:
+                return cards.card_of(session, row_of(session, card_id, cards.CARD), self.base_url)
+
+        return self._call(read)
+
+    def order_card(self, order: CardOrder) -> Card:
+        def write() -> Card:
+            with self.db.write() as session:
+                return cards.order(session, order, self.clock.now(), self.base_url)
+
+        return self._call(write)
+
+    def simulate_card(self, card_id: str, status: str) -> list[dict[str, str]]:
+        """The card's physical card moved to ``status`` (the mandataire consented or
+        activated it, Swan printed, shipped, suspended it…: :mod:`.sandbox_cards`); the
+        ``Card.Updated`` event Swan sends, none when it was there already. No API call."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            moved = cards.move(session, card_id, status, now)
+        return [self._event(cards.CARD_UPDATED, card_id, now)] if moved else []
+
+    def advance_cards(self) -> list[dict[str, str]]:
+        """Swan's own progress: the cards printed long enough ago are shipped; their
+        events."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            moved = cards.advance(session, now)
+        return [self._event(cards.CARD_UPDATED, card_id, now) for card_id in moved]
 
     def transaction(self, transaction_id: str) -> Transaction:
         def read() -> Transaction:
