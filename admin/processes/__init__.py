@@ -17,6 +17,7 @@ from admin.case_actions import StaffAction
 from admin.processes import (
     affiliation,
     banque_postale_transfer,
+    card_order,
     emergency_advance,
     iban,
     invitation,
@@ -31,6 +32,7 @@ PROCESS_ACTIONS: dict[str, ModuleType] = {
     "affiliation": affiliation,
     "banque_postale_transfer": banque_postale_transfer,
     "emergency_advance": emergency_advance,
+    "card_order": card_order,
 }
 
 
