@@ -73,13 +73,28 @@ class Beneficiary:
 
 
 @dataclass
+class FakeCard:
+    id: str
+    membership_id: str
+    #: The physical card (``None``: virtual only): its status, address, printed line,
+    #: and the ToActivate fields once shipped.
+    physical: dict[str, Any] | None = None
+
+
+#: Swan's limits on a physical card's address and printed line.
+_CARD_LIMITS = {"addressLine1": 38, "addressLine2": 38, "city": 30, "postalCode": 10}
+
+
+@dataclass
 class SwanModel:
     def __init__(self, *, accounts: tuple[str, ...], page_size: int) -> None:
         self.page_size = page_size
         self.accounts: set[str] = set(accounts)
         self.memberships: dict[str, Membership] = {}
         self.beneficiaries: dict[str, Beneficiary] = {}
-        #: Objects created by mutations, by kind (``memberships``, ``beneficiaries``).
+        self.cards: dict[str, FakeCard] = {}
+        #: Objects created by mutations, by kind (``memberships``, ``beneficiaries``,
+        #: ``cards``, ``physical_cards``: every physical card made, reprints included).
         self.created: Counter[str] = Counter()
         #: Root field → handler(variables) → the field's value; other tests add theirs.
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -87,6 +102,9 @@ class SwanModel:
             "account": self._account,
             "addAccountMembership": self._add_account_membership,
             "addTrustedSepaBeneficiary": self._add_trusted_sepa_beneficiary,
+            "card": self._card,
+            "printPhysicalCard": self._print_physical_card,
+            "addCards": self._add_cards,
         }
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
@@ -117,9 +135,87 @@ class SwanModel:
             self.memberships[membership_id].status = status
             self.memberships[membership_id].mismatches = tuple(mismatches)
 
+    def add_membership(self, account_id: str, email: str) -> str:
+        """A membership Swan already has (the kyc steps made it)."""
+        with self.lock:
+            membership = Membership(f"mbr_{next(self._ids)}", account_id, email, "Enabled", {}, {})
+            self.memberships[membership.id] = membership
+            return membership.id
+
+    def set_physical_status(self, card_id: str, status: str, **info: Any) -> None:
+        """The card's physical card now ``status`` (``trackingNumber``… in ``info``)."""
+        with self.lock:
+            physical = self.cards[card_id].physical
+            assert physical is not None
+            physical.update(status=status, **info)
+
     def _account_membership(self, variables: dict[str, Any]) -> Any:
         found = self.memberships.get(variables.get("id", ""))
-        return _membership_node(found) if found else None
+        if not found:
+            return None
+        cards = [_card_node(c) for c in self.cards.values() if c.membership_id == found.id]
+        return {**_membership_node(found), "cards": _connection(cards, 0, len(cards))}
+
+    def _card(self, variables: dict[str, Any]) -> Any:
+        found = self.cards.get(variables.get("cardId", ""))
+        return _card_node(found) if found else None
+
+    def _print_physical_card(self, variables: dict[str, Any]) -> Any:
+        given = _required(variables, "input", ("cardId", "address", "consentRedirectUrl"))
+        card = self.cards.get(given["cardId"])
+        if card is None:
+            return _rejection("CardNotFoundRejection", "Card not found")
+        if card.physical is not None and card.physical["status"] != "Canceled":
+            return _rejection("AlreadyValidPhysicalCardRejection", "Already a valid card")
+        invalid = _card_input(given["address"], given.get("physicalCardCustomOptions"))
+        if invalid:
+            return invalid
+        card.physical = self._physical(given["address"], given.get("physicalCardCustomOptions"))
+        return {
+            "__typename": "PrintPhysicalCardSuccessPayload",
+            "physicalCard": _physical_node(card.physical),
+        }
+
+    def _add_cards(self, variables: dict[str, Any]) -> Any:
+        given = _required(variables, "input", ("cards", "consentRedirectUrl"))
+        added = []
+        for config in given["cards"]:
+            if config.get("accountMembershipId") not in self.memberships:
+                return _rejection("AccountMembershipNotAllowedRejection", "Not allowed")
+            for name in ("withdrawal", "international", "nonMainCurrencyTransactions"):
+                if not isinstance(config.get(name), bool):
+                    raise GraphQLError(f'Field "{name}" of required type was not provided.')
+            if not isinstance(config.get("spendingLimit"), dict):
+                raise GraphQLError('Field "spendingLimit" of required type was not provided.')
+            physical = config.get("physicalCard")
+            if physical is not None:
+                invalid = _card_input(
+                    physical.get("deliveryAddress") or {}, physical.get("physicalCardCustomOptions")
+                )
+                if invalid:
+                    return invalid
+            added.append(config)
+        cards = []
+        for config in added:
+            card = FakeCard(f"card_{next(self._ids)}", config["accountMembershipId"])
+            physical = config.get("physicalCard")
+            if physical is not None:
+                card.physical = self._physical(
+                    physical["deliveryAddress"], physical.get("physicalCardCustomOptions")
+                )
+            self.cards[card.id] = card
+            self.created["cards"] += 1
+            cards.append(_card_node(card))
+        return {"__typename": "AddCardsSuccessPayload", "cards": cards}
+
+    def _physical(self, address: dict[str, Any], options: Any) -> dict[str, Any]:
+        self.created["physical_cards"] += 1
+        return {
+            "status": "ConsentPending",
+            "consentUrl": f"https://consent.example/{next(self._ids)}",
+            "address": dict(address),
+            "additionalPrintedLine": (options or {}).get("additionalPrintedLine"),
+        }
 
     def _account(self, variables: dict[str, Any]) -> Any:
         account_id = variables.get("accountId")
@@ -224,6 +320,43 @@ def _membership_node(m: Membership) -> dict[str, Any]:
         "statusInfo": info,
         "user": user,
         **m.permissions,
+    }
+
+
+def _card_input(address: dict[str, Any], options: Any) -> dict[str, Any] | None:
+    """Swan's ValidationRejection of an address or printed line over its limits."""
+    for name in ("addressLine1", "city", "postalCode", "country"):
+        if not address.get(name):
+            raise GraphQLError(f'Field "{name}" of required type was not provided.')
+    for name, maximum in _CARD_LIMITS.items():
+        if len(address.get(name) or "") > maximum:
+            return _validation(name, "InvalidString", f"Max length {maximum}")
+    if len((options or {}).get("additionalPrintedLine") or "") > 26:
+        return _validation("additionalPrintedLine", "InvalidString", "Max length 26")
+    return None
+
+
+def _physical_node(physical: dict[str, Any]) -> dict[str, Any]:
+    status = physical["status"]
+    info: dict[str, Any] = {"__typename": f"PhysicalCard{status}StatusInfo", "status": status}
+    if status == "ConsentPending":
+        info["consent"] = {"consentUrl": physical["consentUrl"]}
+    if status in ("ToActivate", "Renewed"):
+        info.update(
+            trackingNumber=physical.get("trackingNumber"),
+            estimatedDeliveryDate=physical.get("estimatedDeliveryDate"),
+            isPINReady=bool(physical.get("isPINReady")),
+        )
+    return {"statusInfo": info}
+
+
+def _card_node(card: FakeCard) -> dict[str, Any]:
+    return {
+        "__typename": "Card",
+        "id": card.id,
+        "accountMembership": {"id": card.membership_id},
+        "statusInfo": {"__typename": "CardEnabledStatusInfo", "status": "Enabled"},
+        "physicalCard": _physical_node(card.physical) if card.physical else None,
     }
 
 

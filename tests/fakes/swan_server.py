@@ -11,7 +11,9 @@ beneficiaries), with faults on demand::
         swan.reject_next("addAccountMembership", "ValidationRejection", fields=[...])
         swan.error_next(1, code="INTERNAL_SERVER_ERROR")
         swan.identify(membership_id, "Invalid", reasons=("ExpiredDocument",))
-        swan.memberships, swan.beneficiaries, swan.requests, swan.tokens_issued
+        swan.set_physical_status(card_id, "ToActivate", trackingNumber="6A12")
+        swan.memberships, swan.beneficiaries, swan.cards, swan.requests, swan.tokens_issued
+        swan.physical_cards_made                   # every physical card made, reprints too
 
 It is not a GraphQL engine: a request is answered by the handler of its root field
 (``accountMembership``, ``account``, ``addAccountMembership``…, found in the document),
@@ -95,6 +97,13 @@ class FakeSwan(SwanModel):
         self._closing.set()  # hung requests answer now
         self._server.shutdown()
         self._server.server_close()
+
+    @property
+    def physical_cards_made(self) -> int:
+        """How many physical cards this Swan made (``addCards`` with one, each
+        ``printPhysicalCard``): the count an order made twice would show."""
+        with self.lock:
+            return self.created["physical_cards"]
 
     def client_settings(self) -> dict[str, str]:
         """The keyword arguments a real client needs to reach this server."""
