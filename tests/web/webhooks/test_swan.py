@@ -189,7 +189,7 @@ def test_an_event_ten_minutes_late_changes_nothing_more(client, runtime, coop, c
 @pytest.mark.parametrize(
     ("event_type", "message"),
     [
-        ("Card.Updated", "Événement Swan que coopflow ne suit pas encore."),
+        ("Consent.Granted", "Événement Swan que coopflow ne suit pas encore."),
         ("Transaction.Pending", "Événement Swan que coopflow ne suit pas encore."),
         ("Onboarding.Finalized", "Type d'événement Swan inconnu : « Onboarding.Finalized »."),
     ],
