@@ -951,3 +951,6 @@ FORMS.update(TRANSFER_STAFF_FORMS)
 from tests.security.form_defects_transfer_portal import TRANSFER_PORTAL_FORMS  # noqa: E402
 
 FORMS.update(TRANSFER_PORTAL_FORMS)
+from tests.security.form_defects_card_portal import CARD_PORTAL_FORMS  # noqa: E402
+
+FORMS.update(CARD_PORTAL_FORMS)

@@ -57,6 +57,7 @@ from tests.security.form_defects_affiliation_staff import (
     affiliation_staff_context,
 )
 from tests.security.form_defects_bank import CERTIFIED_MANDATAIRE, PDF, TASK_STAFF
+from tests.security.form_defects_card_portal import card_portal_context
 from tests.security.form_defects_prices import PRICES_STAFF, prices_context
 from tests.security.form_defects_transfer_portal import transfer_portal_context
 from tests.security.form_defects_transfer_staff import TRANSFER_STAFF, transfer_staff_context
@@ -500,6 +501,22 @@ def test_the_transfer_and_advance_portal_forms_refuse_bad_input(
     its quote, the contract's signature)."""
     people = data.draw(st.sampled_from(transfer_portal), label="mandataire")
     check_bad_input(runtime, people, data)
+
+
+@pytest.fixture
+def card_portal(app: Any, runtime: Any, ad: Any, foreign_submission: str) -> Family:
+    """The card's request, posted by a mandataire whose card is to order."""
+    [(who, (client, context))] = card_portal_context(app, runtime, ad, foreign_submission).items()
+    settle(runtime)
+    return family(who, client, context)
+
+
+@sqlite_only
+@bad_input(max_examples=150)
+@given(data=st.data())
+def test_the_card_portal_form_refuses_bad_input(app, runtime, card_portal, data):
+    """« Carte bancaire » (the request: the address, the printed line, the box)."""
+    check_bad_input(runtime, card_portal, data)
 
 
 @sqlite_only

@@ -96,6 +96,13 @@ _RESPONSIBLE = Ticked(RESPONSIBLE)
 _RESPONSIBLE.message = NOT_RESPONSIBLE
 
 
+def postal_code_of(typed: str) -> str | None:
+    """The postal code as Swan takes it (capitals, single spaces), or ``None`` if it has
+    a character Swan refuses."""
+    code = " ".join(typed.upper().split())
+    return code if _POSTAL_CODE.fullmatch(code) else None
+
+
 def school_lines(street: str) -> tuple[str, str]:
     """The school's street as two address lines of at most 38 characters (cut between
     words), the rest left on the second for the mandataire to shorten."""
@@ -141,9 +148,12 @@ class CardForm(FlaskForm):
     def validate_postal_code(self, field: Field) -> None:
         if field.errors:  # missing or too long: said once
             return
-        field.data = " ".join((field.data or "").upper().split())
-        if not _POSTAL_CODE.fullmatch(field.data):
+        code = postal_code_of(field.data or "")
+        if code is None:
             raise ValidationError(POSTAL_CODE_CHARACTERS)
+        if len(code) > POSTAL_CODE_MAX:  # « ß » in capitals is « SS »
+            raise ValidationError(too_long(len(code), POSTAL_CODE_MAX))
+        field.data = code
 
     def validate_reason(self, field: Field) -> None:
         if not field.errors and not self.at_school() and not field.data:
