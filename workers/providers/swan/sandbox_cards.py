@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,6 +46,8 @@ MOVES: dict[str, tuple[str, ...]] = {
 #: How long Swan takes by itself: printing, then shipping (the consent and the
 #: activation are the mandataire's, made with :func:`move`).
 DELAYS = {"Processing": ("ToActivate", timedelta(days=3))}
+#: Where the sandbox's consent page would be (under the platform's address).
+CONSENT_PATH = "/sandbox/swan/card"
 #: How long the post takes once shipped (the estimated delivery date).
 DELIVERY = timedelta(days=4)
 
@@ -65,17 +68,22 @@ def card_of(session: Session, row: SandboxObject, base_url: str) -> Card:
         id=row.id,
         membership_id=row.parent_id or "",
         physical_status=status,
-        consent_url=(
-            f"{base_url}/sandbox/swan/card-consent/{physical.id}"
-            if status == "ConsentPending"
-            else None
-        ),
+        consent_url=_consent_url(row.id, physical, base_url)
+        if status == "ConsentPending"
+        else None,
         tracking_number=physical.data.get("tracking_number") if status == "ToActivate" else None,
         estimated_delivery=(
             datetime.fromisoformat(delivery).date() if delivery and status == "ToActivate" else None
         ),
         pin_ready=status == "ToActivate" and bool(physical.data.get("pin_ready")),
     )
+
+
+def _consent_url(card_id: str, physical: SandboxObject, base_url: str) -> str:
+    """The sandbox's stand-in for Swan's consent page (keyed by the card, as its
+    events are), back to the order's ``consentRedirectUrl``."""
+    query = urlencode({"redirect": physical.data.get("consent_redirect_url") or ""})
+    return f"{base_url}{CONSENT_PATH}/{card_id}?{query}"
 
 
 def cards(session: Session, membership_id: str, base_url: str) -> list[Card]:
