@@ -25,7 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from flask_admin import expose
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 from wtforms import TextAreaField
 
 from admin.case_actions import STALE, lock_visible
@@ -40,7 +41,7 @@ from workflows.engine.engine import Actor
 from workflows.engine.errors import CaseNotFound, VersionConflict
 from workflows.formatting import datetime_fr
 from workflows.mandataires import latest_with_account
-from workflows.models import Case
+from workflows.models import Case, CaseEvent
 from workflows.processes.card_order.definition import (
     COMMENT_MAX,
     FOLLOW_UP,
@@ -198,13 +199,32 @@ def _sent_on(trigger: str, done: str) -> Any:
 
     def perform(rt: Runtime, principal: StaffPrincipal, case_id: int, form: Any) -> str:
         def keep(case: Case) -> dict[str, Any]:
-            entry = dict((case.data or {}).get("return") or {})
-            return {"return": {**entry, "outcome": OUTCOMES[trigger]}}
+            return {"return": {**returned(case), "outcome": OUTCOMES[trigger]}}
 
         _fire(rt, principal, case_id, form, trigger, {}, _comment(form), keep)
         return done
 
     return perform
+
+
+def returned(case: Case) -> dict[str, Any]:
+    """The card's return as the case keeps it, else as ``record_return`` carried it
+    (a case brought back by other means than this page: its day is in the history)."""
+    entry = (case.data or {}).get("return")
+    if isinstance(entry, dict) and entry:
+        return dict(entry)
+    session = object_session(case)
+    payload = (
+        session.scalars(
+            select(CaseEvent.payload)
+            .where(CaseEvent.case_id == case.id, CaseEvent.trigger == RECORD_RETURN)
+            .order_by(CaseEvent.id.desc())
+            .limit(1)
+        ).first()
+        if session is not None
+        else None
+    )
+    return {"received_on": (payload or {}).get("received_on")} if payload else {}
 
 
 def _commented(trigger: str, done: str) -> Any:
@@ -242,7 +262,7 @@ def card_context(session: Session, case: Case, principal: StaffPrincipal) -> dic
     data = case.data or {}
     request = dict(data.get("request") or {})
     coop = case.coop
-    back = dict(data.get("return") or {})
+    back = returned(case)
     return {
         "request": request,
         "asked": _lines(dict(request.get("address") or {})),
@@ -311,19 +331,29 @@ RETURNED_PAGE = TaskPage(
     context=card_context,
     triggers=(RESEND, HAND_OVER),
 )
-#: The tasks with a page, by the action they are.
-PAGES = (ADDRESS_PAGE, RETURNED_PAGE)
-
-RETURN = page_form(
+RETURN_PAGE = TaskPage(
     RECORD_RETURN,
-    "card_return",
-    ReturnForm,
-    ".card_record_return",
-    record_return,
-    "received_on",
-    offered=lambda case: case.state == SHIPPED,
-    prepare=prepare_today("received_on"),
+    "Enregistrer une carte revenue à l'AD",
+    endpoint=".card_return",
+    template="coopflow_admin/processes/card_return.html",
+    offered=_in(SHIPPED),
+    forms=(
+        page_form(
+            RECORD_RETURN,
+            "card_return",
+            ReturnForm,
+            ".card_record_return",
+            record_return,
+            "received_on",
+            prepare=prepare_today("received_on"),
+        ),
+    ),
+    context=card_context,
+    triggers=(RECORD_RETURN,),
 )
+#: The tasks with a page, by the action they are.
+PAGES = (ADDRESS_PAGE, RETURN_PAGE, RETURNED_PAGE)
+
 FOLLOW = page_form(
     FOLLOW_UP,
     "card_follow_up",
@@ -343,7 +373,7 @@ CANCEL_FORM = page_form(
     offered=lambda case: case.state in CANCELLABLE,
 )
 #: The actions with a form on the case page, in the order shown.
-FORMS = (RETURN, FOLLOW, CANCEL_FORM)
+FORMS = (FOLLOW, CANCEL_FORM)
 
 
 class Routes:
@@ -374,9 +404,13 @@ class Routes:
     def card_hand_over(self, case_id: int) -> Any:
         return task_pages.post(self, case_id, RETURNED_PAGE, "hand_over")
 
-    @expose("/<int:case_id>/carte/retour", methods=("POST",))
+    @expose("/<int:case_id>/carte/retour")
+    def card_return(self, case_id: int) -> Any:
+        return task_pages.show(self, case_id, RETURN_PAGE)
+
+    @expose("/<int:case_id>/carte/retour/enregistrer", methods=("POST",))
     def card_record_return(self, case_id: int) -> Any:
-        return self.staff_action(case_id, RETURN)  # type: ignore[attr-defined]
+        return task_pages.post(self, case_id, RETURN_PAGE, "card_return")
 
     @expose("/<int:case_id>/carte/relance", methods=("POST",))
     def card_follow_up(self, case_id: int) -> Any:
