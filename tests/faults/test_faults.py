@@ -352,3 +352,120 @@ def _post_swan(web_url: str, event: dict) -> int:  # type: ignore[type-arg]
             return int(answer.status)
     except urllib.error.HTTPError as refused:
         return int(refused.code)
+
+
+#: Swan's faults in the workers restarted in scenario f: a call may fail (HTTP 500) or
+#: time out after Swan made the card (the answer lost); rare enough that no order uses
+#: up its attempts, frequent enough that hundreds of calls meet them.
+CARD_FAULTS = {
+    "COOPFLOW_SWAN_SANDBOX_ERROR_RATE": "0.02",
+    "COOPFLOW_SWAN_SANDBOX_TIMEOUT_RATE": "0.04",
+}
+_ORDERED = "SELECT count(*) FROM steps WHERE name = 'order_card' AND status = 'done'"
+
+
+def test_f_card_orders_kill_workers(cluster: Cluster) -> None:
+    """500 coops order their card; ``kill -9`` of every worker group mid-run, then a
+    restart with a Swan that fails and times out after the work: 500 physical cards at
+    the sandbox, none twice, every case waiting for the mandataire's consent."""
+    cluster.start()
+    cluster.import_coops()
+    cluster.wait_finished(timeout=180)
+    rt = build_runtime(load_settings({**cluster.env, **_NO_FAULTS}, dotenv=False))
+    try:
+        _activate_every_account(rt)
+        identified = (
+            "SELECT count(*) FROM steps WHERE name = 'request_identification' AND status = 'done'"
+        )
+        cluster.wait_for(lambda: cluster.scalar(identified) == CASES, timeout=180)
+        _may_order(rt)
+        to_order = "SELECT count(*) FROM cases WHERE process = 'card_order' AND state = 'to_order'"
+        cluster.wait_for(lambda: cluster.scalar(to_order) == CASES, timeout=120)
+        _order_every_card(rt)
+        cluster.wait_for(lambda: (cluster.scalar(_ORDERED) or 0) >= FAULT_AT, timeout=120)
+        at_fault = cluster.scalar(_ORDERED)
+        assert at_fault < CASES, "every card was ordered before the fault: nothing was tested"
+        fault_at = time.time()
+        killed = cluster.kill_workers()
+        cluster.env.update(CARD_FAULTS)
+        for _ in range(WORKER_GROUPS):
+            cluster.start_worker()
+        cluster.wait_for(lambda: cluster.scalar(_ORDERED) == CASES, timeout=180)
+        recovered = round(time.time() - fault_at, 1)
+    finally:
+        rt.stop()
+
+    made = cluster.scalar("SELECT count(*) FROM swan_sandbox_objects WHERE kind = 'physical_card'")
+    twice = cluster.query(
+        "SELECT c.parent_id, count(*) FROM swan_sandbox_objects p JOIN swan_sandbox_objects c "
+        "ON c.id = p.parent_id WHERE p.kind = 'physical_card' GROUP BY 1 HAVING count(*) > 1"
+    )
+    cards = cluster.scalar("SELECT count(*) FROM swan_sandbox_objects WHERE kind = 'card'")
+    consent = cluster.scalar(
+        "SELECT count(*) FROM cases WHERE process = 'card_order' AND state = 'consent_pending'"
+    )
+    adopted = cluster.scalar(
+        "SELECT count(*) FROM cases WHERE process = 'card_order' "
+        "AND (data -> 'order' ->> 'adopted') = 'true'"
+    )
+    retried = cluster.scalar(
+        "SELECT count(*) FROM steps WHERE name = 'order_card' AND attempts > 1"
+    )
+    print(
+        f"[fault] f_card_orders_kill_workers: cases={CASES} at_fault={at_fault} "
+        f"killed_groups={killed} physical_cards={made} cards={cards} twice={len(twice)} "
+        f"consent_pending={consent} adopted={adopted} retried_steps={retried} "
+        f"recovery={recovered}s"
+    )
+    assert (made, cards, twice, consent) == (CASES, CASES, [], CASES), twice[:5]
+    assert retried > 0, "no order was retried: nothing was tested"
+    cluster.assert_running()
+
+
+def _may_order(rt) -> None:  # type: ignore[no-untyped-def]
+    """Each coop's identity verified, account certified and affiliation validated, as
+    staff's and Swan's decisions leave them (50 per transaction): the schedulers' sweep
+    starts its card order."""
+    wanted = {"kyc": "verified", "iban": "certified", "affiliation": "validated"}
+    with rt.db.read() as session:
+        ids = session.execute(
+            select(Case.id, Case.process).where(Case.process.in_(list(wanted)))
+        ).all()
+    for start in range(0, len(ids), 50):
+        with rt.engine.transaction() as tx:
+            for case_id, process in ids[start : start + 50]:
+                tx.lock(case_id).state = wanted[process]
+
+
+def _order_every_card(rt) -> None:  # type: ignore[no-untyped-def]
+    """Each mandataire orders the card to the school, as the portal keeps the request."""
+    with rt.db.read() as session:
+        rows = session.execute(
+            select(Case.id, Case.coop_id).where(Case.process == "card_order")
+        ).all()
+    for start in range(0, len(rows), 50):
+        with rt.engine.transaction() as tx:
+            for case_id, coop_id in rows[start : start + 50]:
+                person = tx.session.scalars(
+                    select(Mandataire).where(Mandataire.coop_id == coop_id)
+                ).first()
+                case = tx.lock(case_id)
+                case.data = {
+                    **(case.data or {}),
+                    "request": {
+                        "address": {
+                            "line1": "4 avenue Thiers",
+                            "line2": "",
+                            "postal_code": "06000",
+                            "city": "Nice",
+                            "country": "FRA",
+                        },
+                        "school_address": True,
+                        "printed_line": "COOP ECOLE",
+                        "holder": person.full_name.upper()[:20],
+                        "responsible": True,
+                        "requested_by": person.full_name,
+                        "requested_at": tx.now.isoformat(),
+                    },
+                }
+                tx.fire(case_id, "request", actor=Actor.mandataire(person))
