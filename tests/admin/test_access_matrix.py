@@ -45,6 +45,10 @@ ACTING_PAGES = {
     "cases.advance_quote",
     "cases.advance_disbursement",
     "cases.advance_repayment",
+    # The card order's task pages: the address to approve, a card back at the AD.
+    "cases.card_address",
+    "cases.card_return",
+    "cases.card_returned",
 }
 #: Reachable without a staff session (the login form and its static files).
 PUBLIC = {"admin.login", "admin.logout", "admin.static", "bulk.static", "coopflow_admin.static"}
