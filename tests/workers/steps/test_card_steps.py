@@ -278,3 +278,19 @@ def test_the_sandbox_ships_a_card_printed_three_days_ago(services, engine, ad, s
     (event,) = swan.advance_cards()
     assert event["eventType"] == "Card.Updated" and event["resourceId"] == card_id
     assert swan.card(card_id).physical_status == "ToActivate"
+
+
+def test_a_poll_three_days_after_printing_began_finds_the_card_shipped(services, engine, ad, swan):
+    """No event came: the processing poll reads Swan's progress itself."""
+    case, _ = ordering(engine, ad, swan)
+    run(services, case.id, "order_card")
+    card_id = case_row(engine, case.id).data["order"]["card_id"]
+    swan.simulate_card(card_id, "Processing")
+    _fire_sync(engine, case.id)
+    run(services, case.id, "sync_card")
+    assert case_row(engine, case.id).state == "processing"
+    engine.clock.advance(timedelta(days=3))
+    _fire_sync(engine, case.id)
+    run(services, case.id, "sync_card")
+    found = case_row(engine, case.id)
+    assert found.state == "shipped" and found.data["card"]["tracking_number"]

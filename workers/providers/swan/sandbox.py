@@ -138,8 +138,10 @@ class SandboxSwan:
 
     def card(self, card_id: str) -> Card:
         def read() -> Card:
-            with self.db.read() as session:
-                return cards.card_of(session, row_of(session, card_id, cards.CARD), self.base_url)
+            with self.db.write() as session:  # Swan's progress since: printed, shipped
+                row = row_of(session, card_id, cards.CARD)
+                cards.catch_up(session, card_id, self.clock.now())
+                return cards.card_of(session, row, self.base_url)
 
         return self._call(read)
 

@@ -162,6 +162,16 @@ def move(session: Session, card_id: str, status: str, now: datetime) -> bool:
     return True
 
 
+def catch_up(session: Session, card_id: str, now: datetime) -> None:
+    """The moves of this card whose delay has passed (a read of the card sees Swan's
+    progress since, as the polls would)."""
+    physical = physical_of(session, card_id)
+    while physical is not None and physical.status in DELAYS:
+        to, delay = DELAYS[physical.status]
+        if physical.updated_at > now - delay or not move(session, card_id, to, now):
+            return
+
+
 def advance(session: Session, now: datetime) -> list[str]:
     """Make the moves whose delay has passed; the cards moved."""
     moved: list[str] = []
