@@ -15,7 +15,7 @@ script (the portal's CSP): while the order step works it reloads itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from flask import Blueprint, abort, render_template, url_for
 from flask_login import current_user
@@ -29,15 +29,19 @@ from web.portal.checklist import waiting_reasons
 from web.runtime import runtime
 from web.submissions import Submission, mandataire_owner
 from workflows.engine.engine import UnitOfWork
-from workflows.engine.errors import ConflictError, TransitionNotAllowed
+from workflows.engine.errors import ConflictError, StepError, TransitionNotAllowed
 from workflows.formatting import french_spacing as fr
 from workflows.models import Case, CaseEvent, Coop, Mandataire
 from workflows.processes.card_order.definition import (
+    ACTIVATED,
+    AFTER_ACTIVATION,
     CANCELLED,
     CONSENT_PENDING,
     DEFINITION,
+    HAND_OVER,
     ORDERING,
     PROCESS,
+    RESEND,
     SHIPPED,
     TO_ORDER,
     WAITING,
@@ -129,6 +133,36 @@ def card_case(session: Session, coop_id: int) -> Case | None:
     return latest_case(session, coop_id, PROCESS)
 
 
+@runtime_checkable
+class CardReader(Protocol):
+    """Swan's adapters as the page reads a card (``card(id).physical_status``)."""
+
+    def card(self, card_id: str) -> Any: ...
+
+
+def status_now(swan: object, case: Case | None) -> str | None:
+    """The physical card's status once the case is activated: nothing syncs a final
+    case, so Swan is asked (by the id the order step kept, as the workers'
+    ``card_now`` does); what the case kept when Swan cannot say."""
+    if case is None:
+        return None
+    kept = ((case.data or {}).get("card") or {}).get("status")
+    card_id = ((case.data or {}).get("order") or {}).get("card_id")
+    if case.state != ACTIVATED or not card_id or not isinstance(swan, CardReader):
+        return kept
+    try:
+        status = getattr(swan.card(str(card_id)), "physical_status", None)
+    except StepError:  # Swan refuses or does not answer: the page still shows
+        return kept
+    return status if status in AFTER_ACTIVATION else kept
+
+
+def _consent_link(card: dict[str, Any]) -> str | None:
+    """Swan's consent page, an https address only."""
+    url = str(card.get("consent_url") or "")
+    return url if url.startswith("https://") else None
+
+
 def _last_transition(case: Case | None) -> CaseEvent | None:
     """The transition that brought the case to its state (who, why): a card order has
     a handful of events."""
@@ -160,6 +194,7 @@ def _page(
         data = (case.data or {}) if case is not None else {}
         card = data.get("card") or {}
         last = _last_transition(case)
+        led_by = last.trigger if last is not None else None
         form = form or CardForm(coop, prefill=True)
         working = case is not None and case.state == ORDERING and not case.stuck_reason
         context: dict[str, Any] = {
@@ -175,12 +210,14 @@ def _page(
             "full_name": f"{person.first_name} {person.last_name}",
             "asked": data.get("request") or {},
             "card": card,
-            "suspended": card.get("status") == "Suspended",
+            "suspended": status_now(rt.swan, case) == "Suspended",
+            "consent_link": _consent_link(card),
             "refused": _said(last, "refuse_address", key="reason"),
             "cancel_reason": _said(last, "cancel", key="comment")
             if case is not None and case.state == CANCELLED
             else None,
-            "by_bank": last is not None and last.trigger == "cancel_by_swan",
+            "by_bank": led_by == "cancel_by_swan",
+            "from_ad": led_by if led_by in (RESEND, HAND_OVER) else None,
             "refresh": REFRESH if working else None,
             "conflict": conflict,
         }

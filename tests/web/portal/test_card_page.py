@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -29,6 +30,8 @@ from web.portal.card_form import (
     REASON_REQUIRED,
     school_lines,
 )
+from web.portal.card_order import status_now
+from workflows.engine.errors import PermanentStepError, TransientStepError
 from workflows.models import Case, CaseEvent, Coop, Mandataire
 from workflows.processes.card_order.holder import printed_holder
 
@@ -398,3 +401,94 @@ def test_another_coops_mandataire_sees_nothing_of_it(runtime, app, client, ad, m
     refused = post(client, html_of(client, PAGE))
     assert refused.status_code == 409
     assert len(request_events(runtime, card(runtime, mandataire.coop_id).id)) == 1
+
+
+# --- after activation: Swan asked; back from the AD; odd values ------------------------
+
+
+class _Swan:
+    """Swan's adapter as the page reads a card: ``status``, or ``fails`` raised."""
+
+    def __init__(self, status: str | None = None, fails: Exception | None = None) -> None:
+        self.status, self.fails = status, fails
+        self.asked: list[str] = []
+
+    def card(self, card_id: str) -> Any:
+        self.asked.append(card_id)
+        if self.fails is not None:
+            raise self.fails
+        return SimpleNamespace(id=card_id, physical_status=self.status)
+
+
+def _activated(**data: Any) -> Case:
+    return Case(process=PROCESS, state="activated", data=data)
+
+
+def test_an_activated_card_is_read_from_swan_by_the_id_the_order_kept():
+    case = _activated(order={"card_id": "card-1"}, card={"status": "Activated"})
+    swan = _Swan("Suspended")
+    assert status_now(swan, case) == "Suspended" and swan.asked == ["card-1"]
+    assert status_now(_Swan("ToRenew"), case) == "ToRenew"
+    # Swan silent or refusing, or a status that is no later one: what the case kept.
+    assert status_now(_Swan(fails=TransientStepError("délai")), case) == "Activated"
+    assert status_now(_Swan(fails=PermanentStepError("refus")), case) == "Activated"
+    assert status_now(_Swan("Processing"), case) == "Activated"
+    # Not activated yet, or never ordered: Swan is not asked.
+    unasked = _Swan("Suspended")
+    shipped = Case(process=PROCESS, state="shipped", data=case.data)
+    assert status_now(unasked, shipped) == "Activated"
+    assert status_now(unasked, _activated(card={"status": "Activated"})) == "Activated"
+    assert unasked.asked == [] and status_now(unasked, None) is None
+
+
+def test_a_card_suspended_at_swan_is_shown_with_what_to_do(runtime, app, client, ad, quiet):
+    person, _ = to_order(runtime.engine, ad)
+    log_in(runtime, app, client, person)
+    case = card_at(runtime.engine, ad, "activated", person)
+    with runtime.engine.transaction() as tx:
+        locked = tx.lock(case.id)
+        locked.data = {**locked.data, "order": {"card_id": "card-9"}}
+    swan, runtime.swan = runtime.swan, _Swan("Suspended")
+    try:
+        words = plain(html_of(client, PAGE))
+    finally:
+        runtime.swan = swan
+    assert "La carte est suspendue" in words and "pour récupérer votre code PIN" in words
+
+
+@pytest.mark.parametrize(
+    ("trigger", "said"),
+    [("hand_over", "vous a remis la carte"), ("resend", "vous a été renvoyée à l'école")],
+)
+def test_a_card_back_from_the_ad_says_how_it_came(runtime, app, client, ad, quiet, trigger, said):
+    person, _ = to_order(runtime.engine, ad)
+    log_in(runtime, app, client, person)
+    case = card_at(runtime.engine, ad, "returned_to_ad", person)
+    with runtime.engine.transaction() as tx:
+        tx.fire(case.id, trigger, actor=STAFF)
+    words = plain(html_of(client, PAGE))
+    assert said in words and "Envoyée : activez la carte dès réception" in words
+    assert "La carte est envoyée à l'adresse demandée" not in words
+
+
+def test_a_consent_link_that_is_not_https_is_not_offered(runtime, app, client, ad, quiet):
+    person, _ = to_order(runtime.engine, ad)
+    log_in(runtime, app, client, person)
+    case = card_at(runtime.engine, ad, "consent_pending", person)
+    keep(runtime, case, consent_url="javascript:alert(1)")
+    html = html_of(client, PAGE)
+    assert "javascript:" not in html and "Le lien de la banque n'est pas encore arrivé" in plain(
+        html
+    )
+
+
+def test_a_postal_code_longer_in_capitals_is_counted_in_capitals(runtime, client, mandataire):
+    assert_refused(
+        runtime,
+        client,
+        mandataire,
+        "postal_code",
+        "12 caractères : 10 au plus.",
+        postal_code="ß" * 6,
+        reason="Ailleurs.",
+    )
