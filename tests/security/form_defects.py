@@ -954,3 +954,6 @@ FORMS.update(TRANSFER_PORTAL_FORMS)
 from tests.security.form_defects_card_portal import CARD_PORTAL_FORMS  # noqa: E402
 
 FORMS.update(CARD_PORTAL_FORMS)
+from tests.security.form_defects_card_staff import CARD_STAFF_FORMS  # noqa: E402
+
+FORMS.update(CARD_STAFF_FORMS)

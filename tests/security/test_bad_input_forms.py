@@ -58,6 +58,7 @@ from tests.security.form_defects_affiliation_staff import (
 )
 from tests.security.form_defects_bank import CERTIFIED_MANDATAIRE, PDF, TASK_STAFF
 from tests.security.form_defects_card_portal import card_portal_context
+from tests.security.form_defects_card_staff import CARD_STAFF, card_staff_context
 from tests.security.form_defects_prices import PRICES_STAFF, prices_context
 from tests.security.form_defects_transfer_portal import transfer_portal_context
 from tests.security.form_defects_transfer_staff import TRANSFER_STAFF, transfer_staff_context
@@ -517,6 +518,24 @@ def card_portal(app: Any, runtime: Any, ad: Any, foreign_submission: str) -> Fam
 def test_the_card_portal_form_refuses_bad_input(app, runtime, card_portal, data):
     """« Carte bancaire » (the request: the address, the printed line, the box)."""
     check_bad_input(runtime, card_portal, data)
+
+
+@pytest.fixture
+def card_staff(app: Any, runtime: Any, world: World, ad: Any) -> Family:
+    """The card order's staff forms, posted by an agent of the AD."""
+    client, context = card_staff_context(app, runtime, ad, world.values["case_id"])
+    settle(runtime)
+    return family(CARD_STAFF, client, context)
+
+
+@sqlite_only
+@bad_input(max_examples=150)
+@given(data=st.data())
+def test_the_card_staff_forms_refuse_bad_input(app, runtime, world, card_staff, data):
+    """« Approuver l'adresse de livraison » (approuver, refuser), « Enregistrer une carte
+    revenue à l'AD », « Renvoyer la carte » (renvoyer, remettre), « Relancer la banque »,
+    « Annuler la commande »."""
+    check_bad_input(runtime, card_staff, data)
 
 
 @sqlite_only
