@@ -128,7 +128,7 @@ def card_staff_context(
     Set up by an engine that hands nothing to the workers, then what is left to do
     handed to them (the test settles)."""
     quiet = Engine(runtime.db, runtime.engine.definitions, clock=runtime.engine.clock)
-    agent = factories.StaffFactory(ad=ad, full_name="Claire Agent", email="carte@occe.coop")
+    agent: Any = factories.StaffFactory(ad=ad, full_name="Claire Agent", email="carte@occe.coop")
     context = {
         "case": world_case_id,
         "requested": card_at(quiet, ad, "requested").id,
