@@ -6,7 +6,7 @@ from flask import Flask
 
 import web
 from admin import init_admin
-from coopflow import house, swan_simulator
+from coopflow import house, swan_card_simulator, swan_simulator
 from coopflow.config import Settings, load_settings
 from coopflow.house import House
 from coopflow.runtime import Runtime, build_runtime
@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     init_admin(app)
     if runtime.settings.swan_mode == "sandbox":  # its stand-in for Swan's page
         app.register_blueprint(swan_simulator.bp)
+        app.register_blueprint(swan_card_simulator.bp)
     # The portal's pages exist now: the registries are checked against the app's routes.
     endpoints = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
     house.check(House.of(runtime.engine.definitions), endpoints)

@@ -25,7 +25,7 @@ from tests.web.conftest import (
     text,
 )
 from web.auth import RESET_PURPOSE
-from workers.providers.swan.interface import NewMember
+from workers.providers.swan.interface import CardAddress, CardOrder, NewMember
 from workflows.engine import bulk
 from workflows.engine.engine import Actor
 from workflows.models import AD, Base, Coop, Document, Email, PriceItem, Step
@@ -169,6 +169,14 @@ def world(app, runtime, make_coop, staff) -> World:
     # Outside the transaction above: the sandbox writes with a session of its own.
     member = NewMember(None, mine.email, "Hélène", "Dupré", coop_ref=mine.affiliation_number)
     values["membership_id"] = runtime.swan.add_member(member).id
+    values["card_id"] = runtime.swan.order_card(
+        CardOrder(
+            values["membership_id"],
+            CardAddress("4 avenue Thiers", "Nice", "06000"),
+            "",
+            "http://coopflow.test/mon-espace/carte",
+        )
+    ).id
     invitation = issue_link(runtime, invited, "invitation", timedelta(days=7))
     reset = issue_link(runtime, mine, RESET_PURPOSE, timedelta(hours=1))
     settle(runtime)
