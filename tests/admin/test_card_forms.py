@@ -344,3 +344,21 @@ def _cases_of(rt: Any, coop_id: int) -> list[Case]:
         for case in found:
             session.expunge(case)
         return found
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_card_pages_are_in_french_typography(client, rt, ad, staff06):
+    from tests.test_typography import WRONG_WORDING, assert_french, read
+
+    requested = card_at(rt.engine, ad, "requested")
+    shipped = card_at(rt.engine, ad, "shipped")
+    returned = card_at(rt.engine, ad, "returned_to_ad")
+    log_in(client, staff06)
+    for path in (
+        ADDRESS.format(requested.id),
+        RETURN.format(shipped.id),
+        RETURNED.format(returned.id),
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert_french(path, read(response.get_data(as_text=True)), WRONG_WORDING)
