@@ -75,7 +75,8 @@ def _entered_by(session: Session, case: Case, state: str) -> str | None:
 
 def notify_shipped(ctx: StepContext) -> Outcome:
     """On its way: to the address of the request, tracked when Swan gave a number; when
-    it came back to the AD first, sent on again or handed over (``return.outcome``)."""
+    it came back to the AD first, sent on again by the AD or handed over (the bank's
+    tracking number is then its first parcel's: not shown)."""
 
     def context(session: Session, case: Case) -> dict[str, Any]:
         fired = _entered_by(session, case, SHIPPED)

@@ -122,7 +122,8 @@ def test_a_card_back_at_the_ad_sent_on_says_so(services, engine, ad, trigger, su
     body = plain(email.text_body)
     assert says in body
     assert "est envoyée par la banque" not in body
-    assert ("Numéro de suivi" in body) is (trigger == "resend")
+    # The bank's tracking number followed its parcel, not the AD's.
+    assert "Numéro de suivi" not in body and "6A12345678901" not in email.html_body
 
 
 def test_activated_says_how_to_find_the_pin(services, engine, ad):
