@@ -46,6 +46,8 @@ MOVES: dict[str, tuple[str, ...]] = {
 #: How long Swan takes by itself: printing, then shipping (the consent and the
 #: activation are the mandataire's, made with :func:`move`).
 DELAYS = {"Processing": ("ToActivate", timedelta(days=3))}
+#: Marks a physical card whose delay never passes (:func:`make_late`).
+LATE = "late"
 #: Where the sandbox's consent page would be (under the platform's address).
 CONSENT_PATH = "/sandbox/swan/card"
 #: How long the post takes once shipped (the estimated delivery date).
@@ -166,10 +168,20 @@ def catch_up(session: Session, card_id: str, now: datetime) -> None:
     """The moves of this card whose delay has passed (a read of the card sees Swan's
     progress since, as the polls would)."""
     physical = physical_of(session, card_id)
-    while physical is not None and physical.status in DELAYS:
+    while physical is not None and physical.status in DELAYS and not physical.data.get(LATE):
         to, delay = DELAYS[physical.status]
         if physical.updated_at > now - delay or not move(session, card_id, to, now):
             return
+
+
+def make_late(session: Session, card_id: str) -> None:
+    """Swan's card maker late with this card (the demo's card printed for over 10
+    days): its delay never passes, it stays where it is until :func:`move` moves it."""
+    world.row_of(session, card_id, CARD, lock=True)
+    physical = physical_of(session, card_id)
+    if physical is None or physical.status not in DELAYS:
+        raise SwanRejected(f"{world.NAME} : cette carte n'est pas en fabrication.")
+    physical.data = {**physical.data, LATE: True}
 
 
 def advance(session: Session, now: datetime) -> list[str]:
@@ -183,7 +195,7 @@ def advance(session: Session, now: datetime) -> list[str]:
         )
         for physical in session.scalars(query.with_for_update(skip_locked=True)):
             assert physical.parent_id is not None
-            if move(session, physical.parent_id, to, now):
+            if not physical.data.get(LATE) and move(session, physical.parent_id, to, now):
                 moved.append(physical.parent_id)
     return moved
 
