@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from coopflow import demo_affiliation, demo_banking, demo_transfer
+from coopflow import demo_affiliation, demo_banking, demo_cards, demo_transfer
 from coopflow.accounts import create_staff
 from coopflow.runtime import Runtime
 from workers.providers.mail import Mailer, SandboxMailer
@@ -58,6 +58,7 @@ DEMO_MANDATAIRES = [
         ("julien.roux@ac-nice.fr", "Ecole*Nice2026", "mot de passe choisi, jamais connecté"),
         *demo_banking.LOGINS,
         *demo_transfer.LOGINS,
+        *demo_cards.LOGINS,
     ]
 ]
 
@@ -190,6 +191,7 @@ def load_demo(rt: Runtime) -> bool:
     demo_banking.load(rt, _run_pending)
     demo_affiliation.this_year(rt, _run_pending)
     demo_transfer.load(rt, _run_pending)
+    demo_cards.load(rt, _run_pending)
     tick(rt.engine)
     _run_pending(rt, rt.engine)
     with rt.db.read() as session:

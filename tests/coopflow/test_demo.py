@@ -7,17 +7,20 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from admin.processes.banque_postale_transfer import record_funds
+from admin.processes.card_order import record_return
 from admin.processes.transfer_letters import mark_many, waiting
 from coopflow import db_migrations
 from coopflow.config import Settings
 from coopflow.demo import DEMO_MANDATAIRES, _run_pending, load_demo
 from coopflow.demo_affiliation import write_demo_statement
+from coopflow.demo_cards import STORIES as CARD_STORIES
 from coopflow.runtime import build_runtime
 from web.auth import StaffPrincipal
 from workflows.engine.engine import Actor
-from workflows.models import Case, Document, Mandataire, StaffUser
+from workflows.models import Case, Coop, Document, Email, Mandataire, StaffUser
 from workflows.password_hashing import verify_password
 from workflows.processes.affiliation.statement import load_statement
 from workflows.processes.affiliation.validation import record_check
@@ -32,6 +35,7 @@ PASSING = {
     "affiliation": {"submitted"},
     "banque_postale_transfer": {"waiting", "attested"},
     "emergency_advance": {"requested", "approved"},
+    "card_order": {"waiting", "ordering"},
 }
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -56,6 +60,7 @@ def test_every_lasting_state_has_a_case_and_every_login_opens(tmp_path):
             assert not missing, (definition.name, sorted(missing))
         _the_statement_tour(rt, tmp_path)
         _the_transfer_tour(rt)
+        _the_card_tour(rt)
     finally:
         rt.stop()
     readme = README.read_text(encoding="utf-8")
@@ -124,3 +129,61 @@ def _the_transfer_tour(rt) -> None:  # type: ignore[no-untyped-def]
         assert transfer is not None and repaid is not None
         assert (transfer.state, transfer.stuck_reason) == ("funds_received", None)
         assert repaid.state == "repaid"
+
+
+#: What the card stories leave (their coop's name): the state and the stuck reason.
+CARDS = {
+    "Coop Les Acacias": ("to_order", None),
+    "Coop du Cours Saleya": ("requested", None),
+    "Coop Les Mûriers": ("consent_pending", None),
+    "Coop de Cimiez": ("processing", "card_processing_late"),
+    "Coop Les Magnolias": ("shipped", None),
+    "Coop du Mont Alban": ("shipped", "card_not_activated"),
+    "Coop Les Palmiers": ("activated", None),
+    "Coop de Riquier": ("returned_to_ad", "card_returned_to_ad"),
+    "Coop Les Bougainvilliers": ("cancelled", None),
+}
+
+
+def _cards(session: Session) -> dict[str, Case]:
+    rows = session.execute(
+        select(Coop.name, Case).join(Case).where(Case.process == "card_order")
+    ).all()
+    return {name: case for name, case in rows}
+
+
+def _the_card_tour(rt) -> None:  # type: ignore[no-untyped-def]
+    """Each card story where its login says, its cards ordered through the Swan
+    sandbox (consent link, tracking number); then the README's tour: AD06 records Coop
+    Les Magnolias' card come back to its office, and the mandataire is told."""
+    assert {story.coop for story in CARD_STORIES} == set(CARDS)
+    with rt.db.read() as session:
+        cases = _cards(session)
+        assert {n: (cases[n].state, cases[n].stuck_reason) for n in CARDS} == CARDS
+        consent = cases["Coop Les Mûriers"].data["card"]
+        assert consent["consent_url"].startswith(rt.settings.base_url.rstrip("/") + "/sandbox/")
+        shipped = cases["Coop Les Magnolias"].data["card"]
+        assert shipped["status"] == "ToActivate" and shipped["tracking_number"]
+        assert shipped["estimated_delivery"] > rt.engine.clock.now().date().isoformat()
+        assert cases["Coop Les Palmiers"].data["card"]["status"] == "Activated"
+        # Polled since, Swan still printing it (the sandbox's card maker late).
+        assert cases["Coop de Cimiez"].data["card"]["status"] == "Processing"
+        assert "order" not in cases["Coop Les Acacias"].data
+        user = session.scalars(select(StaffUser).where(StaffUser.email == "ad06@occe.coop")).one()
+        agent = StaffPrincipal(user.id, user.email, user.full_name, user.role, user.ad_id)
+        case = cases["Coop Les Magnolias"]
+    today = rt.engine.clock.now().date()
+    form = SimpleNamespace(
+        received_on=SimpleNamespace(data=today),
+        version=SimpleNamespace(data=case.version),
+        comment=SimpleNamespace(data=None),
+    )
+    record_return(rt, agent, case.id, form)
+    _run_pending(rt, rt.engine)
+    with rt.db.read() as session:
+        returned = session.get(Case, case.id)
+        assert returned is not None
+        assert (returned.state, returned.stuck_reason) == ("returned_to_ad", "card_returned_to_ad")
+        assert returned.data["return"]["received_on"] == today.isoformat()
+        told = session.scalars(select(Email.subject).where(Email.case_id == case.id)).all()
+    assert "La carte bancaire de la Coop Les Magnolias est arrivée à votre AD" in told, told
