@@ -2,9 +2,15 @@
 portal's CSP), as the demo mandataire who can order tries it: from the checklist to the
 request, the school's address already there, a printed line of 30 characters refused
 next to it (« 30 caractères : 26 au plus »), what was typed kept; fixed and ordered: the
-card « Commandée », the request kept as the definition says."""
+card « Commandée », ordered from Swan (the sandbox) by the embedded worker while the page
+reloads itself, until Swan asks for the mandataire's consent and the page offers its
+link; then followed at the sandbox's card page to « activée » (the PIN, the
+responsibility) and to three wrong PINs (suspended, what to do). No horizontal scroll."""
 
 from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -13,6 +19,9 @@ from tests.browser.test_transfer_browser import log_in
 from tests.card_helpers import to_order
 from tests.helpers import case_of
 from web.portal.card_form import RESPONSIBLE
+from workers.providers.swan.interface import NewMember
+from workflows import swan_events
+from workflows.models import Mandataire
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,10 +33,50 @@ TOO_LONG = "COOPERATIVE ECOLE JULES-FERRYS"  # 30 characters: 26 at most
 PRINTED = "COOP ECOLE JULES-FERRY"
 
 
+def member_at_swan(runtime, person: Mandataire) -> None:
+    """Swan's membership of ``person`` in the sandbox, tied to the coop's kyc case as
+    ``request_identification`` ties it: what ``order_card`` orders the card for."""
+    membership = runtime.swan.add_member(
+        NewMember(
+            account_id=None,
+            email=person.email,
+            first_name=person.first_name,
+            last_name=person.last_name,
+            coop_ref=f"coop-{person.coop_id}",
+        )
+    )
+    kyc = case_of(runtime.engine, person.coop_id, "kyc")
+    with runtime.engine.transaction() as tx:
+        swan_events.tie(tx, tx.lock(kyc.id), "membership", membership.id)
+
+
+def until(page, url: str, selector: str, words: str, seconds: float = 30) -> None:
+    """``url`` reloaded until ``selector`` says ``words`` (a webhook's sync runs in the
+    embedded worker)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        page.goto(url)
+        found = page.locator(selector)
+        if found.count() and words in _said(page, selector):
+            return
+        assert time.monotonic() < deadline, (words, page.locator("#etat").inner_text())
+        time.sleep(0.5)
+
+
+def at_swan(page, live_server: str, consent_url: str, button: str) -> None:
+    """What the mandataire or Swan's card maker does on the sandbox's card page (the
+    consent link's page, on the live server)."""
+    parts = urlsplit(consent_url)
+    page.goto(f"{live_server}{parts.path}?{parts.query}")
+    page.get_by_role("button", name=button).click()
+    page.wait_for_load_state()
+
+
 def test_a_printed_line_too_long_then_the_card_ordered_to_the_school_on_a_phone(
     runtime, live_server, page, ad
 ):
     person, _ = to_order(runtime.engine, ad)
+    member_at_swan(runtime, person)
     log_in(runtime, page, live_server, person)
     line = page.locator(f'li[data-process="{PROCESS}"]')
     assert "À faire : commandez la carte de la coopérative" in line.inner_text().replace(
@@ -71,8 +120,36 @@ def test_a_printed_line_too_long_then_the_card_ordered_to_the_school_on_a_phone(
     assert page.get_by_role("button", name="Commander la carte").count() == 0
     _fits(page)
     _accessible(page)
+    # The worker orders it from Swan (the sandbox) while the page reloads itself: Swan
+    # asks for the mandataire's consent, whose link the page then offers.
+    consent = page.locator("#accord")
+    consent.wait_for(timeout=30_000)
+    assert "À faire : donnez votre accord à la banque" in _said(page, "#etat")
+    _fits(page)
     case = case_of(runtime.engine, person.coop_id, PROCESS)
-    assert case.state != "to_order"
+    assert case.state == "consent_pending"
+    assert consent.get_attribute("href") == case.data["card"]["consent_url"]
     request = case.data["request"]
     assert request["printed_line"] == PRINTED and request["school_address"] is True
     assert request["holder"] == "ELOISE MARTIN" and request["responsible"] is True
+
+    # Followed to « activée » at the sandbox: each move's Card.Updated synced by the
+    # worker; then three wrong PINs, the card suspended.
+    consent_url, portal = case.data["card"]["consent_url"], f"{live_server}/mon-espace/carte"
+    at_swan(page, live_server, consent_url, "Donner mon accord")
+    until(page, portal, "#etat", "En fabrication par la banque")
+    at_swan(page, live_server, consent_url, "Carte fabriquée et envoyée")
+    until(page, portal, "#etat", "Envoyée : activez la carte dès réception")
+    card = case_of(runtime.engine, person.coop_id, PROCESS).data["card"]
+    assert card["tracking_number"] and card["tracking_number"] in _said(page, "#suivi")
+    _fits(page)
+    at_swan(page, live_server, consent_url, "Activer la carte reçue")
+    until(page, portal, "#etat", "Terminé : la carte est activée")
+    assert "récupérer votre code PIN" in _said(page, "#code-pin")
+    assert "Vous êtes responsable de l'utilisation" in _said(page, "#responsable")
+    assert page.locator("#suspendue").count() == 0
+    _fits(page)
+    _accessible(page)
+    at_swan(page, live_server, consent_url, "Trois codes PIN faux")
+    until(page, portal, "#suspendue", "La carte est suspendue")
+    _fits(page)

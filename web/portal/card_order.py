@@ -16,6 +16,7 @@ script (the portal's CSP): while the order step works it reloads itself.
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, render_template, url_for
 from flask_login import current_user
@@ -158,9 +159,10 @@ def status_now(swan: object, case: Case | None) -> str | None:
 
 
 def _consent_link(card: dict[str, Any]) -> str | None:
-    """Swan's consent page, an https address only."""
+    """Swan's consent page, a web address only (the sandbox's is http), never a
+    ``javascript:`` one."""
     url = str(card.get("consent_url") or "")
-    return url if url.startswith("https://") else None
+    return url if urlsplit(url).scheme in ("https", "http") else None
 
 
 def _last_transition(case: Case | None) -> CaseEvent | None:

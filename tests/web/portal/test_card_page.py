@@ -471,7 +471,7 @@ def test_a_card_back_from_the_ad_says_how_it_came(runtime, app, client, ad, quie
     assert "La carte est envoyée à l'adresse demandée" not in words
 
 
-def test_a_consent_link_that_is_not_https_is_not_offered(runtime, app, client, ad, quiet):
+def test_a_consent_link_that_is_not_a_web_address_is_not_offered(runtime, app, client, ad, quiet):
     person, _ = to_order(runtime.engine, ad)
     log_in(runtime, app, client, person)
     case = card_at(runtime.engine, ad, "consent_pending", person)
