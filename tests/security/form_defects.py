@@ -931,7 +931,9 @@ FORMS: dict[str, tuple[Form, ...]] = {
     },
 }
 #: State-changing routes that read nothing a user types.
-NO_INPUT = frozenset({"auth.logout", "admin.logout", "swan_sandbox.act"})
+NO_INPUT = frozenset(
+    {"auth.logout", "admin.logout", "swan_sandbox.act", "swan_sandbox_cards.card_act"}
+)
 from tests.security.form_defects_bank import BANK_FORMS  # noqa: E402 (built on the above)
 
 FORMS.update(BANK_FORMS)
