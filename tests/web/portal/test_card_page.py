@@ -492,3 +492,13 @@ def test_a_postal_code_longer_in_capitals_is_counted_in_capitals(runtime, client
         postal_code="ß" * 6,
         reason="Ailleurs.",
     )
+
+
+def test_what_the_mandataire_typed_is_shown_as_text(runtime, client, mandataire):
+    payload = '<script>alert("x")</script>'
+    assert (
+        post(client, city="Antibes", reason=payload, printed_line="<b>COOP</b>").status_code == 302
+    )
+    html = html_of(client, PAGE)
+    assert payload not in html and "<b>COOP</b>" not in html
+    assert "&lt;script&gt;" in html and "&lt;b&gt;COOP&lt;/b&gt;" in html
