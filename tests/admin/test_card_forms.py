@@ -9,6 +9,8 @@ where the forms act by the engine (tests/card_helpers.py)."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from tests.admin.test_advance_forms import _case, _events, _post, _shown, plain,
 from tests.admin.test_iban_forms import STALE
 from tests.card_helpers import card_at
 from tests.transfer_helpers import steps_of
+from workflows.engine.scheduling import tick
 from workflows.models import Case
 
 CASE = "/admin/dossiers/{}"
@@ -244,6 +247,19 @@ def test_staff_follow_up_the_bank_with_what_they_did(client, rt, ad, staff06):
     [event] = _events(rt.engine, case.id, "follow_up_card")
     assert event.payload == {"comment": "Appel à Swan."}
     assert _case(rt.engine, case.id).state == "processing"
+
+
+def test_a_card_made_too_long_recommends_following_up_the_bank(client, rt, clock, ad, staff06):
+    case = card_at(rt.engine, ad, "processing")
+    clock.advance(timedelta(days=10, minutes=1))
+    tick(rt.engine)
+    stuck = _case(rt.engine, case.id)
+    assert stuck.stuck_reason == "card_processing_late"
+    log_in(client, staff06)
+    page = text(client.get(CASE.format(case.id)))
+    assert "Action recommandée : Relancer la banque" in plain(page)
+    [form] = re.findall(r'id="action-card_follow_up".*?</form>', page, re.S)
+    assert "btn-danger" in form  # the recommended form, in the alert
 
 
 def test_staff_cancel_the_order_with_a_comment(client, rt, ad, staff06):
