@@ -156,7 +156,11 @@ class CardForm(FlaskForm):
         field.data = code
 
     def validate_reason(self, field: Field) -> None:
-        if not field.errors and not self.at_school() and not field.data:
+        # An address refused already (too long…): its own error says what to change.
+        address = (self.line1, self.line2, self.postal_code, self.city)
+        if field.errors or any(f.errors for f in address):
+            return
+        if not self.at_school() and not field.data:
             raise ValidationError(REASON_REQUIRED)
 
     def address(self) -> dict[str, str]:

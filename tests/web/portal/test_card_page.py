@@ -502,3 +502,10 @@ def test_what_the_mandataire_typed_is_shown_as_text(runtime, client, mandataire)
     html = html_of(client, PAGE)
     assert payload not in html and "<b>COOP</b>" not in html
     assert "&lt;script&gt;" in html and "&lt;b&gt;COOP&lt;/b&gt;" in html
+
+
+def test_an_address_too_long_is_not_asked_for_a_reason_too(runtime, client, mandataire):
+    html = assert_refused(
+        runtime, client, mandataire, "line1", "40 caractères : 38 au plus.", line1="X" * 40
+    )
+    assert error(html, "reason") is None and "corrigez le champ signalé" in plain(html)
