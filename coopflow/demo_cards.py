@@ -26,14 +26,13 @@ verified, the account certified and this year's affiliation validated.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coopflow import demo_banking
+from coopflow import demo_banking, demo_transfer
+from coopflow.demo_transfer import Story
 from coopflow.demo_transfer_moves import (
     AGENT,
     MOVES,
@@ -46,7 +45,6 @@ from coopflow.runtime import Runtime
 from workers.providers.swan import sandbox_cards
 from workers.providers.swan.sandbox import SandboxSwan
 from workflows import swan_events
-from workflows.engine.clock import MovableClock
 from workflows.engine.engine import Actor, Engine
 from workflows.models import Coop, Mandataire
 from workflows.processes.card_order.definition import PRINTED_LINE_MAX, PROCESS
@@ -57,31 +55,20 @@ ELSEWHERE = "L'école est fermée pendant les travaux de l'été : la mairie re�
 CANCELLED = "Commande en double : la coopérative a déjà reçu sa carte l'an dernier."
 
 
-@dataclass(frozen=True)
-class Story:
+def _story(
+    number: str,
+    coop: str,
+    first_name: str,
+    last_name: str,
+    sees: str,
+    days_ago: int,
+    moves: tuple[tuple[int, str, Any], ...],
+) -> Story:
     """A coop of AD06, its mandataire and what happens to its card: its banking done
-    ``days_ago`` and its affiliation validated then (the card to order), then each move
-    ``(day, move, detail)`` that many days later (:data:`CARD_MOVES`)."""
-
-    number: str
-    coop: str
-    first_name: str
-    last_name: str
-    sees: str
-    days_ago: int
-    moves: tuple[tuple[int, str, Any], ...] = ()
-
-    def stage(self) -> demo_banking.Stage:
-        """Identity verified at Swan and a good RIB certified."""
-        return demo_banking.Stage(
-            self.number,
-            self.coop,
-            self.first_name,
-            self.last_name,
-            self.sees,
-            swan=(("started",), ("pending",), ("valid",)),
-            rib=(demo_banking._rib(),),
-        )
+    ``days_ago`` (identity verified, account certified), then each move ``(day, move,
+    detail)`` that many days later (:data:`CARD_MOVES`); it has no account at La
+    Banque Postale to move."""
+    return Story(number, coop, first_name, last_name, sees, days_ago, "", moves)
 
 
 # The moves -------------------------------------------------------------------------------
@@ -191,7 +178,7 @@ CARD_MOVES: dict[str, Callable[[Runtime, Engine, Context, Any], None]] = {
 
 _ORDER = ((0, "affiliate", None), (0, "request", None))
 STORIES = [
-    Story(
+    _story(
         "0060129E",
         "Coop Les Acacias",
         "Anne-Sophie",
@@ -200,7 +187,7 @@ STORIES = [
         1,
         ((0, "affiliate", None),),
     ),
-    Story(
+    _story(
         "0060130F",
         "Coop du Cours Saleya",
         "Bruno",
@@ -212,7 +199,7 @@ STORIES = [
             (1, "request", {"line1": "5 rue de l'Hôtel de Ville", "reason": ELSEWHERE}),
         ),
     ),
-    Story(
+    _story(
         "0060131G",
         "Coop Les Mûriers",
         "Laura",
@@ -221,7 +208,7 @@ STORIES = [
         2,
         _ORDER,
     ),
-    Story(
+    _story(
         "0060132H",
         "Coop de Cimiez",
         "Frédéric",
@@ -230,7 +217,7 @@ STORIES = [
         14,
         (*_ORDER, (1, "swan", "Processing"), (1, "late", None)),
     ),
-    Story(
+    _story(
         "0060133J",
         "Coop Les Magnolias",
         "Sarah",
@@ -239,7 +226,7 @@ STORIES = [
         5,
         (*_ORDER, (0, "swan", "Processing"), (3, "swan", "ToActivate")),
     ),
-    Story(
+    _story(
         "0060134K",
         "Coop du Mont Alban",
         "Vincent",
@@ -248,7 +235,7 @@ STORIES = [
         24,
         (*_ORDER, (0, "swan", "Processing"), (4, "swan", "ToActivate")),
     ),
-    Story(
+    _story(
         "0060135L",
         "Coop Les Palmiers",
         "Audrey",
@@ -262,7 +249,7 @@ STORIES = [
             (9, "swan", "Activated"),
         ),
     ),
-    Story(
+    _story(
         "0060136M",
         "Coop de Riquier",
         "Cédric",
@@ -271,7 +258,7 @@ STORIES = [
         10,
         (*_ORDER, (0, "swan", "Processing"), (3, "swan", "ToActivate"), (7, "return", None)),
     ),
-    Story(
+    _story(
         "0060137N",
         "Coop Les Bougainvilliers",
         "Pauline",
@@ -284,21 +271,8 @@ STORIES = [
 
 
 def load(rt: Runtime, run_pending: RunPending) -> None:
-    """Each story at its own time (after the affiliation's price lists and the staff
-    accounts exist)."""
-    now = rt.engine.clock.now()
-    for story in STORIES:
-        clock = MovableClock(start=now - timedelta(days=story.days_ago))
-        engine = Engine(rt.db, rt.engine.definitions, clock=clock)
-        coop_id = demo_banking.bank(rt, story.stage(), run_pending, invited_by=engine, then=engine)
-        started = clock.now()
-        for turn, (day, move, detail) in enumerate(story.moves):
-            # Moves of one day half an hour apart: the history reads in its order.
-            moment = started + timedelta(days=day, minutes=30 * turn)
-            clock.advance(max(moment - clock.now(), timedelta(0)))
-            at = Context(story.number, "", coop_id, run_pending)
-            CARD_MOVES[move](rt, engine, at, detail)
-            run_pending(rt, engine)
+    """Each story at its own time, as the transfer's are told (``demo_transfer.load``)."""
+    demo_transfer.load(rt, run_pending, STORIES, CARD_MOVES)
 
 
 def _person(session: Session, coop_id: int) -> Mandataire:

@@ -23,6 +23,7 @@ certified (the portal shows the coops before that what is missing, without a cas
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -242,11 +243,17 @@ STORIES = [
 ]
 
 
-def load(rt: Runtime, run_pending: RunPending) -> None:
+def load(
+    rt: Runtime,
+    run_pending: RunPending,
+    stories: Sequence[Story] = STORIES,
+    moves: Mapping[str, Callable[[Runtime, Engine, Context, Any], None]] = MOVES,
+) -> None:
     """Each story at its own time (after the affiliation's price lists and the staff
-    accounts exist)."""
+    accounts exist); ``moves`` says what their moves do (the card's stories have
+    theirs: ``coopflow.demo_cards``)."""
     now = rt.engine.clock.now()
-    for story in STORIES:
+    for story in stories:
         clock = MovableClock(start=now - timedelta(days=story.days_ago))
         engine = Engine(rt.db, rt.engine.definitions, clock=clock)
         coop_id = demo_banking.bank(rt, story.stage(), run_pending, invited_by=engine, then=engine)
@@ -256,7 +263,7 @@ def load(rt: Runtime, run_pending: RunPending) -> None:
             moment = started + timedelta(days=day, minutes=30 * turn)
             clock.advance(max(moment - clock.now(), timedelta(0)))
             at = Context(story.number, story.old_account, coop_id, run_pending)
-            MOVES[move](rt, engine, at, detail)
+            moves[move](rt, engine, at, detail)
             run_pending(rt, engine)
 
 
