@@ -136,13 +136,16 @@ def render_svg(
 
 
 def _wrap(text: str, width: int = EDGE_WRAP) -> str:
-    """``text`` escaped for ``dot`` and wrapped on several centred lines."""
-    return "\\n".join(graphviz.escape(line) for line in textwrap.wrap(text, width) or [""])
+    """``text`` escaped for ``dot`` and wrapped on several centred lines (never at the
+    non-breaking spaces of French typography: « relancé : accord »)."""
+    lines = textwrap.wrap(french_spacing(text), width) or [""]
+    return "\\n".join(graphviz.escape(line) for line in lines)
 
 
 def _html_lines(text: str, width: int, colour: str | None = None, size: int = 0) -> str:
     """``text`` as lines of an HTML-like label, in ``colour`` and ``size`` if given."""
-    lines = [html.escape(line, quote=False) for line in textwrap.wrap(text, width) or [""]]
+    wrapped = textwrap.wrap(french_spacing(text), width) or [""]
+    lines = [html.escape(line, quote=False) for line in wrapped]
     if not (colour or size):
         return "<BR/>".join(lines)
     attrs = (f' COLOR="{colour}"' if colour else "") + (f' POINT-SIZE="{size}"' if size else "")

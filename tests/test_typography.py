@@ -30,6 +30,7 @@ from workers.templating import TEMPLATES
 from workflows.engine.engine import Actor
 from workflows.mandataires import latest_with_account
 from workflows.models import Document, Email
+from workflows.processes import DEFINITIONS
 from workflows.typography import FrenchTypography, de, la_cooperative
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -326,6 +327,8 @@ def test_the_back_offices_pages_are_in_french_typography(app, runtime, ad, make_
         "/admin/actions-groupees/",
         "/admin/processus/",
         "/admin/dossiers/999999",
+        # Every process's diagram, its labels and delays included.
+        *(f"/admin/processus/{name}" for name in DEFINITIONS),
     ]
     if email_id is not None:
         paths.append(f"/admin/emails/{email_id}")
