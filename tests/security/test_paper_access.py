@@ -24,6 +24,14 @@ def papers(runtime: Any, ad: Any) -> dict[str, Any]:
     """A coop of AD06 with its letter and its contract rendered by the workers, and a
     neighbour coop of the same AD."""
     engine = runtime.engine
+    # The staff made first: no write of the tests' own beside the worker's afterwards.
+    staff = {
+        "ad06": StaffFactory(ad=ad, full_name="Claire Agent"),
+        "ad50": StaffFactory(ad=ADFactory(code="AD50"), full_name="Agent Manche"),
+        "national": StaffFactory(
+            role=StaffRole.NATIONAL.value, ad=None, full_name="Nadia Nationale"
+        ),
+    }
     mandataire = eligible(engine, ad)  # attested, affiliated
     advance_at(engine, ad, "approved", mandataire=mandataire)  # the contract: a step
     settle(runtime)
@@ -38,7 +46,8 @@ def papers(runtime: Any, ad: Any) -> dict[str, Any]:
         }
     assert set(found) == set(KINDS), found
     neighbour = banking_done(engine, ad)
-    return {"owner": mandataire, "neighbour": neighbour, "documents": found}
+    settle(runtime)  # the neighbour's steps too: nothing written after the fixture
+    return {"owner": mandataire, "neighbour": neighbour, "documents": found, "staff": staff}
 
 
 def _portal(client: Any, document_id: int) -> int:
@@ -66,9 +75,7 @@ def test_the_coops_mandataire_downloads_them_and_another_coops_gets_not_found(ap
 def test_the_ads_staff_download_them_and_another_ads_staff_get_not_found(app, papers):
     owner = papers["owner"]
     coop_id = owner.coop_id
-    ad06 = StaffFactory(ad=owner.coop.ad, full_name="Claire Agent")
-    ad50 = StaffFactory(ad=ADFactory(code="AD50"), full_name="Agent Manche")
-    national = StaffFactory(role=StaffRole.NATIONAL.value, ad=None, full_name="Nadia Nationale")
+    ad06, ad50, national = (papers["staff"][k] for k in ("ad06", "ad50", "national"))
     for user, expected in ((ad06, 200), (national, 200), (ad50, 404)):
         client = app.test_client()
         log_in(client, user)
