@@ -66,7 +66,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: install ## Start everything in one process (web, back-office, worker, scheduler) with demo data
 	$(COOPFLOW) db upgrade
 	COOPFLOW_BASE_URL="$${COOPFLOW_BASE_URL:-http://$(HOST):$(PORT)}" $(COOPFLOW) demo-data
-	$(COOPFLOW) serve --host $(HOST) --port $(PORT)
+	COOPFLOW_BASE_URL="$${COOPFLOW_BASE_URL:-http://$(HOST):$(PORT)}" $(COOPFLOW) serve --host $(HOST) --port $(PORT)
 
 test: check ## Run the checks, then the test suite (extra pytest arguments: PYTEST_ARGS="-k x")
 	$(BIN)/pytest $(PYTEST_ARGS)

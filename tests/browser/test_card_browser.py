@@ -111,7 +111,21 @@ def test_a_printed_line_too_long_then_the_card_ordered_to_the_school_on_a_phone(
     _fits(page)
     _accessible(page)
 
+    # An address line past Swan's 38 characters: refused next to it as well.
+    street = page.get_by_label("Adresse (numéro et rue)")
+    street.fill("12 rue de la République, bâtiment B, 2e étage")  # 45 characters
+    field.fill(PRINTED)
+    page.get_by_role("button", name="Commander la carte").click()
+    street = page.get_by_label("Adresse (numéro et rue)")
+    street.wait_for()
+    assert street.get_attribute("aria-invalid") == "true"
+    assert _said(page, "#line1-error") == "45 caractères : 38 au plus."
+    assert case_of(runtime.engine, person.coop_id, PROCESS).state == "to_order"
+    _fits(page)
+
     # Fixed: ordered to the school.
+    street.fill("12 rue de la République")
+    field = page.get_by_label("Ligne imprimée sur la carte")
     field.fill(PRINTED)
     page.get_by_role("button", name="Commander la carte").click()
     assert "la carte est commandée à la banque, livrée à l'école" in _said(page, ".flash")
