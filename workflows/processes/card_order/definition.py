@@ -255,18 +255,11 @@ TRANSITIONS = [
         SHIPPED,
         "Carte envoyée par la banque",
     ),
-    T(
-        "activate",
-        (ORDERING, CONSENT_PENDING, PROCESSING, SHIPPED, RETURNED_TO_AD),
-        ACTIVATED,
-        "Carte activée",
-    ),
-    T(
-        "cancel_by_swan",
-        (ORDERING, CONSENT_PENDING, PROCESSING, SHIPPED, RETURNED_TO_AD),
-        CANCELLED,
-        "Carte annulée par la banque",
-    ),
+    # Not from returned_to_ad: nothing asks Swan there (the card is in the AD's hands).
+    T("activate", _SYNCED, ACTIVATED, "Carte activée"),
+    # Swan's Canceling or Canceled, read where the case asks Swan (from any open state
+    # in the diagrams: a way out, drawn once).
+    T("cancel_by_swan", "*", CANCELLED, "Carte annulée par la banque"),
     # A webhook (Card.Updated) or a polling timer: ask Swan again.
     T(
         "sync",
@@ -318,7 +311,7 @@ TRANSITIONS = [
     ),
     T(
         "cancel",
-        (TO_ORDER, REQUESTED, CONSENT_PENDING, PROCESSING, SHIPPED, RETURNED_TO_AD),
+        "*",
         CANCELLED,
         "Commande annulée",
         by=_STAFF,
