@@ -359,7 +359,8 @@ def test_each_later_state_says_what_happens(runtime, app, client, ad, quiet):
     assert "La carte est arrivée au siège de votre AD" in words
     assert "Votre AD vous la renvoie ou vous la remet" in words
 
-    with runtime.engine.transaction() as tx:
+    with runtime.engine.transaction() as tx:  # handed over, then activated
+        tx.fire(case.id, "hand_over", actor=STAFF)
         tx.fire(case.id, "activate", actor=SYSTEM)
     words = plain(html_of(client, PAGE))
     assert "Terminé : la carte est activée" in words
