@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from workflows.engine.cross_process import Effect, Prerequisite
+from workflows.engine.cross_process import Effect
 from workflows.engine.definition import (
     MANDATAIRE,
     STAFF,
@@ -323,14 +323,8 @@ DEFINITION = Definition(
         "amount_explained": _amount_explained,
     },
     prerequisites=(
-        Prerequisite(
-            kyc.PROCESS, (kyc.VERIFIED,), "Disponible quand votre identité sera vérifiée."
-        ),
-        Prerequisite(
-            iban.PROCESS,
-            (iban.CERTIFIED,),
-            "Disponible quand le compte bancaire de la coopérative sera certifié.",
-        ),
+        kyc.IDENTITY_VERIFIED,
+        iban.ACCOUNT_CERTIFIED,
     ),
     effects=(Effect(FUNDS_RECEIVED, ADVANCE, "repay"),),
     checklist_position=6,

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from workflows.engine.cross_process import Prerequisite
 from workflows.engine.definition import (
     MANDATAIRE,
     STAFF,
@@ -421,14 +420,8 @@ DEFINITION = Definition(
         "returned_on": _returned_on,
     },
     prerequisites=(
-        Prerequisite(
-            kyc.PROCESS, (kyc.VERIFIED,), "Disponible quand votre identité sera vérifiée."
-        ),
-        Prerequisite(
-            iban.PROCESS,
-            (iban.CERTIFIED,),
-            "Disponible quand le compte bancaire de la coopérative sera certifié.",
-        ),
+        kyc.IDENTITY_VERIFIED,
+        iban.ACCOUNT_CERTIFIED,
         AFFILIATED,
     ),
     checklist_position=7,

@@ -77,12 +77,8 @@ OVERDUE = "overdue"
 #: What a coop needs to ask for an advance (seed 002: « cette procédure exceptionnelle
 #: suppose que vous ayez conduit jusqu'au bout la création du compte pro »).
 ELIGIBILITY = (
-    Prerequisite(kyc.PROCESS, (kyc.VERIFIED,), "Disponible quand votre identité sera vérifiée."),
-    Prerequisite(
-        iban.PROCESS,
-        (iban.CERTIFIED,),
-        "Disponible quand le compte bancaire de la coopérative sera certifié.",
-    ),
+    kyc.IDENTITY_VERIFIED,
+    iban.ACCOUNT_CERTIFIED,
     Prerequisite(
         transfer.PROCESS,
         transfer.PENDING,

@@ -41,6 +41,13 @@ VERIFIED = "verified"
 CERTIFIED = "certified"
 MISMATCH_REPORTED = "mismatch_reported"
 
+#: What the processes that need the coop's account ask for (transfer, advance, card).
+ACCOUNT_CERTIFIED = Prerequisite(
+    PROCESS,
+    (CERTIFIED,),
+    "Disponible quand le compte bancaire de la coopérative sera certifié.",
+)
+
 #: The staff forms of ``admin/processes/iban.py`` its stuck reasons recommend.
 REVIEW_RIB = "review_rib"
 #: « Relancer le mandataire »: a reminder sent, the timers started again.

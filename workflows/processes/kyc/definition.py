@@ -40,6 +40,11 @@ VERIFIED = "verified"
 INVALID = "invalid"
 EXPIRED = "expired"
 
+#: What the processes that need the mandataire's identity ask for (transfer, advance, card).
+IDENTITY_VERIFIED = Prerequisite(
+    PROCESS, (VERIFIED,), "Disponible quand votre identité sera vérifiée."
+)
+
 #: The recommended actions of its stuck reasons that are staff forms
 #: (``admin/processes/kyc.py``): record the call, check the identity by hand.
 CALL_MANDATAIRE = "call_mandataire"
